@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# wattsched top-level Makefile.  `make help` lists the targets.
+#
+# Kernel-facing builds (BPF, module, loader) must use the target kernel's
+# toolchain.  When `make deps` chose a build root, every build target below
+# re-runs itself inside that root (scripts/in-root); with a native sched_ext
+# host it runs here directly.
+
+SRC := $(CURDIR)
+O ?= $(SRC)
+override O := $(abspath $(O))
+
+WS_CACHE ?= $(or $(WATTSCHED_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wattsched)
+-include $(WS_CACHE)/env
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(patsubst $(O)/%,%,$(2))";
+endif
+
+BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
+.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm demo bench fuzz check \
+	install clean help
+
+ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
+# ---- outside the build root: forward build targets into it ---------------
+$(BUILD_TARGETS) install: deps-present
+	$(Q)WS_BIND=$(SRC) $(SRC)/scripts/in-root $(MAKE) --no-print-directory -C $(SRC) \
+		WS_INSIDE=1 KVER=$(WS_KVER) O=$(O) V=$(V) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $@
+else
+# ---- here is where things build -------------------------------------------
+KVER ?= $(or $(WS_KVER),$(shell uname -r))
+KDIR ?= /lib/modules/$(KVER)/build
+VMLINUX_BTF ?= $(firstword $(wildcard $(KDIR)/vmlinux /sys/kernel/btf/vmlinux))
+CLANG ?= clang
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+CC ?= gcc
+PREFIX ?= /usr/local
+
+ARCH_BPF := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(SRC)/include -I$(O)/bpf -I$(SRC)/user
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH_BPF) -mcpu=v3 \
+	-I$(O)/bpf -I$(SRC)/bpf -I$(SRC)/include -Wall -Wno-compare-distinct-pointer-types
+
+all: bpf user kmod tests-bin
+
+# -- bpf --------------------------------------------------------------------
+BPF_OBJ := $(O)/bpf/wattsched.bpf.o
+BPF_SKEL := $(O)/bpf/wattsched.skel.h
+bpf: $(BPF_SKEL)
+
+$(O)/bpf/vmlinux.h: $(VMLINUX_BTF)
+	$(Q)mkdir -p $(@D)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $< format c > $@.tmp && mv $@.tmp $@
+
+$(O)/bpf/%.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(wildcard $(SRC)/bpf/*.h) $(SRC)/include/wattsched.h
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/bpf/%.bpf.o: $(O)/bpf/%.tmp.o
+	$(call msg,GENOBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
+	$(call msg,GENSKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+# -- user -------------------------------------------------------------------
+USER_SRCS := $(wildcard $(SRC)/user/*.c)
+USER_OBJS := $(patsubst $(SRC)/user/%.c,$(O)/user/%.o,$(USER_SRCS))
+USER_LIBS := -lbpf -lelf -lz -ljson-c
+WATTSCHED := $(O)/user/wattsched
+user: $(WATTSCHED)
+
+$(O)/user/%.o: $(SRC)/user/%.c $(BPF_SKEL) $(wildcard $(SRC)/user/*.h) $(SRC)/include/wattsched.h
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -c $< -o $@
+
+$(WATTSCHED): $(USER_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $^ $(USER_LIBS)
+
+# -- kmod -------------------------------------------------------------------
+# Kbuild builds in the directory it is given; for O= builds, mirror the
+# sources there as symlinks.
+KMOD_DIR := $(O)/kmod
+kmod:
+ifneq ($(O),$(SRC))
+	$(Q)mkdir -p $(KMOD_DIR) && for f in $(SRC)/kmod/*.c $(SRC)/kmod/*.h $(SRC)/kmod/Kbuild; do \
+		[ -e "$$f" ] && ln -sf "$$f" $(KMOD_DIR)/; done; true
+endif
+	$(call msg,KBUILD,$(KMOD_DIR))
+	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(KMOD_DIR) \
+		WS_INCLUDE=$(SRC)/include $(if $(filter 1,$(V)),V=1) modules
+
+# -- tests ------------------------------------------------------------------
+include $(SRC)/tests/tests.mk
+
+install: all
+	install -D -m 0755 $(WATTSCHED) $(DESTDIR)$(PREFIX)/sbin/wattsched
+
+-include $(USER_OBJS:.o=.d)
+endif
+
+# ---- targets that run from the host ---------------------------------------
+.PHONY: deps-present
+deps-present:
+	@[ -r $(WS_CACHE)/env ] || { echo "make: dependencies missing; run 'make deps' first" >&2; exit 1; }
+
+deps:
+	$(Q)$(SRC)/scripts/deps
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/tests/run --out $(O)
+
+test-unit: deps
+	$(Q)$(MAKE) --no-print-directory tests-bin
+	$(Q)$(SRC)/tests/run --out $(O) --unit-only
+
+test-vm: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/tests/run --out $(O) --vm-only
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/scripts/demo --out $(O)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/scripts/bench --out $(O)
+
+clean:
+	$(Q)rm -rf $(O)/bpf/vmlinux.h $(O)/bpf/*.o $(O)/bpf/*.skel.h $(O)/bpf/*.tmp \
+		$(O)/user/*.o $(O)/user/*.d $(O)/user/wattsched $(O)/tests/bin
+	$(Q)rm -f $(O)/kmod/*.o $(O)/kmod/*.ko $(O)/kmod/*.mod* $(O)/kmod/.*.cmd \
+		$(O)/kmod/modules.order $(O)/kmod/Module.symvers
+	$(Q)rm -rf $(O)/kmod/.tmp_versions
+
+help:
+	@echo 'wattsched make targets:'
+	@echo '  deps       install the toolchain and target kernel (build root or native); idempotent'
+	@echo '  all        build bpf, user, kmod and the test binaries (default)'
+	@echo '  bpf        vmlinux.h, the BPF scheduler object and its skeleton'
+	@echo '  user       the wattsched loader and CLI (user/wattsched)'
+	@echo '  kmod       the telemetry module (kmod/wattsched_telemetry.ko)'
+	@echo '  test       host unit tests, then the VM tests; ends with "N passed, N failed"'
+	@echo '  test-unit  host unit tests only'
+	@echo '  test-vm    VM tests only'
+	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
+	@echo '  bench      EEVDF vs wattsched vs scx_simple in one VM boot'
+	@echo '  check      checkpatch on the module'
+	@echo '  install    install the CLI (DESTDIR=, PREFIX=)'
+	@echo '  clean      remove build outputs'
+	@echo 'Variables: V=1 shows commands; O=DIR builds out of tree;'
+	@echo '  WATTSCHED_CACHE=DIR moves the dependency cache (default ~/.cache/wattsched).'

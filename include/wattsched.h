@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wattsched.h - the ABI shared by the BPF scheduler (bpf/), the loader and
+ * CLI (user/) and the tests: map layouts, enums and the statistics table.
+ *
+ * Only __u32/__u64-style types here: the same text is compiled by clang for
+ * BPF (types from vmlinux.h) and by gcc for user space (types from
+ * <linux/types.h>).
+ */
+#ifndef __WATTSCHED_H
+#define __WATTSCHED_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define WS_NAME			"wattsched"
+#define WS_PIN_DIR		"/sys/fs/bpf/wattsched"
+
+/* Upper bounds the BPF side is verified against; the loader refuses more. */
+#define WS_MAX_CPUS		1024
+#define WS_MAX_LLCS		256
+#define WS_MAX_NODES		64
+#define WS_CPU_WORDS		(WS_MAX_CPUS / 64)
+
+/*
+ * DSQ ids: one vtime-ordered queue per LLC domain, ids WS_DSQ_LLC_BASE + llc.
+ * Built-in DSQ ids have bit 63 set, so these never collide.
+ */
+#define WS_DSQ_LLC_BASE		0x100ULL
+
+/* Policies, switched at runtime by writing ws_ctl.policy. */
+enum ws_policy {
+	WS_POLICY_BALANCED	= 0,
+	WS_POLICY_PERFORMANCE	= 1,
+	WS_POLICY_POWERSAVE	= 2,
+	WS_POLICY_CAPPED	= 3,
+	WS_NR_POLICIES,
+};
+
+/* Priority classes: under pressure batch gives way first, then normal. */
+enum ws_class {
+	WS_CLASS_NORMAL		= 0,
+	WS_CLASS_LATENCY	= 1,
+	WS_CLASS_BATCH		= 2,
+	WS_NR_CLASSES,
+};
+
+/* cpufreq target range used by scx_bpf_cpuperf_set(). */
+#define WS_PERF_MAX		1024
+
+/* Per-CPU topology, filled by the loader from sysfs before load. */
+struct ws_cpu_topo {
+	__u32 core;		/* index of the physical core (SMT group) */
+	__u32 llc;		/* index of the last-level-cache domain */
+	__u32 node;		/* NUMA node */
+	__u32 pkg;		/* physical package */
+};
+
+/*
+ * The control block: one element of the "ws_ctl" array map, pinned at
+ * WS_PIN_DIR/ws_ctl.  The loader writes it whole; BPF reads it on its hot
+ * paths, so a policy switch takes effect at the next scheduling event with no
+ * reload.  A zeroed block is a valid default (balanced, every CPU usable).
+ */
+struct ws_ctl {
+	__u32 policy;				/* enum ws_policy */
+	__u32 gen;				/* bumped on every write */
+	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
+	__u32 batch_duty_pct;			/* % of each period batch may run under a cap, 1..100 */
+	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
+	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
+	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
+};
+
+/*
+ * Statistics, defined once.  X(name, description).  Per-CPU counters in the
+ * "ws_stats" per-CPU array map, indexed by enum ws_stat_idx, summed in user
+ * space.
+ */
+#define WS_STATS(X)							\
+	X(enq_local,	"tasks dispatched straight to an idle CPU on wakeup") \
+	X(enq_llc,	"tasks queued on an LLC dispatch queue")		\
+	X(enq_pinned,	"per-CPU tasks queued on their only CPU")	\
+	X(disp_local,	"dispatches from the CPU's own LLC queue")	\
+	X(steal_node,	"dispatches stolen from another LLC in the same node") \
+	X(steal_remote,	"dispatches stolen from another NUMA node")	\
+	X(idle_core,	"wakeups placed on a fully idle core")		\
+	X(idle_llc,	"wakeups placed on an idle CPU in the previous LLC") \
+	X(idle_node,	"wakeups placed on an idle CPU in the same node") \
+	X(idle_any,	"wakeups placed on an idle CPU elsewhere")	\
+	X(dev_local,	"wakeups of device-bound tasks placed on the device's node") \
+	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
+	X(avoided_hot,	"placements that skipped a hot CPU")		\
+	X(throttled,	"batch tasks held back by the power cap")	\
+	X(kick_idle,	"idle CPUs kicked to take queued work")
+
+enum ws_stat_idx {
+#define WS_STAT_ENUM(name, desc) WS_STAT_##name,
+	WS_STATS(WS_STAT_ENUM)
+#undef WS_STAT_ENUM
+	WS_NR_STATS,
+};
+
+/* Exit information recorded by ops.exit for the loader (UEI). */
+#define WS_EXIT_REASON_LEN	128
+#define WS_EXIT_MSG_LEN		1024
+struct ws_exit_info {
+	__s32 kind;			/* enum scx_exit_kind; 0 while running */
+	__s32 pad;
+	__s64 exit_code;		/* SCX_ECODE_* bits */
+	char reason[WS_EXIT_REASON_LEN];
+	char msg[WS_EXIT_MSG_LEN];
+};
+
+/* exit_code bits (from the kernel's enum scx_exit_code). */
+#define WS_ECODE_RESTART	(1LL << 48)
+
+static inline int ws_cpu_test(const __u64 *mask, __u32 cpu)
+{
+	return (mask[(cpu / 64) & (WS_CPU_WORDS - 1)] >> (cpu % 64)) & 1;
+}
+
+#endif /* __WATTSCHED_H */

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/* util.c - small helpers shared by the wattsched subcommands. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ws.h"
+
+static const char *const policy_names[WS_NR_POLICIES] = {
+	[WS_POLICY_BALANCED]	= "balanced",
+	[WS_POLICY_PERFORMANCE]	= "performance",
+	[WS_POLICY_POWERSAVE]	= "powersave",
+	[WS_POLICY_CAPPED]	= "capped",
+};
+
+void ws_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ws_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void ws_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: warning: ", ws_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
+		 unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int ws_parse_double(const char *s, double min, double max, double *out)
+{
+	double v;
+	char *end;
+
+	if (!s || !*s || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || isnan(v) || isinf(v))
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+const char *ws_policy_name(unsigned int policy)
+{
+	return policy < WS_NR_POLICIES ? policy_names[policy] : "unknown";
+}
+
+int ws_policy_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < WS_NR_POLICIES; i++)
+		if (!strcmp(name, policy_names[i]))
+			return i;
+	return -1;
+}
+
+int ws_read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n, off = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((size_t)off < len - 1) {
+		n = read(fd, buf + off, len - 1 - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (!n)
+			break;
+		off += n;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return off;
+}
+
+int ws_parse_cpulist(const char *s, __u64 *mask, unsigned int max_cpus)
+{
+	memset(mask, 0, WS_CPU_WORDS * sizeof(__u64));
+	while (*s && *s != '\n') {
+		unsigned long a, b;
+		char *end;
+
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		a = strtoul(s, &end, 10);
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			if (!isdigit((unsigned char)*s))
+				return -EINVAL;
+			b = strtoul(s, &end, 10);
+		}
+		if (b < a || b >= max_cpus || b >= WS_MAX_CPUS)
+			return -ERANGE;
+		for (; a <= b; a++)
+			mask[a / 64] |= 1ULL << (a % 64);
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -EINVAL;
+	}
+	return 0;
+}

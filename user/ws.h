@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ws.h - internal interfaces of the wattsched CLI: the subcommands and the
+ * small helpers they share.
+ */
+#ifndef __WS_USER_H
+#define __WS_USER_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wattsched.h"
+
+#define WS_VERSION	"0.1.0"
+
+/* Subcommands: each parses its own arguments; argv[0] is the subcommand. */
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_telemetry(int argc, char **argv);
+
+extern const char *ws_prog;
+extern int ws_verbose;
+
+/* Errors go to stderr as "wattsched: <what>: <why>". */
+void ws_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ws_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * WS_BUG_ON(cond, fmt, ...): for conditions that leave no sane way on, print
+ * file:line, the message and errno, and exit 1.
+ */
+#define WS_BUG_ON(cond, fmt, ...)					\
+	do {								\
+		if (cond) {						\
+			int __e = errno;				\
+			fprintf(stderr, "wattsched: %s:%d: " fmt " (errno %d: %s)\n", \
+				__FILE__, __LINE__, ##__VA_ARGS__, __e, strerror(__e)); \
+			exit(1);					\
+		}							\
+	} while (0)
+
+/*
+ * Strict number parsing: the whole string must be a number in [min, max].
+ * Return 0, or -EINVAL (not a number) / -ERANGE (out of range).
+ */
+int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
+		 unsigned long long *out);
+int ws_parse_double(const char *s, double min, double max, double *out);
+
+/* Policy names <-> enum ws_policy; -1 when unknown. */
+const char *ws_policy_name(unsigned int policy);
+int ws_policy_from_name(const char *name);
+
+/* Read a whole small file (sysfs, debugfs) into buf, NUL-terminated. */
+int ws_read_file(const char *path, char *buf, size_t len);
+
+/* Parse a kernel cpulist ("0-3,8,10-11") into a WS_CPU_WORDS bitmap. */
+int ws_parse_cpulist(const char *s, __u64 *mask, unsigned int max_cpus);
+
+#endif /* __WS_USER_H */
