@@ -21,6 +21,7 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_telemetry(int argc, char **argv);
+int cmd_rack(int argc, char **argv);
 
 extern const char *ws_prog;
 extern int ws_verbose;

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd_rack.c - `wattsched rack`: check a rack power policy document and show
+ * how its cap is split among the hosts (docs/fleet.md).  Nothing here touches
+ * the running scheduler; applying a host's share is rack apply's job (not yet
+ * implemented), which is meant to reuse rack_load_file().
+ */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rack.h"
+#include "ws.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s rack plan FILE [--host-id ID] [--json] [--now TIME]\n"
+		"       %s rack check FILE [--now TIME]\n\n"
+		"Read a rack power policy document (docs/fleet.md) and validate it.\n\n"
+		"  plan   print every host's share of the rack cap; this host is marked\n"
+		"  check  validate only; print nothing on success\n\n"
+		"Options:\n"
+		"  --host-id ID  this host's id in the document (default: the hostname);\n"
+		"                with an explicit ID a host missing from the document is an error\n"
+		"  --json        print the plan as JSON\n"
+		"  --now TIME    judge the lease at this RFC 3339 time instead of the clock\n"
+		"                (e.g. 2025-06-01T12:00:00Z)\n"
+		"  -h, --help    this help\n\n"
+		"Exit status: 0 valid, 1 invalid or unreadable document, 2 usage error.\n",
+		ws_prog, ws_prog);
+}
+
+/* A number for JSON output: watts to the milliwatt, no 17-digit noise. */
+static struct json_object *json_watts(double w)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.3f", w);
+	return json_object_new_double_s(w, buf);
+}
+
+static int print_json(const char *path, const struct rack_plan *plan)
+{
+	const struct rack_doc *doc = &plan->doc;
+	struct json_object *o, *hosts, *h;
+	char t[32];
+	size_t i;
+	int ret = 0;
+
+	o = json_object_new_object();
+	hosts = json_object_new_array();
+	json_object_object_add(o, "file", json_object_new_string(path));
+	json_object_object_add(o, "version", json_object_new_int(doc->version));
+	json_object_object_add(o, "rack", json_object_new_string(doc->rack_id));
+	json_object_object_add(o, "cap_watts", json_watts(doc->cap_watts));
+	json_object_object_add(o, "safe_cap_watts",
+			       doc->safe_cap_watts > 0 ? json_watts(doc->safe_cap_watts) : NULL);
+	rack_format_time(doc->issued_at, t, sizeof(t));
+	json_object_object_add(o, "issued_at", json_object_new_string(t));
+	rack_format_time(doc->expires_at, t, sizeof(t));
+	json_object_object_add(o, "expires_at", json_object_new_string(t));
+	json_object_object_add(o, "allocated_watts", json_watts(plan->allocated_watts));
+	json_object_object_add(o, "headroom_watts", json_watts(plan->headroom_watts));
+	json_object_object_add(o, "this_host",
+			       plan->self ? json_object_new_string(plan->self->id) : NULL);
+	for (i = 0; i < doc->nr_hosts; i++) {
+		const struct rack_host *host = &doc->hosts[i];
+
+		h = json_object_new_object();
+		json_object_object_add(h, "id", json_object_new_string(host->id));
+		json_object_object_add(h, "weight", json_watts(host->weight));
+		json_object_object_add(h, "min_watts", json_watts(host->min_watts));
+		json_object_object_add(h, "max_watts", json_watts(host->max_watts));
+		json_object_object_add(h, "share_watts", json_watts(plan->shares[i]));
+		if (plan->safe_shares)
+			json_object_object_add(h, "safe_share_watts",
+					       json_watts(plan->safe_shares[i]));
+		json_object_object_add(h, "policy",
+				       json_object_new_string(ws_policy_name(host->policy)));
+		json_object_object_add(h, "this_host",
+				       json_object_new_boolean(plan->self == host));
+		json_object_array_add(hosts, h);
+	}
+	json_object_object_add(o, "hosts", hosts);
+	if (puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						   JSON_C_TO_STRING_SPACED)) < 0)
+		ret = -EIO;
+	json_object_put(o);
+	return ret;
+}
+
+static void print_table(const struct rack_plan *plan)
+{
+	const struct rack_doc *doc = &plan->doc;
+	char from[32], to[32];
+	size_t i;
+
+	rack_format_time(doc->issued_at, from, sizeof(from));
+	rack_format_time(doc->expires_at, to, sizeof(to));
+	printf("rack %s: cap %.1f W", doc->rack_id, doc->cap_watts);
+	if (doc->safe_cap_watts > 0)
+		printf(", safe cap %.1f W", doc->safe_cap_watts);
+	printf(", %zu host%s, lease %s .. %s\n\n", doc->nr_hosts,
+	       doc->nr_hosts == 1 ? "" : "s", from, to);
+
+	printf("%-24s %8s %8s %8s %9s", "HOST", "WEIGHT", "MIN W", "MAX W", "SHARE W");
+	if (plan->safe_shares)
+		printf(" %8s", "SAFE W");
+	printf("  %s\n", "POLICY");
+	for (i = 0; i < doc->nr_hosts; i++) {
+		const struct rack_host *h = &doc->hosts[i];
+
+		printf("%-24s %8.2f %8.1f %8.1f %9.1f", h->id, h->weight,
+		       h->min_watts, h->max_watts, plan->shares[i]);
+		if (plan->safe_shares)
+			printf(" %8.1f", plan->safe_shares[i]);
+		if (plan->self == h)
+			printf("  %-11s  <- this host\n", ws_policy_name(h->policy));
+		else
+			printf("  %s\n", ws_policy_name(h->policy));
+	}
+	printf("\nallocated %.1f W of %.1f W\n", plan->allocated_watts, doc->cap_watts);
+	if (plan->headroom_watts > 0)
+		printf("unallocated headroom: %.1f W (cap exceeds the sum of max_watts)\n",
+		       plan->headroom_watts);
+}
+
+int cmd_rack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host-id", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *action, *path, *host_id = NULL;
+	char hostname[HOST_NAME_MAX + 1], err[RACK_ERR_MAX];
+	bool json = false, check;
+	struct rack_plan plan;
+	time_t now = time(NULL);
+	int c, ret;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	action = argv[1];
+	if (strcmp(action, "plan") && strcmp(action, "check")) {
+		ws_err("rack: unknown action '%s' (see '%s rack --help')", action, ws_prog);
+		return 2;
+	}
+	check = !strcmp(action, "check");
+
+	/* Options may come before or after FILE; 0 makes glibc start afresh. */
+	optind = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			host_id = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			if (rack_parse_time(optarg, &now)) {
+				ws_err("rack: --now: not an RFC 3339 date-time: '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (check && (json || host_id)) {
+		ws_err("rack check: --json and --host-id are for 'rack plan'");
+		return 2;
+	}
+	if (optind + 1 != argc - 1) {
+		ws_err("rack %s: expected one FILE (see '%s rack --help')", action, ws_prog);
+		return 2;
+	}
+	path = argv[optind + 1];
+
+	ret = rack_load_file(path, host_id, now, &plan, err, sizeof(err));
+	if (ret) {
+		ws_err("%s: %s", path, err);
+		return 1;
+	}
+	if (check)
+		goto out;
+
+	/*
+	 * Without --host-id the hostname only marks a row: a document for a
+	 * rack this host is not in is still worth planning.
+	 */
+	if (!plan.self) {
+		if (gethostname(hostname, sizeof(hostname)) == 0) {
+			hostname[sizeof(hostname) - 1] = '\0';
+			plan.self = rack_find_host(&plan.doc, hostname);
+			if (plan.self)
+				plan.self_idx = plan.self - plan.doc.hosts;
+			else if (!json)
+				ws_warn("this host (%s) is not in %s", hostname, path);
+		}
+	}
+	if (json) {
+		ret = print_json(path, &plan);
+	} else {
+		print_table(&plan);
+		ret = ferror(stdout) ? -EIO : 0;
+	}
+	if (ret)
+		ws_err("rack plan: cannot write the plan: %s", strerror(-ret));
+out:
+	rack_plan_free(&plan);
+	return ret ? 1 : 0;
+}
