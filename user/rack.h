@@ -78,8 +78,9 @@ struct rack_doc {
  * Parse and validate a document (len bytes, need not be NUL-terminated).
  * Everything that can be checked without a clock or the share rule is checked
  * here: types, ranges, unknown fields, duplicate hosts, overlapping cgroups.
- * Return 0, or a negative errno (-EINVAL bad document, -E2BIG over a limit,
- * -ENOMEM) with err set to "<json path>: <reason>", for example
+ * Return 0, or a negative errno with err set: -EINVAL malformed or invalid,
+ * -ERANGE a value out of range, -E2BIG over a size limit, -EPROTO an
+ * unsupported version, -ENOMEM.  err reads "<json path>: <reason>", e.g.
  * "hosts[2].min_watts: must be <= max_watts (300 > 250)".  On error *doc is
  * left empty; on success free it with rack_doc_free().
  */
@@ -151,8 +152,10 @@ struct rack_plan {
 /*
  * Read the document at path (at most RACK_DOC_MAX_BYTES), parse it, check
  * the lease against now, compute the shares (and safe shares), and, if
- * host_id is not NULL, find that host (-ENOENT if absent).  0 or a negative
- * errno with err set (err does not repeat the path).  On success free the
+ * host_id is not NULL, find that host.  0 or a negative errno with err set
+ * (err does not repeat the path): -errno from reading, rack_parse()'s
+ * errors, -ETIME/-EAGAIN for the lease, -ERANGE for a cap below the sum of
+ * min_watts, -ENOENT when host_id is not in the document.  On success free the
  * plan with rack_plan_free(); on error there is nothing to free.
  */
 int rack_load_file(const char *path, const char *host_id, time_t now,
