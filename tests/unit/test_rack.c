@@ -234,7 +234,7 @@ static void test_time(void)
 	tap_is_int(rack_parse_time("2024-02-29T00:00:00Z", &t), 0, "time: leap day");
 	tap_is_int(rack_parse_time("2025-02-29T00:00:00Z", &t), -EINVAL, "time: no Feb 29 in 2025");
 	tap_is_int(rack_parse_time("2025-06-01 12:00:00Z", &t), -EINVAL, "time: space separator refused");
-	tap_is_int(rack_parse_time("2025-06-01T12:00:00Zjunk", &t), -EINVAL, "time: trailing junk refused");
+	tap_is_int(rack_parse_time("2025-06-01T12:00:00Zjunk", &t), -EINVAL, "time: junk after zone");
 	tap_is_int(rack_parse_time("2025-06-01T12:00:00", &t), -EINVAL, "time: missing zone refused");
 	rack_format_time(1748779200, buf, sizeof(buf));
 	tap_is_str(buf, "2025-06-01T12:00:00Z", "time: formats back");
