@@ -7,6 +7,9 @@
 # re-runs itself inside that root (scripts/in-root); with a native sched_ext
 # host it runs here directly.
 
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
 SRC := $(CURDIR)
 O ?= $(SRC)
 override O := $(abspath $(O))
@@ -21,6 +24,8 @@ else
 Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(patsubst $(O)/%,%,$(2))";
 endif
+
+.SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
 .PHONY: $(BUILD_TARGETS) deps test test-unit test-vm demo bench fuzz check \
@@ -46,7 +51,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(SRC)/include -I$(O)/bpf -I$(SRC)/user
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH_BPF) -mcpu=v3 \
-	-I$(O)/bpf -I$(SRC)/bpf -I$(SRC)/include -Wall -Wno-compare-distinct-pointer-types
+	-I$(O)/bpf -I$(SRC)/bpf -I$(SRC)/include -Wall -Wno-compare-distinct-pointer-types -Wno-missing-declarations
 
 all: bpf user kmod tests-bin
 
@@ -60,11 +65,11 @@ $(O)/bpf/vmlinux.h: $(VMLINUX_BTF)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $< format c > $@.tmp && mv $@.tmp $@
 
-$(O)/bpf/%.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(wildcard $(SRC)/bpf/*.h) $(SRC)/include/wattsched.h
+$(O)/bpf/%.bpf.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(wildcard $(SRC)/bpf/*.h) $(SRC)/include/wattsched.h
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(O)/bpf/%.bpf.o: $(O)/bpf/%.tmp.o
+$(O)/bpf/%.bpf.o: $(O)/bpf/%.bpf.tmp.o
 	$(call msg,GENOBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $<
 
@@ -109,6 +114,8 @@ install: all
 
 -include $(USER_OBJS:.o=.d)
 endif
+
+include $(SRC)/tests/fuzz/fuzz.mk
 
 # ---- targets that run from the host ---------------------------------------
 .PHONY: deps-present

@@ -9,6 +9,9 @@
 
 #include "ws.h"
 
+const char *ws_prog = "wattsched";
+int ws_verbose;
+
 static const char *const policy_names[WS_NR_POLICIES] = {
 	[WS_POLICY_BALANCED]	= "balanced",
 	[WS_POLICY_PERFORMANCE]	= "performance",

@@ -52,6 +52,9 @@ int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
 		 unsigned long long *out);
 int ws_parse_double(const char *s, double min, double max, double *out);
 
+/* Fill the policy-dependent fields of a control block (cpufreq targets). */
+void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy);
+
 /* Policy names <-> enum ws_policy; -1 when unknown. */
 const char *ws_policy_name(unsigned int policy);
 int ws_policy_from_name(const char *name);

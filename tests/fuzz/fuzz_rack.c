@@ -14,9 +14,6 @@
 #include "rack.h"
 #include "ws.h"
 
-/* util.o's ws_err() needs ws_prog, which main.o (not linked here) defines. */
-const char *ws_prog __attribute__((weak)) = "fuzz_rack";
-
 static void check_shares(const struct rack_doc *doc, double cap, const double *sh)
 {
 	double sum = 0;

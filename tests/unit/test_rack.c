@@ -15,9 +15,6 @@
 #include "tap.h"
 #include "ws.h"
 
-/* util.o's ws_err() needs ws_prog, which main.o (not linked here) defines. */
-const char *ws_prog __attribute__((weak)) = "test_rack";
-
 /* The corpus documents' leases all cover this instant. */
 #define CORPUS_NOW	"2025-06-01T12:00:00Z"
 #define EPS		1e-6

@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wattsched - a topology-, power- and thermal-aware sched_ext scheduler.
+ *
+ * Queues.  One vtime-ordered dispatch queue (DSQ) per last-level-cache
+ * domain holds the tasks that may run on several CPUs; one vtime-ordered DSQ
+ * per CPU holds tasks that can run on that CPU only (affinity of one CPU,
+ * migration disabled, or no usable CPU in their mask).  Both are ordered by
+ * weighted virtual time, so nice levels and cgroup weights hold for pinned
+ * and unpinned tasks alike: a task's vtime advances by its runtime scaled by
+ * 100/weight, and a task that slept is clamped to at most one slice behind
+ * the global clock so it cannot hoard credit.
+ *
+ * Placement on wakeup (select_cpu) looks for an idle CPU in this order:
+ * a fully idle core in the task's previous LLC, any idle CPU in that LLC,
+ * a fully idle core and then any idle CPU in the same NUMA node, then
+ * anywhere.  A task bound to a PCIe device starts the search on the
+ * device's node instead.  An idle CPU found there gets the task directly on
+ * its local DSQ; otherwise the task is queued on its LLC's DSQ and an idle
+ * CPU, if any, is kicked.
+ *
+ * Dispatch: a CPU takes the lower-vtime head of its own per-CPU DSQ and its
+ * LLC's DSQ, then steals from the other LLCs of its node, then from other
+ * nodes.  Stealing is what keeps every CPU busy while work waits; the
+ * preference for the previous LLC on wakeup is what keeps a stolen task
+ * where it landed instead of bouncing back.
+ *
+ * Policy.  The loader writes a control block (struct ws_ctl, map ws_ctl)
+ * at any time; the hot paths read it, so a policy switch needs no reload.
+ * It carries the policy, cpufreq targets per priority class, and two CPU
+ * masks: the CPUs new work may use (power cap, compaction) and the CPUs too
+ * hot to take new work.  CPUs outside them still run the tasks that can run
+ * nowhere else, so no task stalls.
+ *
+ * Faults.  Any inconsistency ends the scheduler through scx_bpf_error();
+ * the kernel then returns every task to EEVDF, and the exit reason reaches
+ * the loader through the ws_exit_info record (uei).
+ */
+#include "compat.bpf.h"
+#include "wattsched.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 nr_cpus = 1;
+const volatile __u32 nr_llcs = 1;
+const volatile __u32 nr_nodes = 1;
+const volatile __u64 slice_ns = 5000000ULL;
+const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
+const volatile __u32 llc_node[WS_MAX_LLCS];
+
+struct ws_exit_info uei;
+__u64 vtime_now;
+__u32 applied_gen = ~0U;
+__u32 usable_cur;
+__u32 usable_busy;
+__u32 usable_weight;
+
+#define WS_DSQ_CPU_BASE	(WS_DSQ_LLC_BASE + WS_MAX_LLCS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct ws_ctl);
+} ws_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WS_NR_STATS);
+	__type(key, u32);
+	__type(value, u64);
+} ws_stats SEC(".maps");
+
+/* Device affinity: preferred NUMA node by thread-group id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, s32);
+} ws_dev_tgid SEC(".maps");
+
+struct mask_slot {
+	struct bpf_cpumask __kptr *mask;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WS_MAX_LLCS);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} llc_masks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WS_MAX_NODES);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} node_masks SEC(".maps");
+
+/* Two buffers for the usable mask: rebuilt into one, read from the other. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} usable_masks SEC(".maps");
+
+/*
+ * Per-CPU scratch masks for the hot paths: SCRATCH_CAND holds the task's
+ * candidate CPUs, SCRATCH_TMP their intersection with one domain.
+ */
+enum { SCRATCH_CAND, SCRATCH_TMP, NR_SCRATCH };
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_SCRATCH);
+	__type(key, u32);
+	__type(value, struct mask_slot);
+} scratch_masks SEC(".maps");
+
+struct task_ctx {
+	u64 started_at;		/* when it last started running */
+	u32 class;		/* enum ws_class */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+/* Last cpufreq target set on each CPU, to skip redundant calls. */
+__u32 cpu_perf_set[WS_MAX_CPUS];
+
+static __always_inline void stat_inc(u32 idx)
+{
+	u64 *cnt = bpf_map_lookup_elem(&ws_stats, &idx);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static __always_inline struct ws_ctl *get_ctl(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ws_ctl, &zero);
+}
+
+static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
+{
+	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
+
+	return slot ? slot->mask : NULL;
+}
+
+static __always_inline u32 cpu_llc(s32 cpu)
+{
+	if (cpu < 0 || cpu >= WS_MAX_CPUS)
+		return 0;
+	return cpu_topo[cpu].llc;
+}
+
+static __always_inline u32 cpu_node(s32 cpu)
+{
+	if (cpu < 0 || cpu >= WS_MAX_CPUS)
+		return 0;
+	return cpu_topo[cpu].node;
+}
+
+static __always_inline u64 llc_dsq(u32 llc)
+{
+	return WS_DSQ_LLC_BASE + llc;
+}
+
+static __always_inline u64 cpu_dsq(s32 cpu)
+{
+	return WS_DSQ_CPU_BASE + cpu;
+}
+
+static __always_inline bool vtime_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+/*
+ * Bring the usable mask (active and not too hot) in line with the control
+ * block.  Whoever sees a new generation first rebuilds the spare buffer and
+ * publishes it; the others keep using the current one meanwhile.
+ */
+static void refresh_usable(struct ws_ctl *ctl)
+{
+	struct bpf_cpumask *spare;
+	u32 gen = ctl->gen, next, weight = 0;
+	s32 cpu;
+
+	if (likely(gen == applied_gen))
+		return;
+	if (__sync_val_compare_and_swap(&usable_busy, 0, 1))
+		return;
+
+	next = usable_cur ^ 1;
+	spare = slot_mask(&usable_masks, next);
+	if (!spare)
+		goto unlock;
+	bpf_cpumask_clear(spare);
+	bpf_for(cpu, 0, nr_cpus) {
+		if (cpu >= WS_MAX_CPUS)
+			break;
+		if (ctl->nr_active && !ws_cpu_test(ctl->active_mask, cpu))
+			continue;
+		if (ws_cpu_test(ctl->avoid_mask, cpu))
+			continue;
+		bpf_cpumask_set_cpu(cpu, spare);
+		weight++;
+	}
+	usable_cur = next;
+	usable_weight = weight;
+	applied_gen = gen;
+unlock:
+	__sync_lock_test_and_set(&usable_busy, 0);
+}
+
+static __always_inline const struct cpumask *usable_mask(void)
+{
+	struct bpf_cpumask *m = slot_mask(&usable_masks, usable_cur & 1);
+
+	return m ? cast_mask(m) : NULL;
+}
+
+static __always_inline bool cpu_usable(s32 cpu)
+{
+	const struct cpumask *usable = usable_mask();
+
+	return !usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable);
+}
+
+/* Tasks that can run on one CPU only go to that CPU's own queue. */
+static __always_inline bool task_pinned(struct task_struct *p)
+{
+	return p->nr_cpus_allowed == 1 || p->migration_disabled;
+}
+
+/*
+ * Pick an idle CPU in @cand & @dom, a whole idle core first when
+ * @core_first.  Returns -1 when there is none.
+ */
+static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
+			struct bpf_cpumask *dom, bool core_first)
+{
+	s32 cpu;
+
+	if (!dom)
+		return -1;
+	bpf_cpumask_and(tmp, cand, cast_mask(dom));
+	if (core_first) {
+		cpu = scx_bpf_pick_idle_cpu(cast_mask(tmp), SCX_PICK_IDLE_CORE);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_core);
+			return cpu;
+		}
+	}
+	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
+}
+
+static s32 device_node(struct task_struct *p)
+{
+	u32 tgid = p->tgid;
+	s32 *node = bpf_map_lookup_elem(&ws_dev_tgid, &tgid);
+
+	if (!node || *node < 0 || *node >= (s32)nr_nodes)
+		return -1;
+	return *node;
+}
+
+s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	struct bpf_cpumask *cand, *tmp;
+	const struct cpumask *usable;
+	struct ws_ctl *ctl = get_ctl();
+	bool core_first, prev_ok;
+	s32 cpu = -1, dev_node;
+	u32 llc, node;
+
+	if (!ctl)
+		return prev_cpu;
+	refresh_usable(ctl);
+
+	if (task_pinned(p)) {
+		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+			cpu = prev_cpu;
+			goto direct;
+		}
+		return prev_cpu;
+	}
+
+	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
+	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
+	usable = usable_mask();
+	if (!cand || !tmp || !usable)
+		return prev_cpu;
+
+	/* The candidates: the task's CPUs that may take new work. */
+	bpf_cpumask_and(cand, p->cpus_ptr, usable);
+	if (bpf_cpumask_empty(cast_mask(cand)))
+		return prev_cpu;	/* enqueue parks it on a CPU it can use */
+	prev_ok = bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand));
+
+	/*
+	 * A warm cache on an idle previous CPU beats a fresh idle core, except
+	 * under performance, which spreads over whole cores first.  Powersave
+	 * packs onto SMT siblings rather than waking idle cores.
+	 */
+	core_first = ctl->policy != WS_POLICY_POWERSAVE;
+	if (prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		cpu = prev_cpu;
+		stat_inc(WS_STAT_idle_llc);
+		goto direct;
+	}
+
+	llc = cpu_llc(prev_cpu);
+	node = cpu_node(prev_cpu);
+	dev_node = device_node(p);
+	if (dev_node >= 0 && (u32)dev_node != node) {
+		/* Start on the device's node; the old LLC is on the wrong one. */
+		node = dev_node;
+		llc = ~0U;
+	}
+
+	if (llc != ~0U) {
+		cpu = pick_idle_in(tmp, cast_mask(cand), slot_mask(&llc_masks, llc), core_first);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_llc);
+			goto found;
+		}
+	}
+	cpu = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, node), core_first);
+	if (cpu >= 0) {
+		stat_inc(WS_STAT_idle_node);
+		goto found;
+	}
+	if (dev_node >= 0)
+		stat_inc(WS_STAT_dev_fallback);
+	if (core_first) {
+		cpu = scx_bpf_pick_idle_cpu(cast_mask(cand), SCX_PICK_IDLE_CORE);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_core);
+			goto found_any;
+		}
+	}
+	cpu = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+	if (cpu >= 0)
+		goto found_any;
+	return prev_ok ? prev_cpu : bpf_cpumask_any_distribute(cast_mask(cand));
+
+found_any:
+	stat_inc(WS_STAT_idle_any);
+found:
+	if (dev_node >= 0 && cpu_node(cpu) == (u32)dev_node)
+		stat_inc(WS_STAT_dev_local);
+direct:
+	stat_inc(WS_STAT_enq_local);
+	ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	return cpu;
+}
+
+/* A CPU among the task's CPUs to park it on when no usable CPU allows it. */
+static s32 fallback_cpu(struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return cpu;
+	return bpf_cpumask_any_distribute(p->cpus_ptr);
+}
+
+void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct bpf_cpumask *cand;
+	const struct cpumask *usable;
+	struct ws_ctl *ctl = get_ctl();
+	u64 vtime = p->scx.dsq_vtime;
+	s32 cpu, idle;
+
+	/* Tasks that slept may not bank more than one slice of credit. */
+	if (vtime_before(vtime, vtime_now - slice_ns))
+		vtime = vtime_now - slice_ns;
+
+	if (ctl)
+		refresh_usable(ctl);
+	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
+	usable = usable_mask();
+
+	if (task_pinned(p) || !cand || !usable)
+		goto pinned;
+	bpf_cpumask_and(cand, p->cpus_ptr, usable);
+	if (bpf_cpumask_empty(cast_mask(cand)))
+		goto pinned;
+
+	cpu = scx_bpf_task_cpu(p);
+	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
+		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
+	ws_dsq_insert_vtime(p, llc_dsq(cpu_llc(cpu)), slice_ns, vtime, enq_flags);
+	stat_inc(WS_STAT_enq_llc);
+
+	/* Work conservation: wake an idle CPU that may run it. */
+	idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+	if (idle >= 0) {
+		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+		stat_inc(WS_STAT_kick_idle);
+	}
+	return;
+
+pinned:
+	cpu = fallback_cpu(p);
+	if (cpu < 0 || cpu >= WS_MAX_CPUS || cpu >= nr_cpus) {
+		/* Cannot happen for a runnable task; never lose it anyway. */
+		ws_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
+		return;
+	}
+	ws_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns, vtime, enq_flags);
+	stat_inc(WS_STAT_enq_pinned);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/* Move the lower-vtime head of the per-CPU and LLC queues to this CPU. */
+static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
+{
+	struct task_struct *mine, *shared;
+
+	if (!take_shared)
+		return ws_dsq_move_to_local(cpu_dsq(cpu));
+
+	mine = ws_dsq_peek(cpu_dsq(cpu));
+	shared = ws_dsq_peek(llc_dsq(llc));
+	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime)) {
+		if (ws_dsq_move_to_local(llc_dsq(llc)))
+			return true;
+	}
+	if (ws_dsq_move_to_local(cpu_dsq(cpu)))
+		return true;
+	return ws_dsq_move_to_local(llc_dsq(llc));
+}
+
+void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct ws_ctl *ctl = get_ctl();
+	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
+	bool usable;
+
+	if (ctl)
+		refresh_usable(ctl);
+	usable = cpu_usable(cpu);
+
+	if (dispatch_own(cpu, llc, usable)) {
+		stat_inc(WS_STAT_disp_local);
+		return;
+	}
+	/* A CPU kept out by the cap or by heat runs only what must run here. */
+	if (!usable)
+		return;
+
+	bpf_for(i, 0, nr_llcs) {
+		if (i == llc || i >= WS_MAX_LLCS || llc_node[i] != node)
+			continue;
+		if (ws_dsq_move_to_local(llc_dsq(i))) {
+			stat_inc(WS_STAT_steal_node);
+			return;
+		}
+	}
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= WS_MAX_LLCS || llc_node[i] == node)
+			continue;
+		if (ws_dsq_move_to_local(llc_dsq(i))) {
+			stat_inc(WS_STAT_steal_remote);
+			return;
+		}
+	}
+}
+
+void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
+{
+	struct task_ctx *tctx;
+	struct ws_ctl *ctl;
+	s32 cpu;
+	u32 perf;
+
+	if (vtime_before(vtime_now, p->scx.dsq_vtime))
+		vtime_now = p->scx.dsq_vtime;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	if (!tctx)
+		return;
+	tctx->started_at = ws_now();
+
+	ctl = get_ctl();
+	cpu = scx_bpf_task_cpu(p);
+	if (!ctl || cpu < 0 || cpu >= WS_MAX_CPUS)
+		return;
+	perf = ctl->perf[tctx->class < WS_NR_CLASSES ? tctx->class : 0];
+	if (perf && perf <= WS_PERF_MAX && cpu_perf_set[cpu] != perf) {
+		if (ws_cpuperf_set(cpu, perf))
+			cpu_perf_set[cpu] = perf;
+	}
+}
+
+void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	u64 used;
+
+	if (!tctx || !tctx->started_at)
+		return;
+	used = ws_now() - tctx->started_at;
+	p->scx.dsq_vtime += used * 100 / (p->scx.weight ?: 1);
+}
+
+void BPF_STRUCT_OPS(wattsched_enable, struct task_struct *p)
+{
+	p->scx.dsq_vtime = vtime_now;
+}
+
+s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	/* SCHED_BATCH (3) and SCHED_IDLE (5) ask to be batch work. */
+	tctx->class = (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
+	return 0;
+}
+
+static s32 install_mask(struct mask_slot *slot)
+{
+	struct bpf_cpumask *m, *old;
+
+	if (!slot)
+		return -ENOENT;
+	m = bpf_cpumask_create();
+	if (!m)
+		return -ENOMEM;
+	old = bpf_kptr_xchg(&slot->mask, m);
+	if (old)
+		bpf_cpumask_release(old);
+	return 0;
+}
+
+static s32 new_mask(void *map, u32 idx)
+{
+	return install_mask(bpf_map_lookup_elem(map, &idx));
+}
+
+/* A per-CPU array's lookup sees only the current CPU; reach the others. */
+static s32 new_percpu_mask(void *map, u32 idx, s32 cpu)
+{
+	return install_mask(bpf_map_lookup_percpu_elem(map, &idx, cpu));
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
+{
+	struct bpf_cpumask *m;
+	s32 cpu, ret;
+	u32 i;
+
+	if (nr_cpus > WS_MAX_CPUS || nr_llcs > WS_MAX_LLCS || nr_nodes > WS_MAX_NODES ||
+	    !nr_llcs || !nr_nodes) {
+		scx_bpf_error("topology out of range: %u cpus %u llcs %u nodes",
+			      nr_cpus, nr_llcs, nr_nodes);
+		return -EINVAL;
+	}
+
+	bpf_for(i, 0, nr_llcs) {
+		ret = scx_bpf_create_dsq(llc_dsq(i), llc_node[i & (WS_MAX_LLCS - 1)]);
+		if (ret) {
+			scx_bpf_error("failed to create DSQ for LLC %u: %d", i, ret);
+			return ret;
+		}
+		ret = new_mask(&llc_masks, i);
+		if (ret)
+			return ret;
+	}
+	bpf_for(i, 0, nr_nodes) {
+		ret = new_mask(&node_masks, i);
+		if (ret)
+			return ret;
+	}
+	bpf_for(cpu, 0, nr_cpus) {
+		ret = scx_bpf_create_dsq(cpu_dsq(cpu), cpu_node(cpu));
+		if (ret) {
+			scx_bpf_error("failed to create DSQ for CPU %d: %d", cpu, ret);
+			return ret;
+		}
+	}
+	if ((ret = new_mask(&usable_masks, 0)) || (ret = new_mask(&usable_masks, 1)))
+		return ret;
+	bpf_for(cpu, 0, nr_cpus) {
+		bpf_for(i, 0, NR_SCRATCH) {
+			ret = new_percpu_mask(&scratch_masks, i, cpu);
+			if (ret)
+				return ret;
+		}
+	}
+
+	bpf_rcu_read_lock();
+	bpf_for(cpu, 0, nr_cpus) {
+		m = slot_mask(&llc_masks, cpu_llc(cpu));
+		if (m)
+			bpf_cpumask_set_cpu(cpu, m);
+		m = slot_mask(&node_masks, cpu_node(cpu));
+		if (m)
+			bpf_cpumask_set_cpu(cpu, m);
+	}
+	bpf_rcu_read_unlock();
+	return 0;
+}
+
+void BPF_STRUCT_OPS(wattsched_exit, struct scx_exit_info *ei)
+{
+	bpf_probe_read_kernel_str(uei.reason, sizeof(uei.reason), ei->reason);
+	bpf_probe_read_kernel_str(uei.msg, sizeof(uei.msg), ei->msg);
+	uei.exit_code = ei->exit_code;
+	/*
+	 * kind goes last: the loader polls it and then reads the rest.  BPF
+	 * has no fence; a compiler barrier keeps the store order, and the
+	 * loader reads only after the kernel has finished ops.exit.
+	 */
+	asm volatile("" ::: "memory");
+	uei.kind = ei->kind;
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops wattsched_ops = {
+	.select_cpu	= (void *)wattsched_select_cpu,
+	.enqueue	= (void *)wattsched_enqueue,
+	.dispatch	= (void *)wattsched_dispatch,
+	.running	= (void *)wattsched_running,
+	.stopping	= (void *)wattsched_stopping,
+	.enable		= (void *)wattsched_enable,
+	.init_task	= (void *)wattsched_init_task,
+	.init		= (void *)wattsched_init,
+	.exit		= (void *)wattsched_exit,
+	.name		= "wattsched",
+};

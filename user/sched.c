@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched.c - the scheduler's lifecycle and control from user space:
+ *
+ *   wattsched run      open, configure, load, pin and attach the BPF
+ *                      scheduler, print stats, detach on SIGINT/SIGTERM,
+ *                      report why the kernel ended it, restart on hotplug
+ *   wattsched status   read the pinned maps of a running instance
+ *   wattsched policy   switch the running instance's policy in place
+ *
+ * The control block (struct ws_ctl) and the counters are pinned under
+ * WS_PIN_DIR, so `status`, `policy` and bpftool reach a running scheduler
+ * without talking to the loader process.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "topology.h"
+#include "ws.h"
+#include "wattsched.skel.h"
+
+#define BPF_FS_MAGIC		0xcafe4a11
+#define SCX_STATE		"/sys/kernel/sched_ext/state"
+#define SCX_OPS			"/sys/kernel/sched_ext/root/ops"
+
+/* enum scx_exit_kind values the loader distinguishes. */
+#define SCX_EXIT_UNREG		64
+#define SCX_EXIT_ERROR		1024
+
+static const char *const stat_names[WS_NR_STATS] = {
+#define WS_STAT_NAME(name, desc) #name,
+	WS_STATS(WS_STAT_NAME)
+#undef WS_STAT_NAME
+};
+
+static const char *const stat_descs[WS_NR_STATS] = {
+#define WS_STAT_DESC(name, desc) desc,
+	WS_STATS(WS_STAT_DESC)
+#undef WS_STAT_DESC
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && ws_verbose < 2)
+		return 0;
+	if (!ws_verbose && level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy)
+{
+	ctl->policy = policy;
+	memset(ctl->perf, 0, sizeof(ctl->perf));
+	switch (policy) {
+	case WS_POLICY_PERFORMANCE:
+		ctl->perf[WS_CLASS_LATENCY] = WS_PERF_MAX;
+		ctl->perf[WS_CLASS_NORMAL] = WS_PERF_MAX;
+		ctl->perf[WS_CLASS_BATCH] = WS_PERF_MAX;
+		break;
+	case WS_POLICY_POWERSAVE:
+		ctl->perf[WS_CLASS_LATENCY] = WS_PERF_MAX * 3 / 4;
+		ctl->perf[WS_CLASS_NORMAL] = WS_PERF_MAX / 2;
+		ctl->perf[WS_CLASS_BATCH] = WS_PERF_MAX / 4;
+		break;
+	default:
+		/* balanced and capped: leave the frequency to the governor */
+		break;
+	}
+	if (!ctl->batch_duty_pct)
+		ctl->batch_duty_pct = 100;
+}
+
+static bool scx_supported(void)
+{
+	return access(SCX_STATE, R_OK) == 0;
+}
+
+static void scx_current_ops(char *buf, size_t len)
+{
+	if (ws_read_file(SCX_OPS, buf, len) < 0)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
+		ws_err("cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static struct bpf_map *pinned_maps(struct wattsched_bpf *skel, int i)
+{
+	struct bpf_map *maps[] = { skel->maps.ws_ctl, skel->maps.ws_stats, skel->maps.ws_dev_tgid };
+
+	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
+}
+
+static void unpin_all(struct wattsched_bpf *skel)
+{
+	struct bpf_map *map;
+	char path[256];
+	int i;
+
+	for (i = 0; (map = pinned_maps(skel, i)); i++) {
+		snprintf(path, sizeof(path), "%s/%s", WS_PIN_DIR, bpf_map__name(map));
+		unlink(path);
+	}
+	rmdir(WS_PIN_DIR);
+}
+
+static int pin_all(struct wattsched_bpf *skel)
+{
+	struct bpf_map *map;
+	char path[256];
+	int i, ret;
+
+	ret = ensure_bpffs();
+	if (ret)
+		return ret;
+	if (mkdir(WS_PIN_DIR, 0700) && errno != EEXIST) {
+		ws_err("cannot create %s: %s", WS_PIN_DIR, strerror(errno));
+		return -errno;
+	}
+	for (i = 0; (map = pinned_maps(skel, i)); i++) {
+		snprintf(path, sizeof(path), "%s/%s", WS_PIN_DIR, bpf_map__name(map));
+		unlink(path);	/* left over by a loader that was killed */
+		ret = bpf_map__pin(map, path);
+		if (ret) {
+			ws_err("cannot pin %s: %s", path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Sum a per-CPU counter array; @out has WS_NR_STATS slots. */
+static int read_stats(int map_fd, __u64 *out)
+{
+	int nr = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 i;
+	int c;
+
+	if (nr <= 0)
+		return -EINVAL;
+	vals = calloc(nr, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < WS_NR_STATS; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(map_fd, &i, vals))
+			continue;
+		for (c = 0; c < nr; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+static void print_stats_line(const __u64 *now, const __u64 *prev)
+{
+	static const int shown[] = {
+		WS_STAT_enq_local, WS_STAT_enq_llc, WS_STAT_enq_pinned, WS_STAT_disp_local,
+		WS_STAT_steal_node, WS_STAT_steal_remote, WS_STAT_idle_core, WS_STAT_kick_idle,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		printf("%s%s=%llu", i ? " " : "", stat_names[shown[i]],
+		       (unsigned long long)(now[shown[i]] - prev[shown[i]]));
+	printf("\n");
+	fflush(stdout);
+}
+
+static int fill_topology(struct wattsched_bpf *skel, const struct ws_topology *topo)
+{
+	unsigned int i;
+
+	skel->rodata->nr_cpus = topo->nr_cpus;
+	skel->rodata->nr_llcs = topo->nr_llcs;
+	skel->rodata->nr_nodes = topo->nr_nodes ?: 1;
+	for (i = 0; i < topo->nr_cpus; i++)
+		skel->rodata->cpu_topo[i] = topo->cpu[i];
+	for (i = 0; i < topo->nr_llcs; i++)
+		skel->rodata->llc_node[i] = topo->llc_node[i];
+	return 0;
+}
+
+struct run_opts {
+	int policy;
+	unsigned long long slice_us;
+	unsigned long long interval;
+};
+
+/*
+ * One load-attach-run cycle.  Returns 0 on a requested stop, 1 when the
+ * kernel ended the scheduler, 2 when it asks for a restart (hotplug), or a
+ * negative errno when the scheduler could not start.
+ */
+static int run_once(const struct run_opts *o)
+{
+	__u64 stats[WS_NR_STATS] = {}, prev[WS_NR_STATS] = {};
+	struct wattsched_bpf *skel;
+	struct ws_topology *topo;
+	struct bpf_link *link = NULL;
+	struct ws_ctl ctl = {};
+	char err[256], ops[128];
+	__u32 zero = 0;
+	int ret;
+
+	topo = calloc(1, sizeof(*topo));
+	if (!topo)
+		return -ENOMEM;
+	ret = ws_topology_read("/sys", topo, err, sizeof(err));
+	if (ret) {
+		ws_err("reading CPU topology: %s", err);
+		goto free_topo;
+	}
+
+	skel = wattsched_bpf__open();
+	if (!skel) {
+		ret = -errno;
+		ws_err("opening the BPF object: %s", strerror(errno));
+		goto free_topo;
+	}
+	fill_topology(skel, topo);
+	skel->rodata->slice_ns = o->slice_us * 1000;
+
+	ret = wattsched_bpf__load(skel);
+	if (ret) {
+		ws_err("loading the scheduler into the kernel failed: %s%s", strerror(-ret),
+		       ws_verbose ? "" : " (run with -v for the verifier log)");
+		goto destroy_skel;
+	}
+
+	ws_policy_defaults(&ctl, o->policy);
+	ctl.gen = 1;
+	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY);
+	if (ret) {
+		ret = -errno;
+		ws_err("initialising the control map: %s", strerror(errno));
+		goto destroy_skel;
+	}
+	ret = pin_all(skel);
+	if (ret)
+		goto unpin;
+
+	link = bpf_map__attach_struct_ops(skel->maps.wattsched_ops);
+	if (!link) {
+		ret = -errno;
+		scx_current_ops(ops, sizeof(ops));
+		if (errno == EBUSY || errno == EEXIST)
+			ws_err("cannot attach: another sched_ext scheduler (%s) is attached",
+			       ops[0] ? ops : "unknown");
+		else
+			ws_err("attaching the scheduler failed: %s", strerror(errno));
+		goto unpin;
+	}
+	printf("wattsched: attached; policy %s, %u CPUs (%u online), %u cores, %u LLCs, "
+	       "%u nodes, slice %llu us\n", ws_policy_name(o->policy), topo->nr_cpus,
+	       topo->nr_online, topo->nr_cores, topo->nr_llcs, topo->nr_nodes, o->slice_us);
+	fflush(stdout);
+
+	while (!exiting && !skel->bss->uei.kind) {
+		unsigned long long left = o->interval ? o->interval * 10 : 10;
+
+		while (left-- && !exiting && !skel->bss->uei.kind)
+			usleep(100000);
+		if (o->interval && !skel->bss->uei.kind &&
+		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
+			print_stats_line(stats, prev);
+			memcpy(prev, stats, sizeof(prev));
+		}
+	}
+
+	bpf_link__destroy(link);
+	link = NULL;
+	/* After detach the kernel has run ops.exit and filled uei. */
+	if (skel->bss->uei.kind && skel->bss->uei.kind != SCX_EXIT_UNREG) {
+		const struct ws_exit_info *e = &skel->bss->uei;
+
+		ws_err("the kernel ended the scheduler: %s%s%s (kind %d, exit code %#llx)",
+		       e->reason, e->msg[0] ? ": " : "", e->msg, e->kind,
+		       (unsigned long long)e->exit_code);
+		ret = (e->exit_code & WS_ECODE_RESTART) ? 2 : 1;
+	} else {
+		printf("wattsched: detached; the kernel is back on its default scheduler\n");
+		ret = 0;
+	}
+unpin:
+	unpin_all(skel);
+destroy_skel:
+	wattsched_bpf__destroy(skel);
+free_topo:
+	free(topo);
+	return ret;
+}
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n\n"
+		"Load and attach the wattsched scheduler and print per-interval counters\n"
+		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
+		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
+		"status is 1; a CPU hotplug makes the kernel ask for a restart, which is done.\n\n"
+		"  --policy NAME   balanced (default), performance, powersave or capped\n"
+		"  --slice-us N    time slice in microseconds, 100..100000 (default 5000)\n"
+		"  --interval SEC  seconds between stats lines, 0 for none, max 3600 (default 1)\n\n"
+		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
+		ws_prog);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "slice-us", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct run_opts o = { .policy = WS_POLICY_BALANCED, .slice_us = 5000, .interval = 1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "p:s:i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o.policy = ws_policy_from_name(optarg);
+			if (o.policy < 0) {
+				ws_err("--policy: unknown policy '%s' (balanced, performance, powersave, capped)",
+				       optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			if (ws_parse_u64(optarg, 100, 100000, &o.slice_us)) {
+				ws_err("--slice-us: '%s' is not a number of microseconds in 100..100000",
+				       optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			if (ws_parse_u64(optarg, 0, 3600, &o.interval)) {
+				ws_err("--interval: '%s' is not a number of seconds in 0..3600", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			run_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		ws_err("run: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (geteuid()) {
+		ws_err("run: must be root to load a BPF scheduler");
+		return 1;
+	}
+	if (!scx_supported()) {
+		ws_err("run: this kernel has no sched_ext (%s missing; needs CONFIG_SCHED_CLASS_EXT=y)",
+		       SCX_STATE);
+		return 1;
+	}
+
+	libbpf_set_print(libbpf_print);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	do {
+		ret = run_once(&o);
+		if (ret == 2)
+			printf("wattsched: restarting after the kernel's request (CPU hotplug)\n");
+	} while (ret == 2 && !exiting);
+	return ret < 0 ? 1 : ret;
+}
+
+/* Open the pinned map @name of a running instance. */
+static int open_pinned(const char *name)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", WS_PIN_DIR, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		ws_err("wattsched is not running (no map pinned at %s: %s)", path, strerror(errno));
+	return fd;
+}
+
+static void status_usage(FILE *f)
+{
+	fprintf(f, "Usage: %s status [--json]\n\n"
+		"Show the sched_ext state, the running wattsched's policy and its counters.\n",
+		ws_prog);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	__u64 stats[WS_NR_STATS];
+	char state[64] = "unsupported", ops[128];
+	struct ws_ctl ctl;
+	int c, json = 0, ctl_fd, stats_fd, i, ret = 1;
+	__u32 zero = 0;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		default:
+			status_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		ws_err("status: unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	if (ws_read_file(SCX_STATE, state, sizeof(state)) >= 0)
+		state[strcspn(state, "\n")] = '\0';
+	scx_current_ops(ops, sizeof(ops));
+
+	ctl_fd = open_pinned("ws_ctl");
+	if (ctl_fd < 0)
+		return 1;
+	stats_fd = open_pinned("ws_stats");
+	if (stats_fd < 0)
+		goto close_ctl;
+	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) || read_stats(stats_fd, stats)) {
+		ws_err("status: reading the pinned maps: %s", strerror(errno));
+		goto close_stats;
+	}
+
+	if (json) {
+		printf("{\"sched_ext_state\":\"%s\",\"ops\":\"%s\",\"attached\":%s,"
+		       "\"policy\":\"%s\",\"generation\":%u,\"stats\":{",
+		       state, ops, strcmp(ops, WS_NAME) ? "false" : "true",
+		       ws_policy_name(ctl.policy), ctl.gen);
+		for (i = 0; i < WS_NR_STATS; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
+			       (unsigned long long)stats[i]);
+		printf("}}\n");
+	} else {
+		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
+		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
+		printf("counters since attach:\n");
+		for (i = 0; i < WS_NR_STATS; i++)
+			printf("  %-13s %12llu  %s\n", stat_names[i],
+			       (unsigned long long)stats[i], stat_descs[i]);
+	}
+	ret = strcmp(ops, WS_NAME) ? 1 : 0;
+	if (ret && !json)
+		ws_err("status: maps are pinned but the attached scheduler is '%s', not wattsched",
+		       ops[0] ? ops : "none");
+close_stats:
+	close(stats_fd);
+close_ctl:
+	close(ctl_fd);
+	return ret;
+}
+
+static void policy_usage(FILE *f)
+{
+	fprintf(f, "Usage: %s policy NAME\n\n"
+		"Switch the running scheduler to policy NAME without reloading it:\n"
+		"  balanced     keep tasks near their caches; frequency left to the governor\n"
+		"  performance  spread over whole cores first; full cpufreq target\n"
+		"  powersave    pack onto SMT siblings and few cores; lower cpufreq targets\n"
+		"  capped       enforce the host power cap (see docs/policies.md)\n",
+		ws_prog);
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	struct ws_ctl ctl;
+	__u32 zero = 0;
+	int fd, policy, ret = 1;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		policy_usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		policy_usage(stderr);
+		return 2;
+	}
+	policy = ws_policy_from_name(argv[1]);
+	if (policy < 0) {
+		ws_err("policy: unknown policy '%s' (balanced, performance, powersave, capped)",
+		       argv[1]);
+		return 2;
+	}
+	fd = open_pinned("ws_ctl");
+	if (fd < 0)
+		return 1;
+	if (bpf_map_lookup_elem(fd, &zero, &ctl)) {
+		ws_err("policy: reading the control map: %s", strerror(errno));
+		goto close_fd;
+	}
+	ws_policy_defaults(&ctl, policy);
+	ctl.gen++;
+	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_EXIST)) {
+		ws_err("policy: writing the control map: %s", strerror(errno));
+		goto close_fd;
+	}
+	printf("policy: %s (generation %u)\n", ws_policy_name(policy), ctl.gen);
+	ret = 0;
+close_fd:
+	close(fd);
+	return ret;
+}
