@@ -65,7 +65,7 @@ $(O)/bpf/vmlinux.h: $(VMLINUX_BTF)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $< format c > $@.tmp && mv $@.tmp $@
 
-$(O)/bpf/%.bpf.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(wildcard $(SRC)/bpf/*.h) $(SRC)/include/wattsched.h
+$(O)/bpf/%.bpf.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(SRC)/bpf/compat.bpf.h $(SRC)/include/wattsched.h
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -103,8 +103,9 @@ ifneq ($(O),$(SRC))
 		[ -e "$$f" ] && ln -sf "$$f" $(KMOD_DIR)/; done; true
 endif
 	$(call msg,KBUILD,$(KMOD_DIR))
-	$(Q)$(MAKE) --no-print-directory -C $(KDIR) M=$(KMOD_DIR) \
-		WS_INCLUDE=$(SRC)/include $(if $(filter 1,$(V)),V=1) modules
+	@# Our O= must not reach kbuild, where it means the kernel's output tree.
+	$(Q)env -u MAKEFLAGS -u MAKEOVERRIDES -u MFLAGS $(MAKE) --no-print-directory -C $(KDIR) \
+		M=$(KMOD_DIR) WS_INCLUDE=$(SRC)/include $(if $(filter 1,$(V)),V=1) modules
 
 # -- tests ------------------------------------------------------------------
 include $(SRC)/tests/tests.mk

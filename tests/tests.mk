@@ -16,7 +16,7 @@ UNIT_BINS := $(patsubst $(SRC)/tests/unit/%.c,$(TEST_BIN)/unit/%,$(UNIT_SRCS))
 VM_SRCS := $(wildcard $(SRC)/tests/vm/*.c)
 VM_BIN := $(TEST_BIN)/wstest
 
-tests-bin: $(UNIT_BINS) $(VM_BIN) user kmod
+tests-bin: $(UNIT_BINS) $(VM_BIN) user
 
 $(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(SRC)/tests/unit/tap.h
 	$(Q)mkdir -p $(@D)

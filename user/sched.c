@@ -405,6 +405,29 @@ int cmd_run(int argc, char **argv)
 	return ret < 0 ? 1 : ret;
 }
 
+/*
+ * Is wattsched the attached scheduler?  Pinned maps alone do not say so: a
+ * loader killed with SIGKILL leaves its pins behind.
+ */
+static bool attached_or_explain(const char *what)
+{
+	char state[64] = "", ops[128];
+
+	if (ws_read_file(SCX_STATE, state, sizeof(state)) < 0) {
+		ws_err("%s: this kernel has no sched_ext", what);
+		return false;
+	}
+	state[strcspn(state, "\n")] = '\0';
+	scx_current_ops(ops, sizeof(ops));
+	if (!strcmp(state, "enabled") && !strcmp(ops, WS_NAME))
+		return true;
+	ws_err("%s: wattsched is not running (sched_ext state '%s', attached scheduler: %s)%s",
+	       what, state, ops[0] ? ops : "none",
+	       access(WS_PIN_DIR "/ws_ctl", F_OK) ? "" :
+	       "; the maps pinned at " WS_PIN_DIR " are stale, left by a loader that was killed");
+	return false;
+}
+
 /* Open the pinned map @name of a running instance. */
 static int open_pinned(const char *name)
 {
@@ -455,6 +478,8 @@ int cmd_status(int argc, char **argv)
 		ws_err("status: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	if (!attached_or_explain("status"))
+		return 1;
 	if (ws_read_file(SCX_STATE, state, sizeof(state)) >= 0)
 		state[strcspn(state, "\n")] = '\0';
 	scx_current_ops(ops, sizeof(ops));
@@ -487,10 +512,7 @@ int cmd_status(int argc, char **argv)
 			printf("  %-13s %12llu  %s\n", stat_names[i],
 			       (unsigned long long)stats[i], stat_descs[i]);
 	}
-	ret = strcmp(ops, WS_NAME) ? 1 : 0;
-	if (ret && !json)
-		ws_err("status: maps are pinned but the attached scheduler is '%s', not wattsched",
-		       ops[0] ? ops : "none");
+	ret = 0;
 close_stats:
 	close(stats_fd);
 close_ctl:
@@ -529,6 +551,8 @@ int cmd_policy(int argc, char **argv)
 		       argv[1]);
 		return 2;
 	}
+	if (!attached_or_explain("policy"))
+		return 1;
 	fd = open_pinned("ws_ctl");
 	if (fd < 0)
 		return 1;

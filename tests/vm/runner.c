@@ -174,7 +174,7 @@ bool ws_scx_wait_state(const char *want, int timeout_ms)
 
 pid_t ws_loader_start(const char *logfile, const char *args)
 {
-	char cmd[4096];
+	char cmd[16384];
 	pid_t pid;
 
 	snprintf(cmd, sizeof(cmd), "exec %s %s >%s 2>&1", bin_path, args, logfile);
@@ -194,11 +194,13 @@ pid_t ws_loader_start(const char *logfile, const char *args)
 bool ws_loader_wait_attached(int timeout_ms)
 {
 	long long end = ws_now_ms() + timeout_ms;
-	char ops[128];
+	char ops[128], st[64];
 
+	/* root/ops appears while the state still reads "enabling" */
 	do {
 		if (ws_read("/sys/kernel/sched_ext/root/ops", ops, sizeof(ops)) >= 0 &&
-		    !strcmp(ops, "wattsched"))
+		    !strcmp(ops, "wattsched") && ws_scx_state(st, sizeof(st)) >= 0 &&
+		    !strcmp(st, "enabled"))
 			return true;
 		ws_sleep_ms(50);
 	} while (ws_now_ms() < end);
