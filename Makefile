@@ -80,7 +80,7 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 # -- user -------------------------------------------------------------------
 USER_SRCS := $(wildcard $(SRC)/user/*.c)
 USER_OBJS := $(patsubst $(SRC)/user/%.c,$(O)/user/%.o,$(USER_SRCS))
-USER_LIBS := -lbpf -lelf -lz -ljson-c
+USER_LIBS := -lbpf -lelf -lz -ljson-c -lm
 WATTSCHED := $(O)/user/wattsched
 user: $(WATTSCHED)
 

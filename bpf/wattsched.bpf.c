@@ -400,6 +400,16 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 		goto pinned;
 
 	cpu = scx_bpf_task_cpu(p);
+	/*
+	 * SCX_OPS_ENQ_LAST hands us the last runnable task of a CPU whose
+	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
+	 * or the heat took away it must move, which is why we ask for it.
+	 */
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand))) {
+		ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		stat_inc(WS_STAT_enq_local);
+		return;
+	}
 	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
 		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
 	ws_dsq_insert_vtime(p, llc_dsq(cpu_llc(cpu)), slice_ns, vtime, enq_flags);
@@ -643,5 +653,6 @@ struct sched_ext_ops wattsched_ops = {
 	.init_task	= (void *)wattsched_init_task,
 	.init		= (void *)wattsched_init,
 	.exit		= (void *)wattsched_exit,
+	.flags		= SCX_OPS_ENQ_LAST,
 	.name		= "wattsched",
 };

@@ -46,6 +46,14 @@ enum ws_class {
 	WS_NR_CLASSES,
 };
 
+/* Where the power reading in ws_ctl.est_milliwatts comes from. */
+enum ws_power_source {
+	WS_POWER_NONE	= 0,	/* no reading yet */
+	WS_POWER_MODEL	= 1,	/* configs/power-model.conf estimate from utilisation */
+	WS_POWER_RAPL	= 2,	/* RAPL energy through the telemetry module */
+	WS_POWER_PUSHED	= 3,	/* a reading pushed by fleet tooling (BMC) */
+};
+
 /* cpufreq target range used by scx_bpf_cpuperf_set(). */
 #define WS_PERF_MAX		1024
 
@@ -69,6 +77,10 @@ struct ws_ctl {
 	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
 	__u32 batch_duty_pct;			/* % of each period batch may run under a cap, 1..100 */
 	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
+	__u32 cap_watts;			/* host power cap; 0 = none (set by `wattsched cap`) */
+	__u32 policy_before_cap;		/* restored by `wattsched cap --clear` */
+	__u32 est_milliwatts;			/* the loader's last power reading */
+	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };

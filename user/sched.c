@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "power.h"
 #include "topology.h"
 #include "ws.h"
 #include "wattsched.skel.h"
@@ -214,7 +215,46 @@ struct run_opts {
 	int policy;
 	unsigned long long slice_us;
 	unsigned long long interval;
+	unsigned long long cap_watts;
+	struct ws_power_model model;
 };
+
+#define WS_CONTROL_PERIOD_MS	250
+
+/*
+ * One control period: measure utilisation, estimate power, apply the cap
+ * law.  The control block is re-read first, since `wattsched policy` and
+ * `wattsched cap` write it from other processes; gen is bumped only when
+ * the CPU set changes, which is what BPF reacts to.
+ */
+static void control_tick(int ctl_fd, const struct ws_topology *topo,
+			 const struct ws_power_model *m, struct ws_cpu_sample *prev,
+			 struct ws_cpu_sample *cur, double *busy)
+{
+	struct ws_ctl ctl;
+	__u32 zero = 0, cpu;
+	bool changed;
+
+	if (ws_cpu_busy_sample(cur, topo->nr_cpus) <= 0)
+		return;
+	for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+		busy[cpu] = ws_cpu_busy_frac(&prev[cpu], &cur[cpu]);
+	memcpy(prev, cur, topo->nr_cpus * sizeof(*cur));
+
+	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl))
+		return;
+	changed = ws_cap_step(&ctl, topo, m);
+	if (changed)
+		ctl.gen++;
+	ctl.est_milliwatts = ws_power_estimate(m, busy, topo->nr_cpus,
+					       ctl.perf[WS_CLASS_NORMAL]) * 1000;
+	ctl.power_source = WS_POWER_MODEL;
+	if (bpf_map_update_elem(ctl_fd, &zero, &ctl, BPF_EXIST))
+		ws_warn("control loop: writing the control map: %s", strerror(errno));
+	else if (changed)
+		printf("wattsched: cap %u W: %u CPUs take work\n", ctl.cap_watts,
+		       ctl.nr_active ?: topo->nr_online);
+}
 
 /*
  * One load-attach-run cycle.  Returns 0 on a requested stop, 1 when the
@@ -224,7 +264,9 @@ struct run_opts {
 static int run_once(const struct run_opts *o)
 {
 	__u64 stats[WS_NR_STATS] = {}, prev[WS_NR_STATS] = {};
+	struct ws_cpu_sample *samp_prev = NULL, *samp_cur = NULL;
 	struct wattsched_bpf *skel;
+	double *busy = NULL;
 	struct ws_topology *topo;
 	struct bpf_link *link = NULL;
 	struct ws_ctl ctl = {};
@@ -257,7 +299,10 @@ static int run_once(const struct run_opts *o)
 		goto destroy_skel;
 	}
 
-	ws_policy_defaults(&ctl, o->policy);
+	ws_policy_defaults(&ctl, o->cap_watts ? WS_POLICY_CAPPED : o->policy);
+	ctl.policy_before_cap = o->policy;
+	ctl.cap_watts = o->cap_watts;
+	ws_cap_step(&ctl, topo, &o->model);
 	ctl.gen = 1;
 	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY);
 	if (ret) {
@@ -285,11 +330,24 @@ static int run_once(const struct run_opts *o)
 	       topo->nr_online, topo->nr_cores, topo->nr_llcs, topo->nr_nodes, o->slice_us);
 	fflush(stdout);
 
-	while (!exiting && !skel->bss->uei.kind) {
-		unsigned long long left = o->interval ? o->interval * 10 : 10;
+	samp_prev = calloc(topo->nr_cpus, sizeof(*samp_prev));
+	samp_cur = calloc(topo->nr_cpus, sizeof(*samp_cur));
+	busy = calloc(topo->nr_cpus, sizeof(*busy));
+	if (!samp_prev || !samp_cur || !busy) {
+		ret = -ENOMEM;
+		ws_err("out of memory");
+		goto detach;
+	}
+	ws_cpu_busy_sample(samp_prev, topo->nr_cpus);
 
-		while (left-- && !exiting && !skel->bss->uei.kind)
-			usleep(100000);
+	while (!exiting && !skel->bss->uei.kind) {
+		unsigned long long left = (o->interval ?: 1) * 1000 / WS_CONTROL_PERIOD_MS;
+
+		while (left-- && !exiting && !skel->bss->uei.kind) {
+			usleep(WS_CONTROL_PERIOD_MS * 1000);
+			control_tick(bpf_map__fd(skel->maps.ws_ctl), topo, &o->model,
+				     samp_prev, samp_cur, busy);
+		}
 		if (o->interval && !skel->bss->uei.kind &&
 		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
 			print_stats_line(stats, prev);
@@ -297,6 +355,7 @@ static int run_once(const struct run_opts *o)
 		}
 	}
 
+detach:
 	bpf_link__destroy(link);
 	link = NULL;
 	/* After detach the kernel has run ops.exit and filled uei. */
@@ -309,8 +368,11 @@ static int run_once(const struct run_opts *o)
 		ret = (e->exit_code & WS_ECODE_RESTART) ? 2 : 1;
 	} else {
 		printf("wattsched: detached; the kernel is back on its default scheduler\n");
-		ret = 0;
+		ret = ret == -ENOMEM ? ret : 0;
 	}
+	free(busy);
+	free(samp_cur);
+	free(samp_prev);
 unpin:
 	unpin_all(skel);
 destroy_skel:
@@ -323,14 +385,18 @@ free_topo:
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n\n"
+		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
+		"              [--cap-watts W] [--power-model FILE]\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
 		"status is 1; a CPU hotplug makes the kernel ask for a restart, which is done.\n\n"
 		"  --policy NAME   balanced (default), performance, powersave or capped\n"
 		"  --slice-us N    time slice in microseconds, 100..100000 (default 5000)\n"
-		"  --interval SEC  seconds between stats lines, 0 for none, max 3600 (default 1)\n\n"
+		"  --interval SEC  seconds between stats lines, 0 for none, max 3600 (default 1)\n"
+		"  --cap-watts W   start with a host power cap of W watts (policy capped)\n"
+		"  --power-model FILE  power model coefficients (default: built in, the same\n"
+		"                  as configs/power-model.conf)\n\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
 		ws_prog);
 }
@@ -341,15 +407,32 @@ int cmd_run(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "slice-us", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "cap-watts", required_argument, NULL, 'c' },
+		{ "power-model", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct run_opts o = { .policy = WS_POLICY_BALANCED, .slice_us = 5000, .interval = 1 };
 	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512];
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "p:s:i:h", opts, NULL)) != -1) {
+	ws_power_model_defaults(&o.model);
+	while ((c = getopt_long(argc, argv, "p:s:i:c:m:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			if (ws_parse_u64(optarg, WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &o.cap_watts)) {
+				ws_err("--cap-watts: '%s' is not a whole number of watts in %u..%u",
+				       optarg, WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (ws_power_model_load(optarg, &o.model, err, sizeof(err))) {
+				ws_err("--power-model: %s", err);
+				return 2;
+			}
+			break;
 		case 'p':
 			o.policy = ws_policy_from_name(optarg);
 			if (o.policy < 0) {
@@ -436,9 +519,18 @@ static int open_pinned(const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", WS_PIN_DIR, name);
 	fd = bpf_obj_get(path);
-	if (fd < 0)
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		ws_err("%s: permission denied: controlling wattsched needs root", path);
+	else if (fd < 0)
 		ws_err("wattsched is not running (no map pinned at %s: %s)", path, strerror(errno));
 	return fd;
+}
+
+int ws_open_ctl(const char *what)
+{
+	if (!attached_or_explain(what))
+		return -1;
+	return open_pinned("ws_ctl");
 }
 
 static void status_usage(FILE *f)
@@ -497,9 +589,13 @@ int cmd_status(int argc, char **argv)
 
 	if (json) {
 		printf("{\"sched_ext_state\":\"%s\",\"ops\":\"%s\",\"attached\":%s,"
-		       "\"policy\":\"%s\",\"generation\":%u,\"stats\":{",
+		       "\"policy\":\"%s\",\"generation\":%u,\"cap_watts\":%u,"
+		       "\"power_watts\":%.1f,\"power_source\":\"%s\",\"active_cpus\":%u,"
+		       "\"stats\":{",
 		       state, ops, strcmp(ops, WS_NAME) ? "false" : "true",
-		       ws_policy_name(ctl.policy), ctl.gen);
+		       ws_policy_name(ctl.policy), ctl.gen, ctl.cap_watts,
+		       ctl.est_milliwatts / 1000.0, ws_power_source_name(ctl.power_source),
+		       ctl.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)stats[i]);
@@ -507,6 +603,12 @@ int cmd_status(int argc, char **argv)
 	} else {
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
+		if (ctl.cap_watts)
+			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts, ctl.nr_active);
+		else
+			printf("cap:        none\n");
+		printf("power:      %.1f W (source: %s)\n", ctl.est_milliwatts / 1000.0,
+		       ws_power_source_name(ctl.power_source));
 		printf("counters since attach:\n");
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("  %-13s %12llu  %s\n", stat_names[i],
@@ -551,9 +653,7 @@ int cmd_policy(int argc, char **argv)
 		       argv[1]);
 		return 2;
 	}
-	if (!attached_or_explain("policy"))
-		return 1;
-	fd = open_pinned("ws_ctl");
+	fd = ws_open_ctl("policy");
 	if (fd < 0)
 		return 1;
 	if (bpf_map_lookup_elem(fd, &zero, &ctl)) {

@@ -56,7 +56,7 @@ static int llc_leader(const char *sysfs, unsigned int cpu)
 		snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%u/cache/index%d/level",
 			 sysfs, cpu, idx);
 		if (read_int(path, &level))
-			break;
+			continue;	/* indices need not be contiguous */
 		if (level > best_level) {
 			best_level = level;
 			best = idx;

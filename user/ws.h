@@ -21,6 +21,10 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_telemetry(int argc, char **argv);
+int cmd_cap(int argc, char **argv);
+
+/* Open the running scheduler's pinned control map; -1 with a message if not running. */
+int ws_open_ctl(const char *what);
 int cmd_rack(int argc, char **argv);
 
 extern const char *ws_prog;

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests for user/power.c: the model, the cap law, the CPU choice. */
+#include <stdlib.h>
+
+#include "power.h"
+#include "tap.h"
+#include "ws.h"
+
+/* 8 CPUs: 2 LLCs of 2 cores of 2 SMT threads (0,1 | 2,3 | 4,5 | 6,7). */
+static void fake_topo(struct ws_topology *t)
+{
+	unsigned int cpu;
+
+	memset(t, 0, sizeof(*t));
+	t->nr_cpus = t->nr_online = 8;
+	t->nr_cores = 4;
+	t->nr_llcs = 2;
+	t->nr_nodes = 2;
+	for (cpu = 0; cpu < 8; cpu++) {
+		t->online[0] |= 1ULL << cpu;
+		t->cpu[cpu].core = cpu / 2;
+		t->cpu[cpu].llc = cpu / 4;
+		t->cpu[cpu].node = cpu / 4;
+	}
+}
+
+int main(void)
+{
+	struct ws_power_model m, keep;
+	struct ws_topology topo;
+	struct ws_ctl ctl = {};
+	double busy[8] = { 1, 1, 0.5, 0, 0, 0, 0, 0 };
+	__u64 mask[WS_CPU_WORDS];
+	char err[256];
+
+	tap_plan(24);
+
+	ws_power_model_defaults(&m);
+	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2, "defaults");
+	tap_is_int(ws_power_model_parse("# c\n idle_watts = 80 \ncpu_watts=5 # x\n\n", &m, err,
+					sizeof(err)), 0, "model: parses comments and spaces");
+	tap_ok(m.idle_watts == 80 && m.cpu_watts == 5 && m.perf_exponent == 2,
+	       "model: values set, others default");
+	keep = m;
+	tap_is_int(ws_power_model_parse("idle_watts = 80\nturbo = 1\n", &m, err, sizeof(err)),
+		   -EINVAL, "model: unknown key refused");
+	tap_is_str(err, "line 2: unknown key 'turbo' (idle_watts, cpu_watts, perf_exponent)",
+		   "model: error names line and key");
+	tap_ok(!memcmp(&m, &keep, sizeof(m)), "model: refused text changes nothing");
+	tap_is_int(ws_power_model_parse("cpu_watts = -3\n", &m, err, sizeof(err)), -EINVAL,
+		   "model: negative refused");
+	tap_is_int(ws_power_model_parse("cpu_watts = nan\n", &m, err, sizeof(err)), -EINVAL,
+		   "model: nan refused");
+	tap_is_int(ws_power_model_parse("cpu_watts\n", &m, err, sizeof(err)), -EINVAL,
+		   "model: missing '=' refused");
+
+	ws_power_model_defaults(&m);
+	/* 50 + 10 * (1 + 1 + 0.5) = 75 W at full perf; at perf 512, 50 + 2.5 * 2.5 */
+	tap_ok(ws_power_estimate(&m, busy, 8, 0) == 75.0, "estimate at full perf");
+	tap_ok(ws_power_estimate(&m, busy, 8, 512) == 56.25, "estimate at half perf");
+
+	tap_is_int(ws_power_cpus_for_cap(&m, 90, 0, 8), 4, "cap 90 W: 4 CPUs (50 + 4*10)");
+	tap_is_int(ws_power_cpus_for_cap(&m, 89.9, 0, 8), 3, "cap 89.9 W: 3 CPUs");
+	tap_is_int(ws_power_cpus_for_cap(&m, 1000, 0, 8), 8, "huge cap: all online CPUs");
+	tap_is_int(ws_power_cpus_for_cap(&m, 20, 0, 8), 1, "cap below idle: still one CPU");
+	tap_is_int(ws_power_cpus_for_cap(&m, 60, 512, 8), 4, "half perf: 4x the CPUs per watt");
+
+	fake_topo(&topo);
+	ws_cap_choose_cpus(&topo, 3, mask);
+	tap_is_int(mask[0], 0x7, "3 CPUs: packed onto core 0's siblings then core 1");
+	ws_cap_choose_cpus(&topo, 5, mask);
+	tap_is_int(mask[0], 0x1f, "5 CPUs: the first LLC whole, then one more");
+
+	ctl.cap_watts = 90;
+	tap_ok(ws_cap_step(&ctl, &topo, &m), "cap step: first application changes the set");
+	tap_ok(ctl.nr_active == 4 && ctl.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
+	tap_ok(!ws_cap_step(&ctl, &topo, &m), "cap step: same cap, no change (no oscillation)");
+	ctl.cap_watts = 0;
+	tap_ok(ws_cap_step(&ctl, &topo, &m), "clearing the cap changes the set");
+	tap_ok(ctl.nr_active == 0 && ctl.active_mask[0] == 0, "cleared: no restriction");
+	tap_ok(!ws_cap_step(&ctl, &topo, &m), "no cap, nothing to do");
+	return tap_done();
+}

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * power.c - the host power cap: the power model, the control step that turns
+ * a cap into a set of active CPUs, and `wattsched cap`.
+ *
+ * Model (configs/power-model.conf, docs/policies.md):
+ *
+ *	P = idle_watts + cpu_watts * sum over CPUs of busy(cpu) * (perf / 1024)^perf_exponent
+ *
+ * busy(cpu) is the CPU's busy fraction over the last control period from
+ * /proc/stat; perf is the cpufreq target the policy sets (1024 when it
+ * leaves frequency to the governor, the worst case).
+ *
+ * Control law: the number of CPUs allowed to take work is the largest n with
+ *
+ *	idle_watts + n * cpu_watts * (perf / 1024)^perf_exponent <= cap
+ *
+ * i.e. the model's worst case with n CPUs fully busy stays under the cap.
+ * n is a pure function of the cap and the model, not of the measured power,
+ * so the loop has no feedback path that could oscillate: a load change moves
+ * the estimate, never the mask.  (With a measured source such a loop would
+ * need an integrator and hysteresis; see docs/policies.md.)
+ */
+#include <bpf/bpf.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "power.h"
+#include "ws.h"
+
+void ws_power_model_defaults(struct ws_power_model *m)
+{
+	m->idle_watts = 50.0;
+	m->cpu_watts = 10.0;
+	m->perf_exponent = 2.0;
+}
+
+static int set_key(struct ws_power_model *m, const char *key, const char *val, char *err,
+		   size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		double min, max;
+	} keys[] = {
+		{ "idle_watts", offsetof(struct ws_power_model, idle_watts), 0, 100000 },
+		{ "cpu_watts", offsetof(struct ws_power_model, cpu_watts), 0.001, 10000 },
+		{ "perf_exponent", offsetof(struct ws_power_model, perf_exponent), 0, 4 },
+	};
+	size_t i;
+	double v;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].name))
+			continue;
+		if (ws_parse_double(val, keys[i].min, keys[i].max, &v)) {
+			snprintf(err, errlen, "%s: '%s' is not a number in %g..%g", key, val,
+				 keys[i].min, keys[i].max);
+			return -EINVAL;
+		}
+		*(double *)((char *)m + keys[i].off) = v;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent)", key);
+	return -EINVAL;
+}
+
+int ws_power_model_parse(const char *text, struct ws_power_model *out, char *err, size_t errlen)
+{
+	struct ws_power_model m;
+	char line[256], lerr[640];
+	const char *p = text;
+	int lineno = 0;
+
+	ws_power_model_defaults(&m);
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		char *key, *val, *eq, *end;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			snprintf(err, errlen, "line %d: longer than %zu characters", lineno,
+				 sizeof(line) - 1);
+			return -EINVAL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p += n + (p[n] == '\n');
+
+		line[strcspn(line, "#")] = '\0';
+		key = line;
+		while (isspace((unsigned char)*key))
+			key++;
+		if (!*key)
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			snprintf(err, errlen, "line %d: expected 'key = value'", lineno);
+			return -EINVAL;
+		}
+		val = eq + 1;
+		for (end = eq; end > key && isspace((unsigned char)end[-1]); end--)
+			;
+		*end = '\0';
+		while (isspace((unsigned char)*val))
+			val++;
+		for (end = val + strlen(val); end > val && isspace((unsigned char)end[-1]); end--)
+			;
+		*end = '\0';
+		if (set_key(&m, key, val, lerr, sizeof(lerr))) {
+			snprintf(err, errlen, "line %d: %s", lineno, lerr);
+			return -EINVAL;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+int ws_power_model_load(const char *path, struct ws_power_model *m, char *err, size_t errlen)
+{
+	char text[8192], perr[768];
+	int ret;
+
+	ret = ws_read_file(path, text, sizeof(text));
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (ret == (int)sizeof(text) - 1) {
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, sizeof(text) - 1);
+		return -EFBIG;
+	}
+	ret = ws_power_model_parse(text, m, perr, sizeof(perr));
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path, perr);
+	return ret;
+}
+
+static double perf_factor(const struct ws_power_model *m, unsigned int perf)
+{
+	if (!perf || perf > WS_PERF_MAX)
+		perf = WS_PERF_MAX;
+	return pow((double)perf / WS_PERF_MAX, m->perf_exponent);
+}
+
+double ws_power_estimate(const struct ws_power_model *m, const double *busy,
+			 unsigned int nr_cpus, unsigned int perf)
+{
+	double sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_cpus; i++)
+		sum += busy[i];
+	return m->idle_watts + m->cpu_watts * perf_factor(m, perf) * sum;
+}
+
+unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_watts,
+				   unsigned int perf, unsigned int nr_online)
+{
+	double per_cpu = m->cpu_watts * perf_factor(m, perf), n;
+
+	if (cap_watts <= m->idle_watts + per_cpu)
+		return 1;	/* never fewer than one CPU: the cap is then out of reach */
+	n = floor((cap_watts - m->idle_watts) / per_cpu + 1e-9);
+	return n >= nr_online ? nr_online : (unsigned int)n;
+}
+
+/*
+ * The first @n online CPUs in packing order: LLC by LLC, core by core, both
+ * SMT siblings of a core before the next core, so the CPUs left out are
+ * whole cores and whole LLCs that can reach deep idle states.
+ */
+void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *mask)
+{
+	unsigned int llc, core, cpu, chosen = 0;
+
+	memset(mask, 0, WS_CPU_WORDS * sizeof(__u64));
+	for (llc = 0; llc < topo->nr_llcs && chosen < n; llc++) {
+		for (core = 0; core < topo->nr_cores && chosen < n; core++) {
+			for (cpu = 0; cpu < topo->nr_cpus && chosen < n; cpu++) {
+				if (!ws_cpu_test(topo->online, cpu) || topo->cpu[cpu].llc != llc ||
+				    topo->cpu[cpu].core != core)
+					continue;
+				mask[cpu / 64] |= 1ULL << (cpu % 64);
+				chosen++;
+			}
+		}
+	}
+}
+
+bool ws_cap_step(struct ws_ctl *ctl, const struct ws_topology *topo,
+		 const struct ws_power_model *m)
+{
+	__u64 mask[WS_CPU_WORDS];
+	unsigned int n;
+
+	if (!ctl->cap_watts) {
+		if (!ctl->nr_active)
+			return false;
+		ctl->nr_active = 0;
+		memset(ctl->active_mask, 0, sizeof(ctl->active_mask));
+		return true;
+	}
+	n = ws_power_cpus_for_cap(m, ctl->cap_watts, ctl->perf[WS_CLASS_NORMAL],
+				  topo->nr_online);
+	ws_cap_choose_cpus(topo, n, mask);
+	if (ctl->nr_active == n && !memcmp(mask, ctl->active_mask, sizeof(mask)))
+		return false;
+	ctl->nr_active = n;
+	memcpy(ctl->active_mask, mask, sizeof(mask));
+	return true;
+}
+
+int ws_cpu_busy_sample(struct ws_cpu_sample *s, unsigned int max_cpus)
+{
+	char line[512];
+	FILE *f;
+	int n = 0;
+
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[8] = {};
+		unsigned int cpu;
+
+		if (strncmp(line, "cpu", 3) || !isdigit((unsigned char)line[3]))
+			continue;
+		if (sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 9 || cpu >= max_cpus)
+			continue;
+		s[cpu].total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+		s[cpu].idle = v[3] + v[4];
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+double ws_cpu_busy_frac(const struct ws_cpu_sample *a, const struct ws_cpu_sample *b)
+{
+	unsigned long long dt = b->total - a->total, di = b->idle - a->idle;
+
+	if (b->total <= a->total || di > dt)
+		return 0;
+	return (double)(dt - di) / dt;
+}
+
+const char *ws_power_source_name(unsigned int src)
+{
+	switch (src) {
+	case WS_POWER_MODEL:
+		return "model";
+	case WS_POWER_RAPL:
+		return "rapl";
+	case WS_POWER_PUSHED:
+		return "pushed";
+	default:
+		return "none";
+	}
+}
+
+static void cap_usage(FILE *f)
+{
+	fprintf(f, "Usage: %s cap WATTS\n"
+		"       %s cap --clear\n\n"
+		"Set the host power cap of the running scheduler, in watts (%u..%u), and\n"
+		"switch it to the capped policy; --clear removes the cap and restores the\n"
+		"policy in force before it.  The loader then limits the CPUs that take work\n"
+		"so that the power model's worst case stays under the cap (docs/policies.md).\n",
+		ws_prog, ws_prog, WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
+}
+
+int cmd_cap(int argc, char **argv)
+{
+	unsigned long long watts = 0;
+	struct ws_ctl ctl;
+	__u32 zero = 0;
+	int fd, ret = 1;
+	bool clear;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		cap_usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		cap_usage(stderr);
+		return 2;
+	}
+	clear = !strcmp(argv[1], "--clear");
+	if (!clear) {
+		ret = ws_parse_u64(argv[1], WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &watts);
+		if (ret) {
+			ws_err("cap: '%s' is not a whole number of watts in %u..%u", argv[1],
+			       WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
+			return 2;
+		}
+	}
+	fd = ws_open_ctl("cap");
+	if (fd < 0)
+		return 1;
+	ret = 1;
+	if (bpf_map_lookup_elem(fd, &zero, &ctl)) {
+		ws_err("cap: reading the control map: %s", strerror(errno));
+		goto close_fd;
+	}
+	if (clear) {
+		if (ctl.cap_watts)
+			ws_policy_defaults(&ctl, ctl.policy_before_cap);
+		ctl.cap_watts = 0;
+	} else {
+		if (!ctl.cap_watts)
+			ctl.policy_before_cap = ctl.policy;
+		ws_policy_defaults(&ctl, WS_POLICY_CAPPED);
+		ctl.cap_watts = watts;
+	}
+	ctl.gen++;
+	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_EXIST)) {
+		ws_err("cap: writing the control map: %s", strerror(errno));
+		goto close_fd;
+	}
+	if (clear)
+		printf("cap: cleared; policy %s\n", ws_policy_name(ctl.policy));
+	else
+		printf("cap: %u W; policy capped\n", ctl.cap_watts);
+	ret = 0;
+close_fd:
+	close(fd);
+	return ret;
+}
