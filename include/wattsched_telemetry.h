@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wattsched_telemetry.h - constants shared by the telemetry module
+ * (kmod/wattsched_telemetry.c) and its readers (user/cmd_telemetry.c).
+ *
+ * Every file in WS_TELEMETRY_DIR starts with the line
+ *	"# wattsched-telemetry <name> v<WS_TELEMETRY_FORMAT_VERSION>"
+ * followed by records, one a line, of space-separated key=value fields.
+ * docs/telemetry.md is the reference for every file and field.
+ *
+ * Plain macros only: this header is included by kernel and user code.
+ */
+#ifndef __WATTSCHED_TELEMETRY_H
+#define __WATTSCHED_TELEMETRY_H
+
+/* The module's own version (MODULE_VERSION) */
+#define WS_TELEMETRY_MODULE_VERSION	"0.1.0"
+
+/*
+ * The record format version.  Bump it when a field changes meaning or is
+ * removed; adding a field does not need a bump (readers must ignore keys
+ * they do not know).
+ */
+#define WS_TELEMETRY_FORMAT_VERSION	1
+
+/* First token of every file's header line */
+#define WS_TELEMETRY_MAGIC		"# wattsched-telemetry"
+
+/* The debugfs directory, under the debugfs mount */
+#define WS_TELEMETRY_DIR		"wattsched"
+#define WS_TELEMETRY_DEFAULT_PATH	"/sys/kernel/debug/" WS_TELEMETRY_DIR
+
+/* Longest accepted write to an inject/ file, in bytes (newline included) */
+#define WS_TELEMETRY_INJECT_MAX		128
+
+/* Ranges accepted by inject/ (inclusive) */
+#define WS_TELEMETRY_INJ_TEMP_MIN_MC	(-40000)
+#define WS_TELEMETRY_INJ_TEMP_MAX_MC	150000
+#define WS_TELEMETRY_INJ_WATTS_MAX_MW	10000000U		/* 10 kW */
+#define WS_TELEMETRY_INJ_ENERGY_MAX_UJ	1000000000000000ULL	/* 1 GJ */
+
+#endif /* __WATTSCHED_TELEMETRY_H */

@@ -1,0 +1,1331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wattsched_telemetry.c - hardware telemetry for the wattsched scheduler.
+ *
+ * Creates /sys/kernel/debug/wattsched/ with read-only files describing PCIe
+ * links and AER status, thermal state, RAPL energy and CPU topology, and,
+ * only with inject=1 (TEST ONLY), inject/ files that fake thermal, power and
+ * link values.  Each file is a "# wattsched-telemetry NAME vN" header line
+ * followed by records of space-separated key=value fields; see
+ * docs/telemetry.md for every field.
+ *
+ * Locking: ws_lock (a mutex) protects all module state: AER samples,
+ * RAPL accumulators and injected values.  It nests outside the CPU hotplug
+ * lock and pci_lock_rescan_remove().  Every reader runs in process context,
+ * so the cross-CPU MSR reads (rdmsrq_safe_on_cpu(), which waits for an IPI)
+ * and PCI config reads may sleep.
+ *
+ * Unload: the files are created with debugfs_create_file(), which gives
+ * them debugfs' full proxy: every read/write runs between
+ * debugfs_file_get()/debugfs_file_put(), and debugfs_remove_recursive()
+ * waits for those to drain before it returns.  An open file also holds a
+ * module reference (fops .owner), so rmmod fails with EBUSY while one is
+ * open.  ws_exit() therefore removes the directory first and only then
+ * stops the RAPL poll and frees state.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitfield.h>
+#include <linux/bitops.h>
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/ctype.h>
+#include <linux/debugfs.h>
+#include <linux/kernel.h>
+#include <linux/math64.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/thermal.h>
+#include <linux/timekeeping.h>
+#include <linux/topology.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#ifdef CONFIG_X86
+#include <asm/apicdef.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#endif
+
+#include "wattsched_telemetry.h"
+
+static bool inject;
+module_param(inject, bool, 0444);
+MODULE_PARM_DESC(inject,
+		 "TEST ONLY: create inject/ to fake thermal, power and link values (default 0)");
+
+static char *thermal_zones = "acpitz,x86_pkg_temp";
+module_param(thermal_zones, charp, 0444);
+MODULE_PARM_DESC(thermal_zones,
+		 "comma-separated thermal zone types to report (default acpitz,x86_pkg_temp)");
+
+#define WS_MAX_PKGS		64
+#define WS_RAPL_POLL_MS		10000
+
+enum ws_rapl_domain {
+	WS_RAPL_PKG,
+	WS_RAPL_DRAM,
+	WS_RAPL_NR,
+};
+
+static const char * const ws_rapl_domain_name[WS_RAPL_NR] = {
+	[WS_RAPL_PKG] = "package",
+	[WS_RAPL_DRAM] = "dram",
+};
+
+/* Per package state, found by physical package id; id < 0: free slot */
+struct ws_pkg {
+	int id;
+	/* RAPL: raw counter at the last sample and counts accumulated since load */
+	bool rapl_tried;
+	bool rapl[WS_RAPL_NR];
+	u32 rapl_last[WS_RAPL_NR];
+	u64 rapl_counts[WS_RAPL_NR];
+	u8 rapl_esu;
+	/* injected package temperature */
+	bool inj_temp;
+	int inj_temp_mc;
+	bool inj_throttle;
+	/* injected energy: fixed, or growing at inj_mw since inj_t0_ns */
+	bool inj_power[WS_RAPL_NR];
+	u64 inj_energy_uj[WS_RAPL_NR];
+	u32 inj_mw[WS_RAPL_NR];
+	u64 inj_t0_ns[WS_RAPL_NR];
+};
+
+/* Per injected CPU temperature, indexed by CPU number */
+struct ws_cpu_inj {
+	bool set;
+	int temp_mc;
+	bool throttle;
+};
+
+/* Per PCIe function state, keyed by ws_fn_key() */
+struct ws_fn {
+	u16 vendor;
+	u16 device;
+	u32 cor_last;
+	u32 uncor_last;
+	u64 cor_count;
+	u64 nonfatal_count;
+	u64 fatal_count;
+	bool aer_seen;
+	/* injected link values, 0 = not injected */
+	u8 inj_cap_speed;
+	u8 inj_cap_width;
+	u8 inj_sta_speed;
+	u8 inj_sta_width;
+};
+
+static DEFINE_MUTEX(ws_lock);
+static struct ws_pkg ws_pkgs[WS_MAX_PKGS];
+static struct ws_cpu_inj *ws_cpu_inj;
+static DEFINE_XARRAY(ws_fns);
+static struct dentry *ws_dir;
+static bool ws_have_rapl;
+static u32 ws_rapl_msr[WS_RAPL_NR];
+
+static void ws_rapl_poll(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ws_rapl_work, ws_rapl_poll);
+
+static void ws_header(struct seq_file *m, const char *name)
+{
+	seq_printf(m, WS_TELEMETRY_MAGIC " %s v%d\n", name, WS_TELEMETRY_FORMAT_VERSION);
+}
+
+/* Print s with anything that would break key=value parsing replaced by '_' */
+static void ws_put_word(struct seq_file *m, const char *s)
+{
+	if (!*s) {
+		seq_putc(m, '-');
+		return;
+	}
+	for (; *s; s++)
+		seq_putc(m, (*s > ' ' && *s < 0x7f && *s != '=') ? *s : '_');
+}
+
+/* ---- packages -------------------------------------------------------- */
+
+static int ws_pkg_cpu(int id)
+{
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		if (topology_physical_package_id(cpu) == id)
+			return cpu;
+	return -1;
+}
+
+static struct ws_pkg *ws_pkg_get(int id, bool create)
+{
+	struct ws_pkg *free = NULL;
+	int i;
+
+	lockdep_assert_held(&ws_lock);
+	for (i = 0; i < WS_MAX_PKGS; i++) {
+		if (ws_pkgs[i].id == id)
+			return &ws_pkgs[i];
+		if (!free && ws_pkgs[i].id < 0)
+			free = &ws_pkgs[i];
+	}
+	if (!create || !free)
+		return NULL;
+	memset(free, 0, sizeof(*free));
+	free->id = id;
+	return free;
+}
+
+/* Is cpu the first online CPU of its package?  Caller holds cpus_read_lock(). */
+static bool ws_first_in_pkg(int cpu)
+{
+	return ws_pkg_cpu(topology_physical_package_id(cpu)) == cpu;
+}
+
+/* ---- x86 MSRs: digital thermal sensors and RAPL ----------------------- */
+
+#ifdef CONFIG_X86
+#define WS_DTS_VALID		BIT_ULL(31)
+#define WS_DTS_READOUT		GENMASK_ULL(22, 16)
+#define WS_DTS_STATUS		BIT_ULL(0)
+#define WS_TJMAX		GENMASK_ULL(23, 16)
+#define WS_RAPL_ESU		GENMASK_ULL(12, 8)
+
+static u32 ws_rapl_unit_msr;
+
+static bool ws_have_dts(void)
+{
+	return boot_cpu_has(X86_FEATURE_DTHERM);
+}
+
+static bool ws_have_pts(void)
+{
+	return boot_cpu_has(X86_FEATURE_PTS);
+}
+
+/* TjMax of cpu's package in m°C; 0 when the MSR is absent or reads 0. */
+static int ws_tjmax_mc(int cpu)
+{
+	u64 v;
+
+	if (rdmsrq_safe_on_cpu(cpu, MSR_IA32_TEMPERATURE_TARGET, &v))
+		return 0;
+	return FIELD_GET(WS_TJMAX, v) * 1000;
+}
+
+/*
+ * Read cpu's core (IA32_THERM_STATUS) or package (IA32_PACKAGE_THERM_STATUS)
+ * digital thermal sensor: the temperature in m°C, from TjMax minus the
+ * readout, and the current thermal status (PROCHOT/throttling) bit.
+ */
+static int ws_read_dts(int cpu, bool pkg, int tjmax_mc, int *temp_mc, bool *throttle)
+{
+	u64 v;
+
+	if (!tjmax_mc)
+		return -ENODATA;
+	if (rdmsrq_safe_on_cpu(cpu, pkg ? MSR_IA32_PACKAGE_THERM_STATUS :
+			       MSR_IA32_THERM_STATUS, &v))
+		return -ENODATA;
+	/* only the core MSR has a "reading valid" bit */
+	if (!pkg && !(v & WS_DTS_VALID))
+		return -ENODATA;
+	*temp_mc = tjmax_mc - (int)FIELD_GET(WS_DTS_READOUT, v) * 1000;
+	*throttle = v & WS_DTS_STATUS;
+	return 0;
+}
+
+/* Pick the vendor's RAPL MSRs; packages are probed in ws_rapl_init_pkg(). */
+static void ws_rapl_detect(void)
+{
+	if ((boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+	     boot_cpu_data.x86_vendor == X86_VENDOR_HYGON) &&
+	    boot_cpu_has(X86_FEATURE_RAPL)) {
+		ws_rapl_unit_msr = MSR_AMD_RAPL_POWER_UNIT;
+		ws_rapl_msr[WS_RAPL_PKG] = MSR_AMD_PKG_ENERGY_STATUS;
+	} else if (boot_cpu_data.x86_vendor == X86_VENDOR_INTEL) {
+		ws_rapl_unit_msr = MSR_RAPL_POWER_UNIT;
+		ws_rapl_msr[WS_RAPL_PKG] = MSR_PKG_ENERGY_STATUS;
+		ws_rapl_msr[WS_RAPL_DRAM] = MSR_DRAM_ENERGY_STATUS;
+	}
+}
+
+/*
+ * First look at a package: read its energy unit and the starting value of
+ * each domain's counter.  A register that faults, or reads 0 (which no
+ * running package's unit or energy counter does), means "absent".
+ */
+static void ws_rapl_init_pkg(struct ws_pkg *p, int cpu)
+{
+	enum ws_rapl_domain d;
+	u64 v;
+
+	p->rapl_tried = true;
+	if (!ws_rapl_unit_msr || rdmsrq_safe_on_cpu(cpu, ws_rapl_unit_msr, &v) ||
+	    !FIELD_GET(WS_RAPL_ESU, v))
+		return;
+	p->rapl_esu = FIELD_GET(WS_RAPL_ESU, v);
+	for (d = 0; d < WS_RAPL_NR; d++) {
+		if (!ws_rapl_msr[d] || rdmsrq_safe_on_cpu(cpu, ws_rapl_msr[d], &v) ||
+		    !(u32)v)
+			continue;
+		p->rapl[d] = true;
+		p->rapl_last[d] = v;
+		p->rapl_counts[d] = 0;
+		ws_have_rapl = true;
+	}
+}
+
+/* Add the counter's advance since the last sample; u32 arithmetic handles one wrap. */
+static void ws_rapl_sample_pkg(struct ws_pkg *p, int cpu)
+{
+	enum ws_rapl_domain d;
+	u64 v;
+
+	for (d = 0; d < WS_RAPL_NR; d++) {
+		if (!p->rapl[d] || rdmsrq_safe_on_cpu(cpu, ws_rapl_msr[d], &v))
+			continue;
+		p->rapl_counts[d] += (u32)((u32)v - p->rapl_last[d]);
+		p->rapl_last[d] = v;
+	}
+}
+
+static void ws_put_llc(struct seq_file *m, int cpu)
+{
+	u32 llc = per_cpu_llc_id(cpu);
+
+	if (llc == BAD_APICID)
+		seq_puts(m, "unavailable");
+	else
+		seq_printf(m, "%u", llc);
+}
+#else
+static bool ws_have_dts(void)
+{
+	return false;
+}
+
+static bool ws_have_pts(void)
+{
+	return false;
+}
+
+static int ws_tjmax_mc(int cpu)
+{
+	return 0;
+}
+
+static int ws_read_dts(int cpu, bool pkg, int tjmax_mc, int *temp_mc, bool *throttle)
+{
+	return -ENODATA;
+}
+
+static void ws_rapl_detect(void)
+{
+}
+
+static void ws_rapl_init_pkg(struct ws_pkg *p, int cpu)
+{
+	p->rapl_tried = true;
+}
+
+static void ws_rapl_sample_pkg(struct ws_pkg *p, int cpu)
+{
+}
+
+static void ws_put_llc(struct seq_file *m, int cpu)
+{
+	seq_puts(m, "unavailable");
+}
+#endif
+
+/* Sample every package's RAPL counters.  Caller holds ws_lock and cpus_read_lock(). */
+static void ws_rapl_sample_all(void)
+{
+	struct ws_pkg *p;
+	int cpu;
+
+	lockdep_assert_held(&ws_lock);
+	for_each_online_cpu(cpu) {
+		if (!ws_first_in_pkg(cpu))
+			continue;
+		p = ws_pkg_get(topology_physical_package_id(cpu), true);
+		if (!p)
+			continue;
+		if (!p->rapl_tried)
+			ws_rapl_init_pkg(p, cpu);
+		else
+			ws_rapl_sample_pkg(p, cpu);
+	}
+}
+
+/* Sample often enough that no 32-bit counter can wrap twice between samples. */
+static void ws_rapl_poll(struct work_struct *work)
+{
+	mutex_lock(&ws_lock);
+	cpus_read_lock();
+	ws_rapl_sample_all();
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+	schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_RAPL_POLL_MS));
+}
+
+/* ---- version --------------------------------------------------------- */
+
+static int ws_version_show(struct seq_file *m, void *unused)
+{
+	ws_header(m, "version");
+	seq_printf(m, "module=%s format=%d inject=%d\n", WS_TELEMETRY_MODULE_VERSION,
+		   WS_TELEMETRY_FORMAT_VERSION, inject);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ws_version);
+
+/* ---- pcie ------------------------------------------------------------ */
+
+/* LnkCap/LnkSta speed encodings 1..6 */
+static const char * const ws_speed_names[] = {
+	[1] = "2.5", [2] = "5", [3] = "8", [4] = "16", [5] = "32", [6] = "64",
+};
+
+static const char *ws_speed_name(u8 enc)
+{
+	return enc < ARRAY_SIZE(ws_speed_names) ? ws_speed_names[enc] : NULL;
+}
+
+static bool ws_width_valid(unsigned int w)
+{
+	return w == 1 || w == 2 || w == 4 || w == 8 || w == 12 || w == 16 || w == 32;
+}
+
+static const char *ws_pcie_type_name(struct pci_dev *pdev)
+{
+	switch (pci_pcie_type(pdev)) {
+	case PCI_EXP_TYPE_ENDPOINT:
+		return "endpoint";
+	case PCI_EXP_TYPE_LEG_END:
+		return "legacy_endpoint";
+	case PCI_EXP_TYPE_ROOT_PORT:
+		return "root_port";
+	case PCI_EXP_TYPE_UPSTREAM:
+		return "upstream_port";
+	case PCI_EXP_TYPE_DOWNSTREAM:
+		return "downstream_port";
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+		return "pcie_to_pci_bridge";
+	case PCI_EXP_TYPE_PCIE_BRIDGE:
+		return "pci_to_pcie_bridge";
+	case PCI_EXP_TYPE_RC_END:
+		return "rc_endpoint";
+	case PCI_EXP_TYPE_RC_EC:
+		return "rc_event_collector";
+	default:
+		return "unknown";
+	}
+}
+
+/* Function types with Link Capabilities/Status registers (PCIe r6.0, 7.5.3) */
+static bool ws_has_link(struct pci_dev *pdev)
+{
+	switch (pci_pcie_type(pdev)) {
+	case PCI_EXP_TYPE_ENDPOINT:
+	case PCI_EXP_TYPE_LEG_END:
+	case PCI_EXP_TYPE_ROOT_PORT:
+	case PCI_EXP_TYPE_UPSTREAM:
+	case PCI_EXP_TYPE_DOWNSTREAM:
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+	case PCI_EXP_TYPE_PCIE_BRIDGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static unsigned long ws_fn_key(struct pci_dev *pdev)
+{
+	return ((unsigned long)pci_domain_nr(pdev->bus) << 16) | pci_dev_id(pdev);
+}
+
+/*
+ * The state kept for a function's address.  A different device at that
+ * address (after a hot swap) starts over.  Caller holds ws_lock.
+ */
+static struct ws_fn *ws_fn_get(struct pci_dev *pdev, bool create)
+{
+	unsigned long key = ws_fn_key(pdev);
+	struct ws_fn *fn;
+
+	lockdep_assert_held(&ws_lock);
+	fn = xa_load(&ws_fns, key);
+	if (fn && (fn->vendor != pdev->vendor || fn->device != pdev->device)) {
+		memset(fn, 0, sizeof(*fn));
+		fn->vendor = pdev->vendor;
+		fn->device = pdev->device;
+	}
+	if (fn || !create)
+		return fn;
+	fn = kzalloc_obj(*fn, GFP_KERNEL);
+	if (!fn)
+		return NULL;
+	fn->vendor = pdev->vendor;
+	fn->device = pdev->device;
+	if (xa_err(xa_store(&ws_fns, key, fn, GFP_KERNEL))) {
+		kfree(fn);
+		return NULL;
+	}
+	return fn;
+}
+
+struct ws_link {
+	u8 cap_speed;
+	u8 cap_width;
+	u8 sta_speed;
+	u8 sta_width;
+	bool injected;
+};
+
+/*
+ * A function's link capability and status, with injected values applied.
+ * -ENODEV when it has no link registers, -EIO when they cannot be read.
+ * Caller holds ws_lock.
+ */
+static int ws_link_read(struct pci_dev *pdev, struct ws_link *l)
+{
+	struct ws_fn *fn;
+	u32 cap;
+	u16 sta;
+
+	if (!pci_is_pcie(pdev) || !ws_has_link(pdev))
+		return -ENODEV;
+	if (pcie_capability_read_dword(pdev, PCI_EXP_LNKCAP, &cap) ||
+	    pcie_capability_read_word(pdev, PCI_EXP_LNKSTA, &sta) ||
+	    PCI_POSSIBLE_ERROR(cap) || PCI_POSSIBLE_ERROR(sta))
+		return -EIO;
+	l->cap_speed = FIELD_GET(PCI_EXP_LNKCAP_SLS, cap);
+	l->cap_width = FIELD_GET(PCI_EXP_LNKCAP_MLW, cap);
+	l->sta_speed = FIELD_GET(PCI_EXP_LNKSTA_CLS, sta);
+	l->sta_width = FIELD_GET(PCI_EXP_LNKSTA_NLW, sta);
+	l->injected = false;
+
+	fn = ws_fn_get(pdev, false);
+	if (!fn)
+		return 0;
+	if (fn->inj_cap_speed)
+		l->cap_speed = fn->inj_cap_speed;
+	if (fn->inj_cap_width)
+		l->cap_width = fn->inj_cap_width;
+	if (fn->inj_sta_speed)
+		l->sta_speed = fn->inj_sta_speed;
+	if (fn->inj_sta_width)
+		l->sta_width = fn->inj_sta_width;
+	l->injected = fn->inj_cap_speed || fn->inj_cap_width || fn->inj_sta_speed ||
+		      fn->inj_sta_width;
+	return 0;
+}
+
+/*
+ * The function at the other end of pdev's link, with a reference, or NULL:
+ * for ports facing downstream (root and downstream ports, PCI-to-PCIe
+ * bridges) function 0 on the secondary bus; for functions whose link faces
+ * upstream (endpoints, upstream ports, PCIe-to-PCI bridges) the bridge
+ * above.  Caller holds pci_lock_rescan_remove(), which keeps
+ * ->subordinate stable.
+ */
+static struct pci_dev *ws_link_partner(struct pci_dev *pdev)
+{
+	struct pci_dev *up;
+
+	switch (pci_pcie_type(pdev)) {
+	case PCI_EXP_TYPE_ROOT_PORT:
+	case PCI_EXP_TYPE_DOWNSTREAM:
+	case PCI_EXP_TYPE_PCIE_BRIDGE:
+		if (!pdev->subordinate)
+			return NULL;
+		return pci_get_slot(pdev->subordinate, PCI_DEVFN(0, 0));
+	case PCI_EXP_TYPE_ENDPOINT:
+	case PCI_EXP_TYPE_LEG_END:
+	case PCI_EXP_TYPE_UPSTREAM:
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+		up = pci_upstream_bridge(pdev);
+		return up ? pci_dev_get(up) : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static bool ws_link_up(const struct ws_link *l)
+{
+	return ws_speed_name(l->sta_speed) && l->sta_width;
+}
+
+/*
+ * Degraded: the link trained below what both ends can do, i.e. this end's
+ * negotiated speed or width is below min(this LnkCap, partner LnkCap).
+ */
+static bool ws_link_degraded(const struct ws_link *l, const struct ws_link *p)
+{
+	u8 speed = min(l->cap_speed, p->cap_speed);
+	u8 width = min(l->cap_width, p->cap_width);
+
+	if (!ws_link_up(l) || !ws_speed_name(speed) || !width)
+		return false;
+	return l->sta_speed < speed || l->sta_width < width;
+}
+
+static void ws_pcie_link(struct seq_file *m, struct pci_dev *pdev)
+{
+	struct pci_dev *partner;
+	struct ws_link l, pl;
+	bool degraded = false;
+	const char *s;
+	int ret;
+
+	ret = ws_link_read(pdev, &l);
+	if (ret == -ENODEV) {
+		seq_puts(m, " link=none");
+		return;
+	}
+	if (ret) {
+		seq_puts(m, " link=error");
+		return;
+	}
+	s = ws_speed_name(l.cap_speed);
+	seq_printf(m, " link=%s cap_speed=%s cap_width=%u", ws_link_up(&l) ? "up" : "down",
+		   s ?: "unknown", l.cap_width);
+	if (ws_link_up(&l))
+		seq_printf(m, " sta_speed=%s sta_width=%u", ws_speed_name(l.sta_speed),
+			   l.sta_width);
+
+	partner = ws_link_partner(pdev);
+	if (partner && !ws_link_read(partner, &pl)) {
+		seq_printf(m, " partner=%s", pci_name(partner));
+		degraded = ws_link_degraded(&l, &pl);
+	} else {
+		seq_puts(m, " partner=none");
+	}
+	pci_dev_put(partner);
+	seq_printf(m, " degraded=%d source=%s", degraded, l.injected ? "injected" : "hw");
+}
+
+/*
+ * Count the status bits that are set now but were clear at the previous
+ * sample; the first sample of a function only records the baseline.
+ */
+static void ws_aer_count(struct ws_fn *fn, u32 cor, u32 uncor, u32 sev, bool count)
+{
+	u32 fresh = uncor & ~fn->uncor_last;
+
+	if (count) {
+		fn->cor_count += hweight32(cor & ~fn->cor_last);
+		fn->nonfatal_count += hweight32(fresh & ~sev);
+		fn->fatal_count += hweight32(fresh & sev);
+	}
+	fn->cor_last = cor;
+	fn->uncor_last = uncor;
+}
+
+/* Read pdev's AER status registers; -ENODEV without AER, -EIO on failure. */
+static int ws_aer_read(struct pci_dev *pdev, u32 *cor, u32 *uncor, u32 *sev)
+{
+	int aer = pci_find_ext_capability(pdev, PCI_EXT_CAP_ID_ERR);
+
+	if (!aer)
+		return -ENODEV;
+	if (pci_read_config_dword(pdev, aer + PCI_ERR_COR_STATUS, cor) ||
+	    pci_read_config_dword(pdev, aer + PCI_ERR_UNCOR_STATUS, uncor) ||
+	    pci_read_config_dword(pdev, aer + PCI_ERR_UNCOR_SEVER, sev) ||
+	    PCI_POSSIBLE_ERROR(*cor) || PCI_POSSIBLE_ERROR(*uncor))
+		return -EIO;
+	return 0;
+}
+
+/* Record the AER baseline of a function.  Caller holds ws_lock. */
+static void ws_aer_baseline(struct pci_dev *pdev)
+{
+	u32 cor, uncor, sev;
+	struct ws_fn *fn;
+
+	if (ws_aer_read(pdev, &cor, &uncor, &sev))
+		return;
+	fn = ws_fn_get(pdev, true);
+	if (!fn)
+		return;
+	ws_aer_count(fn, cor, uncor, sev, false);
+	fn->aer_seen = true;
+}
+
+static void ws_pcie_aer(struct seq_file *m, struct pci_dev *pdev)
+{
+	u32 cor, uncor, sev;
+	struct ws_fn *fn;
+	int ret;
+
+	ret = ws_aer_read(pdev, &cor, &uncor, &sev);
+	if (ret) {
+		seq_printf(m, " aer=%s", ret == -ENODEV ? "none" : "error");
+		return;
+	}
+	seq_printf(m, " aer=yes aer_cor=0x%08x aer_nonfatal=0x%08x aer_fatal=0x%08x",
+		   cor, uncor & ~sev, uncor & sev);
+	fn = ws_fn_get(pdev, true);
+	if (!fn) {
+		seq_puts(m, " aer_counts=unavailable");
+		return;
+	}
+	ws_aer_count(fn, cor, uncor, sev, fn->aer_seen);
+	fn->aer_seen = true;
+	seq_printf(m, " aer_cor_count=%llu aer_nonfatal_count=%llu aer_fatal_count=%llu",
+		   fn->cor_count, fn->nonfatal_count, fn->fatal_count);
+}
+
+static void ws_pcie_record(struct seq_file *m, struct pci_dev *pdev)
+{
+	int node = dev_to_node(&pdev->dev);
+	const struct cpumask *mask;
+
+	/* the same mask as sysfs local_cpulist */
+#ifdef CONFIG_NUMA
+	mask = node == NUMA_NO_NODE ? cpu_online_mask : cpumask_of_node(node);
+#else
+	mask = cpumask_of_pcibus(pdev->bus);
+#endif
+	seq_printf(m, "dev=%s vendor=0x%04x device=0x%04x class=0x%06x type=%s node=%d",
+		   pci_name(pdev), pdev->vendor, pdev->device, pdev->class,
+		   ws_pcie_type_name(pdev), node);
+	if (cpumask_empty(mask))
+		seq_puts(m, " cpus=none");
+	else
+		seq_printf(m, " cpus=%*pbl", cpumask_pr_args(mask));
+	ws_pcie_link(m, pdev);
+	ws_pcie_aer(m, pdev);
+	seq_putc(m, '\n');
+}
+
+static int ws_pcie_show(struct seq_file *m, void *unused)
+{
+	struct pci_dev *pdev = NULL;
+	int n = 0;
+
+	ws_header(m, "pcie");
+	mutex_lock(&ws_lock);
+	/* for_each_pci_dev() holds a reference on the device in hand */
+	pci_lock_rescan_remove();
+	for_each_pci_dev(pdev) {
+		if (!pci_is_pcie(pdev))
+			continue;
+		ws_pcie_record(m, pdev);
+		n++;
+	}
+	pci_unlock_rescan_remove();
+	mutex_unlock(&ws_lock);
+	if (!n)
+		seq_puts(m, "pcie=unavailable\n");
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ws_pcie);
+
+static void ws_pcie_baseline(void)
+{
+	struct pci_dev *pdev = NULL;
+
+	lockdep_assert_held(&ws_lock);
+	pci_lock_rescan_remove();
+	for_each_pci_dev(pdev)
+		if (pci_is_pcie(pdev))
+			ws_aer_baseline(pdev);
+	pci_unlock_rescan_remove();
+}
+
+/* ---- thermal --------------------------------------------------------- */
+
+#if IS_ENABLED(CONFIG_THERMAL)
+struct ws_trip_ctx {
+	struct seq_file *m;
+	int n;
+};
+
+static int ws_trip_cb(struct thermal_trip *trip, void *data)
+{
+	static const char * const names[] = {
+		[THERMAL_TRIP_ACTIVE] = "active",
+		[THERMAL_TRIP_PASSIVE] = "passive",
+		[THERMAL_TRIP_HOT] = "hot",
+		[THERMAL_TRIP_CRITICAL] = "critical",
+	};
+	struct ws_trip_ctx *ctx = data;
+	const char *name = NULL;
+
+	if (trip->type < ARRAY_SIZE(names))
+		name = names[trip->type];
+	seq_puts(ctx->m, ctx->n++ ? "," : " trips=");
+	seq_printf(ctx->m, "%s:", name ?: "unknown");
+	if (trip->temperature == THERMAL_TEMP_INVALID)
+		seq_puts(ctx->m, "invalid");
+	else
+		seq_printf(ctx->m, "%d", trip->temperature);
+	return 0;
+}
+
+/*
+ * The thermal core exports no iterator over zones to modules, only lookup
+ * by type; report the types named in the thermal_zones parameter.  The
+ * lookup returns no reference: the device reference taken right after it
+ * makes thermal_zone_device_unregister() wait for us, but a zone removed
+ * between the lookup and get_device() is a window we cannot close.
+ */
+static int ws_show_zones(struct seq_file *m)
+{
+	struct thermal_zone_device *tz;
+	struct ws_trip_ctx ctx;
+	char list[256], *s, *type;
+	struct device *dev;
+	int shown = 0, temp;
+
+	strscpy(list, thermal_zones ?: "", sizeof(list));
+	s = list;
+	while ((type = strsep(&s, ",")) != NULL) {
+		if (!*type)
+			continue;
+		tz = thermal_zone_get_zone_by_name(type);
+		if (PTR_ERR_OR_ZERO(tz) == -EEXIST) {
+			seq_puts(m, "zone=");
+			ws_put_word(m, type);
+			seq_puts(m, " status=ambiguous\n");
+			shown++;
+			continue;
+		}
+		if (IS_ERR_OR_NULL(tz))
+			continue;
+		dev = get_device(thermal_zone_device(tz));
+		seq_puts(m, "zone=");
+		ws_put_word(m, type);
+		seq_printf(m, " id=%d", thermal_zone_device_id(tz));
+		if (thermal_zone_get_temp(tz, &temp))
+			seq_puts(m, " temp_mc=unavailable");
+		else
+			seq_printf(m, " temp_mc=%d", temp);
+		ctx.m = m;
+		ctx.n = 0;
+		thermal_zone_for_each_trip(tz, ws_trip_cb, &ctx);
+		if (!ctx.n)
+			seq_puts(m, " trips=none");
+		seq_puts(m, " source=thermal\n");
+		put_device(dev);
+		shown++;
+	}
+	return shown;
+}
+#else
+static int ws_show_zones(struct seq_file *m)
+{
+	return 0;
+}
+#endif
+
+static int ws_thermal_show(struct seq_file *m, void *unused)
+{
+	bool dts = ws_have_dts(), pts = ws_have_pts(), throttle;
+	int cpu, id, temp, tjmax;
+	struct ws_cpu_inj *inj;
+	struct ws_pkg *p;
+
+	ws_header(m, "thermal");
+	if (!ws_show_zones(m))
+		seq_puts(m, "zones=unavailable\n");
+	if (!dts && !pts)
+		seq_puts(m, "msr=unavailable\n");
+
+	mutex_lock(&ws_lock);
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		if (!ws_first_in_pkg(cpu))
+			continue;
+		id = topology_physical_package_id(cpu);
+		p = ws_pkg_get(id, false);
+		if (p && p->inj_temp) {
+			seq_printf(m, "pkg=%d temp_mc=%d throttle=%d source=injected\n",
+				   id, p->inj_temp_mc, p->inj_throttle);
+			continue;
+		}
+		if (!pts)
+			continue;
+		tjmax = ws_tjmax_mc(cpu);
+		if (ws_read_dts(cpu, true, tjmax, &temp, &throttle))
+			seq_printf(m, "pkg=%d cpu=%d temp_mc=unavailable source=msr\n", id, cpu);
+		else
+			seq_printf(m, "pkg=%d cpu=%d temp_mc=%d tjmax_mc=%d throttle=%d source=msr\n",
+				   id, cpu, temp, tjmax, throttle);
+	}
+	for_each_online_cpu(cpu) {
+		inj = &ws_cpu_inj[cpu];
+		id = topology_physical_package_id(cpu);
+		if (inj->set) {
+			seq_printf(m, "cpu=%d core=%d pkg=%d temp_mc=%d throttle=%d source=injected\n",
+				   cpu, topology_core_id(cpu), id, inj->temp_mc, inj->throttle);
+			continue;
+		}
+		/* one sensor per core: read it on the core's first thread */
+		if (!dts || cpumask_first(topology_sibling_cpumask(cpu)) != cpu)
+			continue;
+		tjmax = ws_tjmax_mc(cpu);
+		seq_printf(m, "cpu=%d core=%d pkg=%d", cpu, topology_core_id(cpu), id);
+		if (ws_read_dts(cpu, false, tjmax, &temp, &throttle))
+			seq_puts(m, " temp_mc=unavailable source=msr\n");
+		else
+			seq_printf(m, " temp_mc=%d tjmax_mc=%d throttle=%d source=msr\n",
+				   temp, tjmax, throttle);
+	}
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ws_thermal);
+
+/* ---- power ----------------------------------------------------------- */
+
+/* Injected energy: the base plus inj_mw since the injection (mW * ns / 1e6 = µJ). */
+static u64 ws_inj_energy(struct ws_pkg *p, enum ws_rapl_domain d)
+{
+	u64 e = p->inj_energy_uj[d];
+
+	if (p->inj_mw[d])
+		e += mul_u64_u32_div(ktime_get_ns() - p->inj_t0_ns[d], p->inj_mw[d], 1000000);
+	return e;
+}
+
+static int ws_power_show(struct seq_file *m, void *unused)
+{
+	enum ws_rapl_domain d;
+	struct ws_pkg *p;
+	int cpu;
+
+	ws_header(m, "power");
+	mutex_lock(&ws_lock);
+	cpus_read_lock();
+	if (ws_have_rapl)
+		ws_rapl_sample_all();
+	else
+		seq_puts(m, "rapl=unavailable\n");
+	for_each_online_cpu(cpu) {
+		if (!ws_first_in_pkg(cpu))
+			continue;
+		p = ws_pkg_get(topology_physical_package_id(cpu), false);
+		if (!p)
+			continue;
+		for (d = 0; d < WS_RAPL_NR; d++) {
+			if (p->inj_power[d])
+				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu watts_mw=%u source=injected\n",
+					   p->id, ws_rapl_domain_name[d], ws_inj_energy(p, d),
+					   p->inj_mw[d]);
+			else if (p->rapl[d])
+				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu cpu=%d source=msr\n",
+					   p->id, ws_rapl_domain_name[d],
+					   mul_u64_u32_shr(p->rapl_counts[d], 1000000, p->rapl_esu),
+					   cpu);
+		}
+	}
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ws_power);
+
+/* ---- cpus ------------------------------------------------------------ */
+
+static int ws_cpus_show(struct seq_file *m, void *unused)
+{
+	int cpu;
+
+	ws_header(m, "cpus");
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		seq_printf(m, "cpu=%d core=%d pkg=%d die=%d llc=", cpu, topology_core_id(cpu),
+			   topology_physical_package_id(cpu), topology_die_id(cpu));
+		ws_put_llc(m, cpu);
+		seq_printf(m, " node=%d smt=%*pbl\n", cpu_to_node(cpu),
+			   cpumask_pr_args(topology_sibling_cpumask(cpu)));
+	}
+	cpus_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ws_cpus);
+
+/* ---- inject/ (TEST ONLY) --------------------------------------------- */
+
+#define WS_MAX_KV	6
+
+struct ws_kv {
+	const char *key;
+	const char *val;
+};
+
+/*
+ * Split "k1=v1 k2=v2 ..." in place.  Every key must be in allowed (a NULL
+ * terminated list) and appear once, every value be non-empty.  Returns the
+ * number of pairs or -EINVAL.
+ */
+static int ws_parse_kv(char *s, struct ws_kv *kv, const char * const *allowed)
+{
+	const char * const *a;
+	char *tok, *eq;
+	int n = 0, i;
+
+	while ((tok = strsep(&s, " \t")) != NULL) {
+		if (!*tok)
+			continue;
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok || !eq[1] || n == WS_MAX_KV)
+			return -EINVAL;
+		*eq = '\0';
+		for (a = allowed; *a && strcmp(*a, tok); a++)
+			;
+		if (!*a)
+			return -EINVAL;
+		for (i = 0; i < n; i++)
+			if (!strcmp(kv[i].key, tok))
+				return -EINVAL;
+		kv[n].key = tok;
+		kv[n].val = eq + 1;
+		n++;
+	}
+	return n ? n : -EINVAL;
+}
+
+static const char *ws_kv_get(const struct ws_kv *kv, int n, const char *key)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(kv[i].key, key))
+			return kv[i].val;
+	return NULL;
+}
+
+/* A package id that some online CPU has: 0, -EINVAL (not a number), -ENODEV */
+static int ws_parse_pkg(const char *s, int *id)
+{
+	int cpu;
+
+	if (kstrtoint(s, 10, id) || *id < 0)
+		return -EINVAL;
+	cpus_read_lock();
+	cpu = ws_pkg_cpu(*id);
+	cpus_read_unlock();
+	return cpu < 0 ? -ENODEV : 0;
+}
+
+/* "cpu=N temp_mc=T [throttle=0|1]" or "pkg=N temp_mc=T [throttle=0|1]" */
+static int ws_inj_thermal(char *buf)
+{
+	static const char * const keys[] = { "cpu", "pkg", "temp_mc", "throttle", NULL };
+	const char *cpu_s, *pkg_s, *temp_s, *thr_s;
+	unsigned int cpu, thr = 0;
+	struct ws_kv kv[WS_MAX_KV];
+	struct ws_pkg *p;
+	int n, temp, id, ret;
+
+	n = ws_parse_kv(buf, kv, keys);
+	if (n < 0)
+		return n;
+	cpu_s = ws_kv_get(kv, n, "cpu");
+	pkg_s = ws_kv_get(kv, n, "pkg");
+	temp_s = ws_kv_get(kv, n, "temp_mc");
+	thr_s = ws_kv_get(kv, n, "throttle");
+	if (!cpu_s == !pkg_s || !temp_s)
+		return -EINVAL;
+	if (kstrtoint(temp_s, 10, &temp) || temp < WS_TELEMETRY_INJ_TEMP_MIN_MC ||
+	    temp > WS_TELEMETRY_INJ_TEMP_MAX_MC)
+		return -EINVAL;
+	if (thr_s && (kstrtouint(thr_s, 10, &thr) || thr > 1))
+		return -EINVAL;
+
+	if (cpu_s) {
+		if (kstrtouint(cpu_s, 10, &cpu))
+			return -EINVAL;
+		if (cpu >= nr_cpu_ids || !cpu_online(cpu))
+			return -ENODEV;
+		ws_cpu_inj[cpu].temp_mc = temp;
+		ws_cpu_inj[cpu].throttle = thr;
+		ws_cpu_inj[cpu].set = true;
+		return 0;
+	}
+	ret = ws_parse_pkg(pkg_s, &id);
+	if (ret)
+		return ret;
+	p = ws_pkg_get(id, true);
+	if (!p)
+		return -ENOSPC;
+	p->inj_temp_mc = temp;
+	p->inj_throttle = thr;
+	p->inj_temp = true;
+	return 0;
+}
+
+/* "pkg=N [domain=package|dram] energy_uj=E" or "... watts_mw=W" */
+static int ws_inj_power(char *buf)
+{
+	static const char * const keys[] = { "pkg", "domain", "energy_uj", "watts_mw", NULL };
+	const char *pkg_s, *dom_s, *e_s, *w_s;
+	enum ws_rapl_domain d = WS_RAPL_PKG;
+	struct ws_kv kv[WS_MAX_KV];
+	unsigned int mw = 0;
+	struct ws_pkg *p;
+	int n, id, ret;
+	u64 e = 0;
+
+	n = ws_parse_kv(buf, kv, keys);
+	if (n < 0)
+		return n;
+	pkg_s = ws_kv_get(kv, n, "pkg");
+	dom_s = ws_kv_get(kv, n, "domain");
+	e_s = ws_kv_get(kv, n, "energy_uj");
+	w_s = ws_kv_get(kv, n, "watts_mw");
+	if (!pkg_s || !e_s == !w_s)
+		return -EINVAL;
+	if (dom_s) {
+		ret = match_string(ws_rapl_domain_name, WS_RAPL_NR, dom_s);
+		if (ret < 0)
+			return -EINVAL;
+		d = ret;
+	}
+	if (e_s && (kstrtou64(e_s, 10, &e) || e > WS_TELEMETRY_INJ_ENERGY_MAX_UJ))
+		return -EINVAL;
+	if (w_s && (kstrtouint(w_s, 10, &mw) || mw > WS_TELEMETRY_INJ_WATTS_MAX_MW))
+		return -EINVAL;
+	ret = ws_parse_pkg(pkg_s, &id);
+	if (ret)
+		return ret;
+	p = ws_pkg_get(id, true);
+	if (!p)
+		return -ENOSPC;
+	/* a new rate continues from the energy injected so far */
+	if (w_s)
+		e = p->inj_power[d] ? ws_inj_energy(p, d) : 0;
+	p->inj_energy_uj[d] = e;
+	p->inj_mw[d] = mw;
+	p->inj_t0_ns[d] = ktime_get_ns();
+	p->inj_power[d] = true;
+	return 0;
+}
+
+static int ws_parse_speed(const char *s)
+{
+	int i;
+
+	for (i = 1; i < ARRAY_SIZE(ws_speed_names); i++)
+		if (!strcmp(s, ws_speed_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+/* "DDDD:BB:DD.F" exactly, in hex */
+static int ws_parse_bdf(const char *s, unsigned int *dom, unsigned int *bus, unsigned int *devfn)
+{
+	unsigned int slot, fn;
+	int i;
+
+	if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
+		return -EINVAL;
+	for (i = 0; i < 12; i++)
+		if (i != 4 && i != 7 && i != 10 && !isxdigit(s[i]))
+			return -EINVAL;
+	if (sscanf(s, "%x:%x:%x.%x", dom, bus, &slot, &fn) != 4 || slot > 0x1f || fn > 7)
+		return -EINVAL;
+	*devfn = PCI_DEVFN(slot, fn);
+	return 0;
+}
+
+/* "dev=DDDD:BB:DD.F [speed=GT/s] [width=N] [cap_speed=GT/s] [cap_width=N]" */
+static int ws_inj_link(char *buf)
+{
+	static const char * const keys[] = {
+		"dev", "speed", "width", "cap_speed", "cap_width", NULL
+	};
+	static const char * const wkeys[] = { "width", "cap_width" };
+	static const char * const skeys[] = { "speed", "cap_speed" };
+	unsigned int dom, bus, devfn, w[2] = {};
+	struct ws_kv kv[WS_MAX_KV];
+	int n, i, ret, sp[2] = {};
+	struct pci_dev *pdev;
+	struct ws_fn *fn;
+	const char *v;
+
+	n = ws_parse_kv(buf, kv, keys);
+	if (n < 0)
+		return n;
+	v = ws_kv_get(kv, n, "dev");
+	if (!v || n < 2 || ws_parse_bdf(v, &dom, &bus, &devfn))
+		return -EINVAL;
+	for (i = 0; i < 2; i++) {
+		v = ws_kv_get(kv, n, skeys[i]);
+		if (v) {
+			sp[i] = ws_parse_speed(v);
+			if (sp[i] < 0)
+				return -EINVAL;
+		}
+		v = ws_kv_get(kv, n, wkeys[i]);
+		if (v && (kstrtouint(v, 10, &w[i]) || !ws_width_valid(w[i])))
+			return -EINVAL;
+	}
+
+	pdev = pci_get_domain_bus_and_slot(dom, bus, devfn);
+	if (!pdev)
+		return -ENODEV;
+	ret = -ENODEV;
+	if (!pci_is_pcie(pdev) || !ws_has_link(pdev))
+		goto put_pdev;
+	ret = -ENOMEM;
+	fn = ws_fn_get(pdev, true);
+	if (!fn)
+		goto put_pdev;
+	if (sp[0])
+		fn->inj_sta_speed = sp[0];
+	if (w[0])
+		fn->inj_sta_width = w[0];
+	if (sp[1])
+		fn->inj_cap_speed = sp[1];
+	if (w[1])
+		fn->inj_cap_width = w[1];
+	ret = 0;
+put_pdev:
+	pci_dev_put(pdev);
+	return ret;
+}
+
+/* "all", "thermal", "power" or "link" */
+static int ws_inj_clear(char *buf)
+{
+	bool all = !strcmp(buf, "all");
+	unsigned long idx;
+	struct ws_fn *fn;
+	int i;
+
+	if (!all && strcmp(buf, "thermal") && strcmp(buf, "power") && strcmp(buf, "link"))
+		return -EINVAL;
+	if (all || !strcmp(buf, "thermal")) {
+		memset(ws_cpu_inj, 0, nr_cpu_ids * sizeof(*ws_cpu_inj));
+		for (i = 0; i < WS_MAX_PKGS; i++)
+			ws_pkgs[i].inj_temp = false;
+	}
+	if (all || !strcmp(buf, "power"))
+		for (i = 0; i < WS_MAX_PKGS; i++)
+			memset(ws_pkgs[i].inj_power, 0, sizeof(ws_pkgs[i].inj_power));
+	if (all || !strcmp(buf, "link"))
+		xa_for_each(&ws_fns, idx, fn) {
+			fn->inj_cap_speed = 0;
+			fn->inj_cap_width = 0;
+			fn->inj_sta_speed = 0;
+			fn->inj_sta_width = 0;
+		}
+	return 0;
+}
+
+/*
+ * One command per write(): at most WS_TELEMETRY_INJECT_MAX bytes, one
+ * trailing newline allowed.  The command is checked in full before any
+ * state changes, so a refused write leaves the old values in force.
+ */
+static ssize_t ws_inject_write(const char __user *ubuf, size_t len, int (*apply)(char *))
+{
+	char buf[WS_TELEMETRY_INJECT_MAX + 1];
+	int ret;
+
+	if (!inject)
+		return -EPERM;
+	if (!len)
+		return -EINVAL;
+	if (len > WS_TELEMETRY_INJECT_MAX)
+		return -E2BIG;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (strlen(buf) != len)
+		return -EINVAL;
+	mutex_lock(&ws_lock);
+	ret = apply(strim(buf));
+	mutex_unlock(&ws_lock);
+	return ret ? ret : len;
+}
+
+#define WS_INJECT_FOPS(_name)						\
+static ssize_t ws_inj_##_name##_write(struct file *file,		\
+				      const char __user *ubuf,		\
+				      size_t len, loff_t *ppos)		\
+{									\
+	return ws_inject_write(ubuf, len, ws_inj_##_name);		\
+}									\
+static const struct file_operations ws_inj_##_name##_fops = {		\
+	.owner = THIS_MODULE,						\
+	.write = ws_inj_##_name##_write,				\
+	.llseek = noop_llseek,						\
+}
+
+WS_INJECT_FOPS(thermal);
+WS_INJECT_FOPS(power);
+WS_INJECT_FOPS(link);
+WS_INJECT_FOPS(clear);
+
+/* ---- module ---------------------------------------------------------- */
+
+static int __init ws_init(void)
+{
+	struct dentry *inj;
+	int i;
+
+	for (i = 0; i < WS_MAX_PKGS; i++)
+		ws_pkgs[i].id = -1;
+	ws_cpu_inj = kzalloc_objs(*ws_cpu_inj, nr_cpu_ids, GFP_KERNEL);
+	if (!ws_cpu_inj)
+		return -ENOMEM;
+
+	mutex_lock(&ws_lock);
+	ws_pcie_baseline();
+	ws_rapl_detect();
+	cpus_read_lock();
+	ws_rapl_sample_all();
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+
+	ws_dir = debugfs_create_dir(WS_TELEMETRY_DIR, NULL);
+	debugfs_create_file("version", 0444, ws_dir, NULL, &ws_version_fops);
+	debugfs_create_file("pcie", 0444, ws_dir, NULL, &ws_pcie_fops);
+	debugfs_create_file("thermal", 0444, ws_dir, NULL, &ws_thermal_fops);
+	debugfs_create_file("power", 0444, ws_dir, NULL, &ws_power_fops);
+	debugfs_create_file("cpus", 0444, ws_dir, NULL, &ws_cpus_fops);
+	if (inject) {
+		inj = debugfs_create_dir("inject", ws_dir);
+		debugfs_create_file("thermal", 0200, inj, NULL, &ws_inj_thermal_fops);
+		debugfs_create_file("power", 0200, inj, NULL, &ws_inj_power_fops);
+		debugfs_create_file("link", 0200, inj, NULL, &ws_inj_link_fops);
+		debugfs_create_file("clear", 0200, inj, NULL, &ws_inj_clear_fops);
+		pr_notice("inject=1: TEST ONLY, values written to inject/ are reported as real\n");
+	}
+	if (ws_have_rapl)
+		schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_RAPL_POLL_MS));
+	return 0;
+}
+
+static void __exit ws_exit(void)
+{
+	unsigned long idx;
+	struct ws_fn *fn;
+
+	/* waits for in-flight reads and writes; see the comment at the top */
+	debugfs_remove_recursive(ws_dir);
+	cancel_delayed_work_sync(&ws_rapl_work);
+	xa_for_each(&ws_fns, idx, fn)
+		kfree(fn);
+	xa_destroy(&ws_fns);
+	kfree(ws_cpu_inj);
+}
+
+module_init(ws_init);
+module_exit(ws_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("wattsched PCIe, thermal, power and CPU topology telemetry in debugfs");
+MODULE_VERSION(WS_TELEMETRY_MODULE_VERSION);
