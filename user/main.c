@@ -19,6 +19,7 @@ static const struct ws_cmd cmds[] = {
 	{ "run",	cmd_run,	"load and attach the scheduler; print stats until stopped" },
 	{ "status",	cmd_status,	"show the attached scheduler's state and counters" },
 	{ "policy",	cmd_policy,	"switch the running scheduler's policy" },
+	{ "telemetry", cmd_telemetry, "print the telemetry module's PCIe, thermal and power data" },
 	{ "cap",	cmd_cap,	"set or clear the host power cap in watts" },
 	{ "rack",	cmd_rack,	"check a rack power policy document and print each host's share" },
 };
