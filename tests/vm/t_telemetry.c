@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_telemetry.c - VM tests for the telemetry module (kmod/), checked against
+ * lspci and sysfs, which the module does not use.  docs/telemetry.md
+ * describes the files and the errno of every refused inject/ write.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wstest.h"
+
+#define TM_DIR		"/sys/kernel/debug/wattsched"
+#define TM_MAX_DEVS	64
+#define TM_BIG		(256 * 1024)
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *tm_buf(void)
+{
+	char *b = calloc(1, TM_BIG);
+
+	if (!b)
+		abort();
+	return b;
+}
+
+static bool tm_debugfs(void)
+{
+	if (ws_exists("/sys/kernel/debug/tracing") || ws_exists(TM_DIR))
+		return true;
+	ws_sh("mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug");
+	return ws_sh("mountpoint -q /sys/kernel/debug") == 0;
+}
+
+static bool tm_loaded(void)
+{
+	return ws_exists("/sys/module/wattsched_telemetry");
+}
+
+/* rmmod, retrying while a reader holds a file open (EBUSY); busy counts retries */
+static bool tm_unload(int *busy)
+{
+	int i;
+
+	for (i = 0; i < 500 && tm_loaded(); i++) {
+		if (ws_sh("rmmod wattsched_telemetry 2>/dev/null") == 0)
+			break;
+		if (busy)
+			(*busy)++;
+		ws_sleep_ms(10);
+	}
+	return !tm_loaded();
+}
+
+static enum ws_result tm_setup(const char *args)
+{
+	if (!ws_exists(ws_kmod()))
+		return ws_skip("%s not built (make kmod)", ws_kmod());
+	if (!tm_debugfs())
+		return ws_skip("no debugfs");
+	if (tm_loaded() && !tm_unload(NULL))
+		return ws_skip("a wattsched_telemetry already loaded cannot be removed");
+	if (ws_sh("insmod %s %s", ws_kmod(), args) != 0) {
+		ws_log("insmod %s %s failed", ws_kmod(), args);
+		return WS_FAIL;
+	}
+	return WS_PASS;
+}
+
+static enum ws_result tm_setup_plain(void **ctx)
+{
+	return tm_setup("");
+}
+
+static enum ws_result tm_setup_inject(void **ctx)
+{
+	return tm_setup("inject=1");
+}
+
+static void tm_cleanup(void *ctx)
+{
+	tm_unload(NULL);
+}
+
+/* Read a whole telemetry file into buf (TM_BIG bytes); <0 on error. */
+static int tm_read(const char *name, char *buf)
+{
+	char path[256];
+	int fd, n, off = 0;
+
+	snprintf(path, sizeof(path), TM_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (off < TM_BIG - 1 && (n = read(fd, buf + off, TM_BIG - 1 - off)) > 0)
+		off += n;
+	close(fd);
+	buf[off] = '\0';
+	return off;
+}
+
+/* One write() of s (len bytes) to inject/NAME: 0 or the errno. */
+static int tm_write(const char *name, const char *s, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd, err;
+
+	snprintf(path, sizeof(path), TM_DIR "/inject/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = write(fd, s, len);
+	err = n < 0 ? errno : ((size_t)n == len ? 0 : EIO);
+	close(fd);
+	return err;
+}
+
+static int tm_cmd(const char *name, const char *s)
+{
+	return tm_write(name, s, strlen(s));
+}
+
+/* Value of key in a one-line record (up to the newline); false when absent. */
+static bool tm_field(const char *rec, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = rec;
+
+	while (*p && *p != '\n') {
+		const char *end = p + strcspn(p, " \n");
+
+		if ((size_t)(end - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			snprintf(out, len, "%.*s", (int)(end - p - kl - 1), p + kl + 1);
+			return true;
+		}
+		p = *end == ' ' ? end + 1 : end;
+	}
+	return false;
+}
+
+/* The line of buf whose first field is "key=val" (exactly), or NULL. */
+static const char *tm_find(const char *buf, const char *key, const char *val)
+{
+	char want[128];
+	size_t wl;
+	const char *p;
+
+	wl = snprintf(want, sizeof(want), "%s=%s", key, val);
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, want, wl) && (p[wl] == ' ' || p[wl] == '\n' || !p[wl]))
+			return p;
+	return NULL;
+}
+
+/* Copy one line (without the newline) for messages and comparisons. */
+static void tm_line(const char *rec, char *out, size_t len)
+{
+	snprintf(out, len, "%.*s", (int)strcspn(rec, "\n"), rec);
+}
+
+static bool tm_has_line(const char *buf, const char *line)
+{
+	const char *p = buf;
+	size_t l = strlen(line);
+
+	while ((p = strstr(p, line))) {
+		if ((p == buf || p[-1] == '\n') && (p[l] == '\n' || !p[l]))
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+static bool tm_header_ok(const char *buf, const char *name)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want), "# wattsched-telemetry %s v1\n", name);
+	return !strncmp(buf, want, strlen(want));
+}
+
+/* ---- telemetry_pcie: against lspci -vv and sysfs ----------------------- */
+
+struct tm_dev {
+	char addr[16];
+	char type[64];
+	bool link;
+	char cap_speed[8], sta_speed[8];
+	int cap_width, sta_width;
+	int secondary;		/* -1 when not a bridge */
+};
+
+/* "Speed 16GT/s" -> "16"; "unknown" stays so */
+static void tm_lspci_speed(const char *p, char *out, size_t len)
+{
+	p = strstr(p, "Speed ");
+	if (!p) {
+		snprintf(out, len, "?");
+		return;
+	}
+	p += 6;
+	snprintf(out, len, "%.*s", (int)strcspn(p, "G,( \n"), p);
+}
+
+static int tm_lspci_width(const char *p)
+{
+	p = strstr(p, "Width x");
+	return p ? atoi(p + 7) : -1;
+}
+
+static int tm_lspci_parse(char *out, struct tm_dev *devs)
+{
+	char *block = out, *next, *line, *save;
+	int n = 0;
+
+	for (; block && *block; block = next) {
+		struct tm_dev d = { .secondary = -1 };
+		bool express = false;
+
+		next = strstr(block, "\n\n");
+		if (next) {
+			*next = '\0';
+			next += 2;
+		}
+		if (!isxdigit((unsigned char)block[0]))
+			continue;
+		snprintf(d.addr, sizeof(d.addr), "%.12s", block);
+		for (line = strtok_r(block, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char *p;
+
+			if (!express && strstr(line, "Capabilities:") &&
+			    (p = strstr(line, "] Express ("))) {
+				express = true;
+				p = strchr(p + 11, ')');
+				if (p)
+					snprintf(d.type, sizeof(d.type), "%.*s",
+						 (int)strcspn(p + 2, ",("), p + 2);
+			} else if ((p = strstr(line, "LnkCap:"))) {
+				d.link = true;
+				tm_lspci_speed(p, d.cap_speed, sizeof(d.cap_speed));
+				d.cap_width = tm_lspci_width(p);
+			} else if ((p = strstr(line, "LnkSta:"))) {
+				tm_lspci_speed(p, d.sta_speed, sizeof(d.sta_speed));
+				d.sta_width = tm_lspci_width(p);
+			} else if ((p = strstr(line, "Bus: primary="))) {
+				p = strstr(p, "secondary=");
+				if (p)
+					d.secondary = strtol(p + 10, NULL, 16);
+			}
+		}
+		/* trailing space in "Root Port " */
+		while (strlen(d.type) && d.type[strlen(d.type) - 1] == ' ')
+			d.type[strlen(d.type) - 1] = '\0';
+		if (express && n < TM_MAX_DEVS)
+			devs[n++] = d;
+	}
+	return n;
+}
+
+static struct tm_dev *tm_dev_find(struct tm_dev *devs, int n, const char *addr)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(devs[i].addr, addr))
+			return &devs[i];
+	return NULL;
+}
+
+/* The other end of d's link by the rule in docs/telemetry.md, from sysfs */
+static struct tm_dev *tm_partner(struct tm_dev *devs, int n, struct tm_dev *d)
+{
+	char path[600], buf[32], *base;
+
+	if (!d->link)
+		return NULL;
+	if (!strcmp(d->type, "Root Port") || !strcmp(d->type, "Downstream Port") ||
+	    !strcmp(d->type, "PCI/PCI-X to PCI-Express Bridge")) {
+		if (d->secondary < 0)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%.4s:%02x:00.0", d->addr, d->secondary);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/%s", d->addr, buf);
+		return ws_exists(path) ? tm_dev_find(devs, n, buf) : NULL;
+	}
+	if (ws_sh_out(buf, sizeof(buf), "basename $(dirname $(readlink -f /sys/bus/pci/devices/%s))",
+		      d->addr) != 0)
+		return NULL;
+	buf[strcspn(buf, "\n")] = '\0';
+	base = buf;
+	return tm_dev_find(devs, n, base);
+}
+
+static enum ws_result telemetry_pcie_run(void *ctx)
+{
+	char *mod = tm_buf(), *ls = tm_buf(), rec[1024], v[128], want[128], path[256];
+	struct tm_dev devs[TM_MAX_DEVS];
+	int n, i, links = 0, ports = 0, nrecs = 0;
+	const char *p;
+
+	WS_ASSERT(tm_read("pcie", mod) > 0, "cannot read pcie");
+	WS_ASSERT(tm_header_ok(mod, "pcie"), "bad header: %.60s", mod);
+	WS_ASSERT(ws_sh_out(ls, TM_BIG, "lspci -D -vv 2>/dev/null") == 0, "lspci -D -vv failed");
+	n = tm_lspci_parse(ls, devs);
+	WS_ASSERT(n > 0, "lspci lists no PCI Express function");
+
+	for (p = strchr(mod, '\n') + 1; *p; p = strchr(p, '\n') + 1)
+		nrecs++;
+	WS_ASSERT(nrecs == n, "module lists %d records, lspci %d PCIe functions", nrecs, n);
+
+	for (i = 0; i < n; i++) {
+		struct tm_dev *d = &devs[i], *pt;
+		bool degraded = false;
+
+		p = tm_find(mod, "dev", d->addr);
+		WS_ASSERT(p, "%s (lspci: %s) missing from pcie", d->addr, d->type);
+		tm_line(p, rec, sizeof(rec));
+		ws_log("%s", rec);
+
+		/* NUMA node and local CPUs as sysfs has them */
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/numa_node", d->addr);
+		WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
+		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want),
+			  "%s: node=%s, sysfs %s", d->addr, v, want);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/local_cpulist", d->addr);
+		WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
+		WS_ASSERT(tm_field(rec, "cpus", v, sizeof(v)) && !strcmp(v, want),
+			  "%s: cpus=%s, sysfs local_cpulist %s", d->addr, v, want);
+
+		WS_ASSERT(tm_field(rec, "link", v, sizeof(v)), "%s: no link=", d->addr);
+		if (!d->link) {
+			WS_ASSERT(!strcmp(v, "none"), "%s (%s): lspci has no LnkCap, module link=%s",
+				  d->addr, d->type, v);
+			continue;
+		}
+		links++;
+		if (!strcmp(d->type, "Root Port") || !strcmp(d->type, "Downstream Port"))
+			ports++;
+		WS_ASSERT(tm_field(rec, "cap_speed", v, sizeof(v)) && !strcmp(v, d->cap_speed),
+			  "%s: cap_speed=%s, lspci LnkCap %sGT/s", d->addr, v, d->cap_speed);
+		WS_ASSERT(tm_field(rec, "cap_width", v, sizeof(v)) && atoi(v) == d->cap_width,
+			  "%s: cap_width=%s, lspci LnkCap x%d", d->addr, v, d->cap_width);
+		if (d->sta_width <= 0 || !isdigit((unsigned char)d->sta_speed[0])) {
+			WS_ASSERT(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "down"),
+				  "%s: lspci LnkSta %s x%d, module link=%s", d->addr,
+				  d->sta_speed, d->sta_width, v);
+			continue;
+		}
+		WS_ASSERT(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "up"),
+			  "%s: link=%s, lspci LnkSta %s x%d", d->addr, v,
+			  d->sta_speed, d->sta_width);
+		WS_ASSERT(tm_field(rec, "sta_speed", v, sizeof(v)) && !strcmp(v, d->sta_speed),
+			  "%s: sta_speed=%s, lspci LnkSta %sGT/s", d->addr, v, d->sta_speed);
+		WS_ASSERT(tm_field(rec, "sta_width", v, sizeof(v)) && atoi(v) == d->sta_width,
+			  "%s: sta_width=%s, lspci LnkSta x%d", d->addr, v, d->sta_width);
+
+		/* degraded, computed here from lspci and the sysfs hierarchy */
+		pt = tm_partner(devs, n, d);
+		WS_ASSERT(tm_field(rec, "partner", v, sizeof(v)) &&
+			  !strcmp(v, pt && pt->link ? pt->addr : "none"),
+			  "%s: partner=%s, expected %s", d->addr, v, pt ? pt->addr : "none");
+		if (pt && pt->link) {
+			double cs = atof(d->cap_speed), ps = atof(pt->cap_speed);
+			double min_s = cs < ps ? cs : ps;
+			int min_w = d->cap_width < pt->cap_width ? d->cap_width : pt->cap_width;
+
+			degraded = atof(d->sta_speed) < min_s || d->sta_width < min_w;
+		}
+		WS_ASSERT(tm_field(rec, "degraded", v, sizeof(v)) && atoi(v) == degraded,
+			  "%s: degraded=%s, expected %d", d->addr, v, degraded);
+		WS_ASSERT(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, "hw"),
+			  "%s: source=%s without injection", d->addr, v);
+		WS_ASSERT(tm_field(rec, "aer", v, sizeof(v)), "%s: no aer=", d->addr);
+	}
+	/* the numa topology has three root ports, each with an e1000e */
+	WS_ASSERT(links >= 6 && ports >= 3, "only %d links, %d ports: topology not as expected",
+		  links, ports);
+	ws_log("%d PCIe functions, %d with links, all agree with lspci and sysfs", n, links);
+	free(mod);
+	free(ls);
+	return WS_PASS;
+}
+WS_TEST(telemetry_pcie, "pcie agrees with lspci -vv and sysfs; degraded where expected",
+	"numa", tm_setup_plain, telemetry_pcie_run, tm_cleanup);
+
+/* ---- telemetry_unavailable --------------------------------------------- */
+
+static enum ws_result telemetry_unavailable_run(void *ctx)
+{
+	char *buf = tm_buf(), bad[2048];
+	int mark = ws_dmesg_mark();
+
+	WS_ASSERT(tm_read("thermal", buf) > 0, "cannot read thermal");
+	ws_log("thermal:\n%s", buf);
+	WS_ASSERT(tm_header_ok(buf, "thermal"), "bad header");
+	WS_ASSERT(tm_has_line(buf, "zones=unavailable"), "no zones=unavailable line");
+	WS_ASSERT(tm_has_line(buf, "msr=unavailable"), "no msr=unavailable line");
+	WS_ASSERT(!strstr(buf, "temp_mc="), "a temperature without a sensor");
+
+	WS_ASSERT(tm_read("power", buf) > 0, "cannot read power");
+	ws_log("power:\n%s", buf);
+	WS_ASSERT(tm_header_ok(buf, "power"), "bad header");
+	WS_ASSERT(tm_has_line(buf, "rapl=unavailable"), "no rapl=unavailable line");
+	WS_ASSERT(!strstr(buf, "energy_uj="), "energy without RAPL");
+
+	WS_ASSERT(tm_read("version", buf) > 0 && tm_header_ok(buf, "version") &&
+		  strstr(buf, "format=1 inject=0"), "version: %s", buf);
+	WS_ASSERT(!ws_exists(TM_DIR "/inject"), "inject/ exists with inject=0");
+	WS_ASSERT(!ws_dmesg_bad_since(mark, bad, sizeof(bad)), "dmesg:\n%s", bad);
+	free(buf);
+	return WS_PASS;
+}
+WS_TEST(telemetry_unavailable, "thermal and power say unavailable without sensors, dmesg clean",
+	"numa", tm_setup_plain, telemetry_unavailable_run, tm_cleanup);
+
+/* ---- telemetry_cpus ---------------------------------------------------- */
+
+static enum ws_result telemetry_cpus_run(void *ctx)
+{
+	char *buf = tm_buf(), rec[256], v[64], want[64], path[256], key[16];
+	int cpu, online;
+	const char *p;
+
+	WS_ASSERT(tm_read("cpus", buf) > 0 && tm_header_ok(buf, "cpus"), "cannot read cpus");
+	WS_ASSERT(ws_sh_out(want, sizeof(want), "getconf _NPROCESSORS_ONLN") == 0, "getconf");
+	online = atoi(want);
+	WS_ASSERT(online == 8, "numa topology should have 8 CPUs, has %d", online);
+	for (cpu = 0; cpu < online; cpu++) {
+		static const char * const map[][2] = {
+			{ "core", "core_id" }, { "pkg", "physical_package_id" }, { "die", "die_id" },
+		};
+		unsigned int i;
+
+		snprintf(key, sizeof(key), "%d", cpu);
+		p = tm_find(buf, "cpu", key);
+		WS_ASSERT(p, "cpu %d missing", cpu);
+		tm_line(p, rec, sizeof(rec));
+		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+			snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/%s",
+				 cpu, map[i][1]);
+			WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
+			WS_ASSERT(tm_field(rec, map[i][0], v, sizeof(v)) && !strcmp(v, want),
+				  "cpu %d: %s=%s, sysfs %s", cpu, map[i][0], v, want);
+		}
+		WS_ASSERT(ws_sh_out(want, sizeof(want),
+				    "ls -d /sys/devices/system/cpu/cpu%d/node* | sed 's/.*node//'",
+				    cpu) == 0, "node of cpu %d", cpu);
+		want[strcspn(want, "\n")] = '\0';
+		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want),
+			  "cpu %d: node=%s, sysfs %s", cpu, v, want);
+		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && atoi(v) == (cpu < 4 ? 0 : 1),
+			  "cpu %d: node=%s, booted with cpus 0-3 on node 0", cpu, v);
+	}
+	ws_log("%s", buf);
+	free(buf);
+	return WS_PASS;
+}
+WS_TEST(telemetry_cpus, "cpus agrees with sysfs topology and the VM's NUMA layout",
+	"numa", tm_setup_plain, telemetry_cpus_run, tm_cleanup);
+
+/* ---- telemetry_inject -------------------------------------------------- */
+
+struct tm_bad {
+	const char *file;
+	const char *cmd;
+	int err;
+};
+
+/* An endpoint behind a 16GT/s x32 root port, and that port */
+static bool tm_pick_link(const char *pcie, char *ep, char *port)
+{
+	const char *p;
+	char v[64], rec[1024], prec[1024];
+
+	for (p = strchr(pcie, '\n') + 1; *p; p = strchr(p, '\n') + 1) {
+		const char *pp;
+
+		tm_line(p, rec, sizeof(rec));
+		if (!tm_field(rec, "type", v, sizeof(v)) || strcmp(v, "endpoint") ||
+		    !tm_field(rec, "partner", port, 16) || !strcmp(port, "none"))
+			continue;
+		pp = tm_find(pcie, "dev", port);
+		if (!pp)
+			continue;
+		tm_line(pp, prec, sizeof(prec));
+		if (tm_field(prec, "cap_speed", v, sizeof(v)) && !strcmp(v, "16") &&
+		    tm_field(prec, "cap_width", v, sizeof(v)) && !strcmp(v, "32")) {
+			tm_field(rec, "dev", ep, 16);
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum ws_result tm_expect_link(const char *dev, const char *degraded, const char *source)
+{
+	char *buf = tm_buf(), rec[1024], v[64];
+	const char *p;
+
+	WS_ASSERT(tm_read("pcie", buf) > 0, "cannot read pcie");
+	p = tm_find(buf, "dev", dev);
+	WS_ASSERT(p, "%s missing", dev);
+	tm_line(p, rec, sizeof(rec));
+	ws_log("%s", rec);
+	WS_ASSERT(tm_field(rec, "degraded", v, sizeof(v)) && !strcmp(v, degraded),
+		  "%s: degraded=%s, want %s", dev, v, degraded);
+	WS_ASSERT(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, source),
+		  "%s: source=%s, want %s", dev, v, source);
+	free(buf);
+	return WS_PASS;
+}
+
+static enum ws_result telemetry_inject_run(void *ctx)
+{
+	char *th = tm_buf(), *pw = tm_buf(), *pc = tm_buf(), *after = tm_buf();
+	char ep[16] = "", port[16] = "", rec[1024], rec2[1024], cmd[256], longcmd[300];
+	unsigned long long e1, e2;
+	const char *p;
+	int err, i;
+
+	WS_ASSERT(tm_read("pcie", pc) > 0, "cannot read pcie");
+	WS_ASSERT(tm_pick_link(pc, ep, port), "no endpoint behind a 16GT/s x32 root port");
+	ws_log("link under test: %s below %s", ep, port);
+	WS_ASSERT(tm_expect_link(ep, "0", "hw") == WS_PASS, "before injection");
+
+	/* good writes */
+	WS_ASSERT(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000\n")), "thermal: %s", strerror(err));
+	WS_ASSERT(!(err = tm_cmd("thermal", "pkg=1 temp_mc=81000 throttle=1")), "%s", strerror(err));
+	WS_ASSERT(!(err = tm_cmd("power", "pkg=0 energy_uj=123456789")), "%s", strerror(err));
+	WS_ASSERT(!(err = tm_cmd("power", "pkg=1 domain=dram watts_mw=50000")), "%s", strerror(err));
+	snprintf(cmd, sizeof(cmd), "dev=%s cap_speed=8 cap_width=4", ep);
+	WS_ASSERT(!(err = tm_cmd("link", cmd)), "link %s: %s", cmd, strerror(err));
+
+	WS_ASSERT(tm_read("thermal", th) > 0, "cannot read thermal");
+	ws_log("thermal:\n%s", th);
+	p = tm_find(th, "cpu", "3");
+	WS_ASSERT(p, "no cpu=3 record after injection");
+	tm_line(p, rec, sizeof(rec));
+	WS_ASSERT(strstr(rec, " temp_mc=95000 ") && strstr(rec, " source=injected"), "%s", rec);
+	p = tm_find(th, "pkg", "1");
+	WS_ASSERT(p, "no pkg=1 record after injection");
+	tm_line(p, rec, sizeof(rec));
+	WS_ASSERT(strstr(rec, " temp_mc=81000 throttle=1 source=injected"), "%s", rec);
+	WS_ASSERT(tm_has_line(th, "msr=unavailable"), "injection hid msr=unavailable");
+
+	WS_ASSERT(tm_read("power", pw) > 0, "cannot read power");
+	ws_log("power:\n%s", pw);
+	WS_ASSERT(tm_has_line(pw, "pkg=0 domain=package energy_uj=123456789 watts_mw=0 source=injected"),
+		  "no injected pkg=0 energy");
+	p = strstr(pw, "pkg=1 domain=dram energy_uj=");
+	WS_ASSERT(p && strstr(p, "watts_mw=50000 source=injected"), "no injected pkg=1 dram power");
+	e1 = strtoull(p + strlen("pkg=1 domain=dram energy_uj="), NULL, 10);
+	ws_sleep_ms(500);
+	WS_ASSERT(tm_read("power", after) > 0, "cannot read power");
+	p = strstr(after, "pkg=1 domain=dram energy_uj=");
+	WS_ASSERT(p, "pkg=1 dram record gone");
+	e2 = strtoull(p + strlen("pkg=1 domain=dram energy_uj="), NULL, 10);
+	/* 50 W for >= 0.5 s is >= 25 J; allow a slow TCG guest up to 60 s */
+	WS_ASSERT(e2 >= e1 + 25000000ULL && e2 - e1 < 3000000000ULL,
+		  "energy at 50 W went %llu -> %llu uJ in 0.5 s", e1, e2);
+
+	/* a link trained below both ends' (injected) capability is degraded */
+	WS_ASSERT(tm_expect_link(ep, "1", "injected") == WS_PASS, "after cap injection");
+	WS_ASSERT(tm_expect_link(port, "1", "hw") == WS_PASS, "port sees the injected cap");
+	snprintf(cmd, sizeof(cmd), "dev=%s speed=8 width=4", ep);
+	WS_ASSERT(!(err = tm_cmd("link", cmd)), "link %s: %s", cmd, strerror(err));
+	WS_ASSERT(tm_expect_link(ep, "0", "injected") == WS_PASS, "trained at the min of the caps");
+	WS_ASSERT(tm_expect_link(port, "1", "hw") == WS_PASS, "port still at 2.5GT/s x1");
+
+	/* bad writes: refused with the documented errno, nothing changes */
+	WS_ASSERT(tm_read("thermal", th) > 0 && tm_read("pcie", pc) > 0, "re-read");
+	p = tm_find(pc, "dev", ep);
+	WS_ASSERT(p, "%s missing", ep);
+	tm_line(p, rec, sizeof(rec));
+	{
+		char d_badspeed[64], d_badwidth[64], d_only[64], d_extra[80];
+		const struct tm_bad bad[] = {
+			{ "thermal", "garbage", EINVAL },
+			{ "thermal", "cpu=3", EINVAL },
+			{ "thermal", "temp_mc=50000", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=999999", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=-50000", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=0x10", EINVAL },
+			{ "thermal", "cpu=abc temp_mc=1000", EINVAL },
+			{ "thermal", "cpu=-1 temp_mc=1000", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=1000 throttle=2", EINVAL },
+			{ "thermal", "cpu=3 pkg=0 temp_mc=1000", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=1000 temp_mc=2000", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=1000 color=red", EINVAL },
+			{ "thermal", "cpu=3 temp_mc=", EINVAL },
+			{ "thermal", "cpu=4096 temp_mc=50000", ENODEV },
+			{ "thermal", "cpu=8 temp_mc=50000", ENODEV },
+			{ "thermal", "pkg=7 temp_mc=50000", ENODEV },
+			{ "power", "pkg=0", EINVAL },
+			{ "power", "pkg=0 energy_uj=1 watts_mw=1", EINVAL },
+			{ "power", "pkg=0 watts_mw=10000001", EINVAL },
+			{ "power", "pkg=0 energy_uj=-1", EINVAL },
+			{ "power", "pkg=0 energy_uj=18446744073709551616", EINVAL },
+			{ "power", "pkg=0 energy_uj=1000000000000001", EINVAL },
+			{ "power", "pkg=0 domain=gpu energy_uj=1", EINVAL },
+			{ "power", "pkg=9 energy_uj=1", ENODEV },
+			{ "link", "dev=0000:00:00.0 speed=8", ENODEV },
+			{ "link", "dev=0000:7f:1f.7 speed=8", ENODEV },
+			{ "link", "dev=0:0:0.0 speed=8", EINVAL },
+			{ "link", "dev=0000:00:20.0 speed=8", EINVAL },
+			{ "link", d_badspeed, EINVAL },
+			{ "link", d_badwidth, EINVAL },
+			{ "link", d_only, EINVAL },
+			{ "link", d_extra, EINVAL },
+			{ "clear", "everything", EINVAL },
+		};
+
+		snprintf(d_badspeed, sizeof(d_badspeed), "dev=%s speed=3", ep);
+		snprintf(d_badwidth, sizeof(d_badwidth), "dev=%s width=3", ep);
+		snprintf(d_only, sizeof(d_only), "dev=%s", ep);
+		snprintf(d_extra, sizeof(d_extra), "dev=%s speed=2.5 bogus=1", ep);
+		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+			err = tm_cmd(bad[i].file, bad[i].cmd);
+			WS_ASSERT(err == bad[i].err, "inject/%s '%s': got %s, want %s", bad[i].file,
+				  bad[i].cmd, err ? strerror(err) : "success", strerror(bad[i].err));
+		}
+		ws_log("%d bad writes refused with the documented errno", i);
+	}
+	/* overlong (> 128 bytes), and an embedded NUL */
+	memset(longcmd, ' ', sizeof(longcmd));
+	memcpy(longcmd, "cpu=3 temp_mc=1000", 18);
+	err = tm_write("thermal", longcmd, 129);
+	WS_ASSERT(err == E2BIG, "129-byte write: %s, want E2BIG", err ? strerror(err) : "success");
+	err = tm_write("thermal", longcmd, 128);
+	WS_ASSERT(err == 0, "128-byte write (the limit): %s", strerror(err));
+	err = tm_write("thermal", "cpu=3 temp_mc=95000\0x", 21);
+	WS_ASSERT(err == EINVAL, "embedded NUL: %s, want EINVAL", err ? strerror(err) : "success");
+	WS_ASSERT(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000")), "restore: %s", strerror(err));
+
+	WS_ASSERT(tm_read("thermal", after) > 0, "re-read thermal");
+	WS_ASSERT(!strcmp(th, after), "thermal changed by refused writes:\n%s\n---\n%s", th, after);
+	WS_ASSERT(tm_read("pcie", after) > 0, "re-read pcie");
+	p = tm_find(after, "dev", ep);
+	WS_ASSERT(p, "%s missing", ep);
+	tm_line(p, rec2, sizeof(rec2));
+	WS_ASSERT(!strcmp(rec, rec2), "%s changed by refused writes:\n%s\n%s", ep, rec, rec2);
+	WS_ASSERT(tm_read("power", after) > 0 &&
+		  tm_has_line(after, "pkg=0 domain=package energy_uj=123456789 watts_mw=0 source=injected"),
+		  "pkg=0 energy changed by refused writes:\n%s", after);
+
+	/* clear */
+	WS_ASSERT(!(err = tm_cmd("clear", "link")), "clear link: %s", strerror(err));
+	WS_ASSERT(tm_expect_link(ep, "0", "hw") == WS_PASS, "after clear link");
+	WS_ASSERT(tm_expect_link(port, "0", "hw") == WS_PASS, "port after clear link");
+	WS_ASSERT(!(err = tm_cmd("clear", "all\n")), "clear all: %s", strerror(err));
+	WS_ASSERT(tm_read("thermal", th) > 0 && !strstr(th, "injected"), "thermal:\n%s", th);
+	WS_ASSERT(tm_read("power", pw) > 0 && !strstr(pw, "injected"), "power:\n%s", pw);
+
+	/* inject=0: no inject/ directory, so every write fails */
+	WS_ASSERT(tm_unload(NULL), "rmmod failed");
+	WS_ASSERT(ws_sh("insmod %s inject=0", ws_kmod()) == 0, "insmod inject=0");
+	WS_ASSERT(!ws_exists(TM_DIR "/inject"), "inject/ exists with inject=0");
+	err = tm_cmd("thermal", "cpu=3 temp_mc=95000");
+	WS_ASSERT(err == ENOENT, "write with inject=0: %s", err ? strerror(err) : "success");
+	WS_ASSERT(tm_read("thermal", th) > 0 && !strstr(th, "injected"), "thermal:\n%s", th);
+	free(th);
+	free(pw);
+	free(pc);
+	free(after);
+	return WS_PASS;
+}
+WS_TEST(telemetry_inject, "inject/ values show up; bad writes refused, old state kept",
+	"numa", tm_setup_inject, telemetry_inject_run, tm_cleanup);
+
+/* ---- load/unload under readers ----------------------------------------- */
+
+static int tm_insmod(const char *params)
+{
+	int fd = open(ws_kmod(), O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Reader: open, read, close every file until killed; count complete reads. */
+static void tm_reader(unsigned long *count)
+{
+	static const char * const files[] = { "version", "pcie", "thermal", "power", "cpus" };
+	char path[128], buf[4096], want[64];
+	unsigned int i;
+	ssize_t n;
+	int fd;
+
+	for (;;) {
+		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), TM_DIR "/%s", files[i]);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			while (n > 0 && read(fd, buf + 64, sizeof(buf) - 65) > 0)
+				;
+			close(fd);
+			/* pause so that rmmod finds moments with no file open */
+			usleep(2000 + rand() % 3000);
+			if (n <= 0)
+				continue;
+			buf[n] = '\0';
+			snprintf(want, sizeof(want), "# wattsched-telemetry %s v1\n", files[i]);
+			if (!strncmp(buf, want, strlen(want)))
+				__atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+static enum ws_result tm_load_unload(int rounds, int readers)
+{
+	unsigned long *count, reads;
+	int mark = ws_dmesg_mark(), i, ret, busy = 0;
+	pid_t pids[8];
+	char bad[2048];
+
+	count = mmap(NULL, sizeof(*count), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		     -1, 0);
+	WS_ASSERT(count != MAP_FAILED, "mmap: %s", strerror(errno));
+	*count = 0;
+	for (i = 0; i < readers && i < 8; i++) {
+		pids[i] = fork();
+		WS_ASSERT(pids[i] >= 0, "fork: %s", strerror(errno));
+		if (!pids[i]) {
+			srand(getpid());
+			tm_reader(count);
+		}
+	}
+	for (i = 0; i < rounds; i++) {
+		ret = tm_insmod("");
+		WS_ASSERT(!ret, "round %d: insmod: %s", i, strerror(-ret));
+		WS_ASSERT(ws_exists(TM_DIR "/pcie") && ws_exists(TM_DIR "/cpus"),
+			  "round %d: files missing", i);
+		ws_sleep_ms(20);
+		/* an open file holds a module reference: EAGAIN/EBUSY until closed */
+		while (syscall(SYS_delete_module, "wattsched_telemetry", O_NONBLOCK)) {
+			WS_ASSERT(errno == EAGAIN || errno == EBUSY, "round %d: rmmod: %s", i,
+				  strerror(errno));
+			WS_ASSERT(++busy < 100000, "rmmod kept failing");
+			usleep(1000);
+		}
+		WS_ASSERT(!ws_exists(TM_DIR), "round %d: " TM_DIR " left behind", i);
+	}
+	for (i = 0; i < readers && i < 8; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+	reads = *count;
+	munmap(count, sizeof(*count));
+	ws_log("%d load/unload rounds, %d readers, %lu complete reads, %d rmmod retries (busy)",
+	       rounds, readers, reads, busy);
+	WS_ASSERT(!readers || reads > 0, "the readers never read a file while it was loaded");
+	WS_ASSERT(!ws_exists(TM_DIR), TM_DIR " left behind");
+	WS_ASSERT(!tm_loaded(), "still loaded");
+	WS_ASSERT(!ws_dmesg_bad_since(mark, bad, sizeof(bad)), "dmesg:\n%s", bad);
+	return WS_PASS;
+}
+
+static enum ws_result tm_setup_unloaded(void **ctx)
+{
+	if (!ws_exists(ws_kmod()))
+		return ws_skip("%s not built (make kmod)", ws_kmod());
+	if (!tm_debugfs())
+		return ws_skip("no debugfs");
+	if (tm_loaded() && !tm_unload(NULL))
+		return ws_skip("a wattsched_telemetry already loaded cannot be removed");
+	return WS_PASS;
+}
+
+static enum ws_result telemetry_unload_stress_run(void *ctx)
+{
+	return tm_load_unload(50, 3);
+}
+WS_TEST(telemetry_unload_stress, "load/unload 50 times while readers cat the files",
+	"numa", tm_setup_unloaded, telemetry_unload_stress_run, tm_cleanup);
+
+static enum ws_result telemetry_basic_run(void *ctx)
+{
+	static const char * const files[] = { "version", "pcie", "thermal", "power", "cpus" };
+	char *buf = tm_buf();
+	unsigned int i;
+
+	WS_ASSERT(tm_insmod("") == 0, "insmod failed");
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		WS_ASSERT(tm_read(files[i], buf) > 0, "cannot read %s", files[i]);
+		WS_ASSERT(tm_header_ok(buf, files[i]), "%s: bad header: %.60s", files[i], buf);
+		WS_ASSERT(strchr(buf, '\n')[1], "%s: no record after the header", files[i]);
+		ws_log("%s", buf);
+	}
+	WS_ASSERT(tm_unload(NULL), "rmmod failed");
+	free(buf);
+	return tm_load_unload(20, 0);
+}
+WS_TEST(telemetry_basic, "the module loads, shows its files and unloads 20 times cleanly",
+	"basic", tm_setup_unloaded, telemetry_basic_run, tm_cleanup);
