@@ -170,14 +170,19 @@ static const char *tm_get(const struct tm_record *r, const char *key)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-/* Integers and decimals become JSON numbers; everything else stays a string. */
-static struct json_object *tm_json_value(const char *v)
+/*
+ * Integers and decimals become JSON numbers; everything else stays a string,
+ * as do cpulists ("3" and "0-3" alike), whatever their value looks like.
+ */
+static struct json_object *tm_json_value(const char *key, const char *v)
 {
 	const char *p = v + (*v == '-');
 	size_t digits = strspn(p, "0123456789");
 	double d;
 	char *end;
 
+	if (!strcmp(key, "cpus") || !strcmp(key, "smt"))
+		return json_object_new_string(v);
 	if (digits && !p[digits] && digits < 19)
 		return json_object_new_int64(strtoll(v, NULL, 10));
 	if (digits && p[digits] == '.' && p[digits + 1] &&
@@ -199,7 +204,8 @@ static struct json_object *tm_json_records(const struct tm_file *tf)
 
 		for (j = 0; j < tf->recs[i].n; j++)
 			json_object_object_add(o, tf->recs[i].f[j].key,
-					       tm_json_value(tf->recs[i].f[j].val));
+					       tm_json_value(tf->recs[i].f[j].key,
+							     tf->recs[i].f[j].val));
 		json_object_array_add(arr, o);
 	}
 	return arr;
