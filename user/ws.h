@@ -22,6 +22,7 @@ int cmd_status(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_telemetry(int argc, char **argv);
 int cmd_cap(int argc, char **argv);
+int cmd_device_affinity(int argc, char **argv);
 
 /* Open the running scheduler's pinned control map; -1 with a message if not running. */
 int ws_open_ctl(const char *what);
