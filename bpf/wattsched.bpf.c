@@ -454,6 +454,50 @@ static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
 	return ws_dsq_move_to_local(llc_dsq(llc));
 }
 
+/*
+ * The kernel asks for work before it queues @prev again, so the queues hold
+ * every runnable task but the one whose slice just ran out.  Keep @prev
+ * while it is still first in vtime order among what this CPU would take
+ * from its own queues; otherwise two tasks sharing a CPU would simply
+ * alternate slices, whatever their weights.  Only when a queue is non-empty
+ * (empty queues go on to stealing, then SCX_ENQ_LAST, as before) and only
+ * with scx_bpf_dsq_peek() to compare against.
+ */
+static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
+{
+	struct task_struct *head;
+	struct task_ctx *tctx;
+	bool waiting = false;
+	u64 vtime;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
+		return false;
+	if (!usable && !task_pinned(prev))
+		return false;	/* it has to move off a capped or hot CPU */
+	tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
+	if (!tctx || !tctx->started_at)
+		return false;
+	/* what stopping() will charge it */
+	vtime = prev->scx.dsq_vtime +
+		(ws_now() - tctx->started_at) * 100 / (prev->scx.weight ?: 1);
+
+	head = ws_dsq_peek(cpu_dsq(cpu));
+	if (head) {
+		if (!vtime_before(vtime, head->scx.dsq_vtime))
+			return false;
+		waiting = true;
+	}
+	if (usable) {
+		head = ws_dsq_peek(llc_dsq(llc));
+		if (head) {
+			if (!vtime_before(vtime, head->scx.dsq_vtime))
+				return false;
+			waiting = true;
+		}
+	}
+	return waiting;
+}
+
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct ws_ctl *ctl = get_ctl();
@@ -464,6 +508,10 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 		refresh_usable(ctl);
 	usable = cpu_usable(cpu);
 
+	if (keep_prev(prev, cpu, llc, usable)) {
+		prev->scx.slice = slice_ns;
+		return;
+	}
 	if (dispatch_own(cpu, llc, usable)) {
 		stat_inc(WS_STAT_disp_local);
 		return;
