@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_topo.c - topology-aware scheduling in the "numa" VM (2 nodes, one LLC
+ * each, SMT pairs; a NIC behind a pxb-pcie expander on node 1): work
+ * conservation, weighted fairness on one CPU, device affinity and pipe
+ * locality, a 60 s robustness mix, restricted affinity, and the
+ * device-affinity CLI's handling of bad input.
+ *
+ * Every check is made with a measure independent of the scheduler's own
+ * counters: /proc/stat, /proc/<pid>/stat (utime, stime, field 39 = the CPU
+ * a task last ran on), /proc/<pid>/status context switches, and taskset.
+ * The topology (nodes, LLCs, the NIC's address and node) is read from sysfs
+ * in the guest, not assumed.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wstest.h"
+
+#define LOG		"/tmp/wattsched-topo.log"
+#define MAX_CPUS	64
+#define MAX_KIDS	32
+
+struct topo {
+	int nr_cpus;
+	int nr_nodes;
+	int node[MAX_CPUS];		/* NUMA node of each CPU */
+	int llc[MAX_CPUS];		/* first CPU of each CPU's LLC */
+	char nic[16];			/* a network device with a NUMA node */
+	int nic_node;
+	char nonuma[16];		/* a PCI device without one ("" if none) */
+};
+
+struct tctx {
+	pid_t loader;
+	int dmesg_mark;
+	int nr_kids;
+	pid_t kids[MAX_KIDS];		/* process-group leaders, killed in cleanup */
+	struct topo t;
+};
+
+static struct tctx tc;
+
+/* Fields of /proc/<pid>/stat after the command name. */
+struct pstat {
+	char state;
+	unsigned long long ticks;	/* utime + stime */
+	int cpu;			/* field 39: the CPU it last ran on */
+};
+
+static int read_pstat(pid_t pid, struct pstat *ps)
+{
+	char path[64], buf[1024], *p, *tok, *save;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ws_read(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	ps->ticks = 0;
+	ps->cpu = -1;
+	/* the first token after ") " is field 3 */
+	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok;
+	     field++, tok = strtok_r(NULL, " ", &save)) {
+		if (field == 3)
+			ps->state = tok[0];
+		else if (field == 14 || field == 15)
+			ps->ticks += strtoull(tok, NULL, 10);
+		else if (field == 39) {
+			ps->cpu = atoi(tok);
+			break;
+		}
+	}
+	return ps->cpu >= 0 ? 0 : -1;
+}
+
+/* voluntary + involuntary context switches from /proc/<pid>/status */
+static long long ctx_switches(pid_t pid)
+{
+	char cmd[128], buf[64];
+
+	snprintf(cmd, sizeof(cmd), "awk '/ctxt_switches/ { n += $2 } END { print n + 0 }' "
+		 "/proc/%d/status", pid);
+	if (ws_sh_out(buf, sizeof(buf), "%s", cmd))
+		return -1;
+	return atoll(buf);
+}
+
+/* Log a shell command's output as TAP comments (ws_sh() discards it). */
+static void log_cmd(const char *cmd)
+{
+	char buf[4096];
+
+	buf[0] = '\0';
+	ws_sh_out(buf, sizeof(buf), "%s", cmd);
+	if (buf[0])
+		ws_log("%s", buf);
+}
+
+static int first_cpu(const char *list)
+{
+	return isdigit((unsigned char)list[0]) ? atoi(list) : -1;
+}
+
+/* Read the guest's topology from sysfs. */
+static int read_topo(struct topo *t)
+{
+	char path[256], buf[256];
+	struct dirent *de;
+	DIR *d;
+	int cpu, node;
+
+	memset(t, 0, sizeof(*t));
+	t->nic_node = -1;
+	t->nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (t->nr_cpus <= 0 || t->nr_cpus > MAX_CPUS)
+		return -1;
+	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d", cpu);
+		t->node[cpu] = 0;
+		d = opendir(path);
+		if (!d)
+			return -1;
+		while ((de = readdir(d))) {
+			if (!strncmp(de->d_name, "node", 4) && isdigit((unsigned char)de->d_name[4]))
+				t->node[cpu] = atoi(de->d_name + 4);
+		}
+		closedir(d);
+		if (t->node[cpu] + 1 > t->nr_nodes)
+			t->nr_nodes = t->node[cpu] + 1;
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list", cpu);
+		t->llc[cpu] = ws_read(path, buf, sizeof(buf)) > 0 ? first_cpu(buf) : 0;
+	}
+
+	d = opendir("/sys/bus/pci/devices");
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char cls[32];
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(t->nic))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", de->d_name);
+		if (ws_read(path, buf, sizeof(buf)) <= 0)
+			continue;
+		node = atoi(buf);
+		if (node < 0) {
+			if (!t->nonuma[0] || strcmp(de->d_name, t->nonuma) < 0)
+				strcpy(t->nonuma, de->d_name);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/class", de->d_name);
+		if (ws_read(path, cls, sizeof(cls)) <= 0 || strncmp(cls, "0x02", 4))
+			continue;
+		/* prefer a NIC on a node other than 0, where tasks do not start */
+		if (t->nic_node < 0 || (t->nic_node == 0 && node > 0)) {
+			strcpy(t->nic, de->d_name);
+			t->nic_node = node;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The first and last CPU of @node, or -1. */
+static int node_cpu(const struct topo *t, int node, bool last)
+{
+	int cpu, found = -1;
+
+	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
+		if (t->node[cpu] != node)
+			continue;
+		found = cpu;
+		if (!last)
+			break;
+	}
+	return found;
+}
+
+/* Start a child in its own process group; cleanup kills the group. */
+static pid_t spawn_fn(void (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	if (tc.nr_kids >= MAX_KIDS)
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		fn(arg);
+		_exit(0);
+	}
+	setpgid(pid, pid);
+	tc.kids[tc.nr_kids++] = pid;
+	return pid;
+}
+
+static void exec_sh(void *cmd)
+{
+	execl("/bin/sh", "sh", "-c", (const char *)cmd, (char *)NULL);
+	_exit(127);
+}
+
+/* `sh -c CMD` as a child; with exec in CMD the pid is the workload's. */
+static pid_t spawn_sh(const char *cmd)
+{
+	return spawn_fn(exec_sh, (void *)cmd);
+}
+
+static void kill_kids(void)
+{
+	int i;
+
+	for (i = 0; i < tc.nr_kids; i++) {
+		kill(-tc.kids[i], SIGKILL);
+		kill(tc.kids[i], SIGKILL);
+		waitpid(tc.kids[i], NULL, 0);
+	}
+	tc.nr_kids = 0;
+}
+
+/* Wait up to timeout_ms for child @pid; its wait status, or -1 on timeout. */
+static int wait_kid(pid_t pid, int timeout_ms)
+{
+	long long end = ws_now_ms() + timeout_ms;
+	int st, i;
+
+	do {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			for (i = 0; i < tc.nr_kids; i++)
+				if (tc.kids[i] == pid)
+					tc.kids[i] = tc.kids[--tc.nr_kids];
+			kill(-pid, SIGKILL);	/* stragglers of its group */
+			return st;
+		}
+		ws_sleep_ms(50);
+	} while (ws_now_ms() < end);
+	return -1;
+}
+
+static void busy_ms(int ms)
+{
+	long long end = ws_now_ms() + ms;
+
+	while (ws_now_ms() < end)
+		;
+}
+
+/* Hog: never sleeps. */
+static void hog(void *arg)
+{
+	for (;;)
+		;
+}
+
+/* Short busy bursts and short sleeps: a task that wakes up all the time. */
+static void burst_sleep(void *arg)
+{
+	int pin = (int)(long)arg;
+
+	if (pin >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(pin, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	for (;;) {
+		busy_ms(1);
+		ws_sleep_ms(2);
+	}
+}
+
+/* One end of a pipe ping-pong: fds[0] to read, fds[1] to write. */
+static void ping_pong(void *arg)
+{
+	int *fds = arg;
+	char c = 'x';
+
+	if (fds[2] && write(fds[1], &c, 1) != 1)
+		_exit(1);
+	for (;;) {
+		if (read(fds[0], &c, 1) != 1 || write(fds[1], &c, 1) != 1)
+			_exit(1);
+	}
+}
+
+static enum ws_result topo_setup(void **ctx)
+{
+	char st[64];
+
+	memset(&tc, 0, sizeof(tc));
+	if (ws_scx_state(st, sizeof(st)) < 0)
+		return ws_skip("kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
+	if (strcmp(st, "disabled"))
+		return ws_skip("sched_ext is '%s', not disabled: another scheduler is attached", st);
+	if (!ws_exists(ws_wattsched()))
+		return ws_skip("%s not built", ws_wattsched());
+	if (read_topo(&tc.t))
+		return ws_skip("cannot read the CPU topology from sysfs");
+	if (tc.t.nr_nodes < 2)
+		return ws_skip("%d NUMA node(s); these tests need at least 2", tc.t.nr_nodes);
+
+	tc.dmesg_mark = ws_dmesg_mark();
+	tc.loader = ws_loader_start(LOG, "run --interval 1");
+	if (tc.loader < 0 || !ws_loader_wait_attached(60000)) {
+		ws_log("loader did not attach within 60 s; its output:");
+		log_cmd("cat " LOG);
+		ws_loader_stop(tc.loader, SIGKILL, 5000);
+		return WS_FAIL;
+	}
+	*ctx = &tc;
+	return WS_PASS;
+}
+
+static void topo_cleanup(void *ctx)
+{
+	kill_kids();
+	if (tc.loader > 0)
+		ws_loader_stop(tc.loader, SIGINT, 20000);
+	tc.loader = 0;
+	ws_scx_wait_state("disabled", 20000);
+}
+
+/* The scheduler is still the attached one and its loader still runs. */
+static bool still_attached(char *why, size_t len)
+{
+	char st[64] = "", ops[64] = "";
+
+	if (waitpid(tc.loader, NULL, WNOHANG) != 0) {
+		snprintf(why, len, "the loader exited");
+		return false;
+	}
+	ws_scx_state(st, sizeof(st));
+	ws_read("/sys/kernel/sched_ext/root/ops", ops, sizeof(ops));
+	if (strcmp(st, "enabled") || strcmp(ops, "wattsched")) {
+		snprintf(why, len, "sched_ext state '%s', ops '%s'", st, ops);
+		return false;
+	}
+	return true;
+}
+
+static enum ws_result work_conservation_run(void *ctx)
+{
+	struct ws_cpustat a[MAX_CPUS], b[MAX_CPUS];
+	int n = tc.t.nr_cpus, i, low = -1;
+	double pct[MAX_CPUS], min = 100;
+	char line[512], why[128], where[256];
+	pid_t hogs[MAX_CPUS];
+	struct pstat ps;
+	size_t off = 0, woff = 0;
+
+	for (i = 0; i < n; i++) {
+		hogs[i] = spawn_fn(hog, NULL);
+		WS_ASSERT(hogs[i] > 0, "cannot start hog %d", i);
+	}
+	ws_sleep_ms(2000);		/* ramp-up, not measured */
+	WS_ASSERT(ws_read_cpustats(a, MAX_CPUS) >= n, "cannot read /proc/stat");
+	ws_sleep_ms(8000);
+	WS_ASSERT(ws_read_cpustats(b, MAX_CPUS) >= n, "cannot read /proc/stat");
+
+	for (i = 0; i < n; i++) {
+		unsigned long long tot = b[i].total - a[i].total;
+
+		pct[i] = tot ? 100.0 * (b[i].busy - a[i].busy) / tot : 0;
+		off += snprintf(line + off, sizeof(line) - off, " cpu%d=%.1f%%", i, pct[i]);
+		if (pct[i] < min) {
+			min = pct[i];
+			low = i;
+		}
+	}
+	for (i = 0; i < n; i++)
+		woff += snprintf(where + woff, sizeof(where) - woff, " %d",
+				 read_pstat(hogs[i], &ps) ? -1 : ps.cpu);
+	ws_log("%d hogs on %d CPUs, busy over 8 s:%s", n, n, line);
+	ws_log("the hogs' CPUs at the end (field 39):%s", where);
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	WS_ASSERT(min > 90.0, "cpu%d only %.1f%% busy with %d hogs on %d CPUs", low, min, n, n);
+	return WS_PASS;
+}
+WS_TEST(topo_work_conservation,
+	"N hogs on N CPUs keep every CPU above 90% busy (/proc/stat, 8 s after 2 s ramp)",
+	"numa", topo_setup, work_conservation_run, topo_cleanup);
+
+static enum ws_result fairness_run(void *ctx)
+{
+	const double want = 1024.0 / 335.0;	/* nice 0 : nice 5 weights */
+	int cpu = node_cpu(&tc.t, tc.t.nr_nodes - 1, true);
+	struct pstat a0, b0, a1, b1;
+	unsigned long long da, db;
+	char cmd[256], why[128];
+	long long t0, t1;
+	double ratio, hz = sysconf(_SC_CLK_TCK);
+	pid_t pa, pb;
+
+	snprintf(cmd, sizeof(cmd), "exec taskset -c %d nice -n 0 sh -c 'while :; do :; done'", cpu);
+	pa = spawn_sh(cmd);
+	snprintf(cmd, sizeof(cmd), "exec taskset -c %d nice -n 5 sh -c 'while :; do :; done'", cpu);
+	pb = spawn_sh(cmd);
+	WS_ASSERT(pa > 0 && pb > 0, "cannot start the hogs");
+	ws_sleep_ms(1500);		/* both exec'd and running */
+	t0 = ws_now_ms();
+	WS_ASSERT(!read_pstat(pa, &a0) && !read_pstat(pb, &b0), "cannot read the hogs' stat");
+	ws_sleep_ms(10000);
+	WS_ASSERT(!read_pstat(pa, &a1) && !read_pstat(pb, &b1), "cannot read the hogs' stat");
+	t1 = ws_now_ms();
+
+	da = a1.ticks - a0.ticks;
+	db = b1.ticks - b0.ticks;
+	ratio = db ? (double)da / db : INFINITY;
+	ws_log("cpu%d over %.1f s: nice 0 got %llu ticks, nice 5 got %llu ticks "
+	       "(%.0f%% of the CPU together); ratio %.3f, want %.3f +-10%%", cpu,
+	       (t1 - t0) / 1000.0, da, db, 100.0 * (da + db) / ((t1 - t0) / 1000.0 * hz),
+	       ratio, want);
+	WS_ASSERT(a1.cpu == cpu && b1.cpu == cpu, "hogs on cpu%d and cpu%d, pinned to %d",
+		  a1.cpu, b1.cpu, cpu);
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	WS_ASSERT(db > 0, "the nice 5 hog got no CPU time at all");
+	WS_ASSERT(fabs(ratio / want - 1) <= 0.10, "share ratio %.3f is not within 10%% of %.3f",
+		  ratio, want);
+	return WS_PASS;
+}
+WS_TEST(topo_weighted_fairness,
+	"nice 0 and nice 5 hogs pinned to one CPU split it 3.06:1 within 10% (utime+stime, 10 s)",
+	"numa", topo_setup, fairness_run, topo_cleanup);
+
+static enum ws_result device_locality_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int start = node_cpu(t, t->nic_node == 0 ? 1 : 0, false);
+	int samples = 0, on_node = 0, moved_at = -1, i;
+	long long sw0, sw1, end;
+	char buf[512], why[128];
+	struct pstat ps;
+	pid_t pid;
+
+	if (t->nic_node < 0)
+		return ws_skip("no network device with a NUMA node (numa_node >= 0) in the guest");
+	ws_log("device %s is on node %d; the task starts on cpu%d (node %d)", t->nic,
+	       t->nic_node, start, t->node[start]);
+
+	/* Start on the other node, so only the binding can bring it over. */
+	pid = spawn_fn(burst_sleep, (void *)(long)start);
+	WS_ASSERT(pid > 0, "cannot start the task");
+	ws_sleep_ms(300);
+	WS_ASSERT(!read_pstat(pid, &ps) && ps.cpu == start, "task on cpu%d, pinned to %d",
+		  ps.cpu, start);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
+			    ws_wattsched(), pid, t->nic) == 0, "device-affinity add: %s", buf);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0,
+		  "device-affinity list failed");
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "\n%-8d %d\n", pid, t->nic_node);
+		WS_ASSERT(strstr(buf, want), "list does not show %d on node %d: %s", pid,
+			  t->nic_node, buf);
+	}
+	/* Free it to run anywhere, then watch where it runs. */
+	WS_ASSERT(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, pid) == 0,
+		  "taskset could not widen the affinity");
+	sw0 = ctx_switches(pid);
+	end = ws_now_ms() + 5000;
+	for (i = 0; ws_now_ms() < end; i++) {
+		if (read_pstat(pid, &ps))
+			break;
+		samples++;
+		if (t->node[ps.cpu] == t->nic_node) {
+			on_node++;
+			if (moved_at < 0)
+				moved_at = i;
+		}
+		ws_sleep_ms(10);
+	}
+	sw1 = ctx_switches(pid);
+	ws_log("device-bound task: %d of %d samples (%.1f%%) on node %d, first there at "
+	       "sample %d; %lld context switches in 5 s", on_node, samples,
+	       samples ? 100.0 * on_node / samples : 0, t->nic_node, moved_at, sw1 - sw0);
+	snprintf(buf, sizeof(buf), "%s status | grep -E 'dev_|idle_'", ws_wattsched());
+	log_cmd(buf);
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	WS_ASSERT(samples >= 100, "only %d samples in 5 s", samples);
+	WS_ASSERT(sw1 - sw0 >= 100, "only %lld context switches: the task did not sleep and "
+		  "wake as intended", sw1 - sw0);
+	WS_ASSERT(on_node * 10 >= samples * 9, "only %d of %d samples (%.1f%%) on node %d",
+		  on_node, samples, 100.0 * on_node / samples, t->nic_node);
+	return WS_PASS;
+}
+WS_TEST(topo_device_locality,
+	"a waking task bound to the node-1 NIC with device-affinity runs there >=90% of samples",
+	"numa", topo_setup, device_locality_run, topo_cleanup);
+
+static enum ws_result pipe_llc_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int ab[2], ba[2], fa[3], fb[3], samples = 0, same = 0;
+	long long sw0, sw1, end;
+	struct pstat pa, pb;
+	pid_t a, b;
+	char why[128];
+
+	WS_ASSERT(!pipe(ab) && !pipe(ba), "pipe: %s", strerror(errno));
+	fa[0] = ba[0]; fa[1] = ab[1]; fa[2] = 1;	/* a starts the ball */
+	fb[0] = ab[0]; fb[1] = ba[1]; fb[2] = 0;
+	a = spawn_fn(ping_pong, fa);
+	b = spawn_fn(ping_pong, fb);
+	close(ab[0]); close(ab[1]); close(ba[0]); close(ba[1]);
+	WS_ASSERT(a > 0 && b > 0, "cannot start the ping-pong");
+	ws_sleep_ms(500);
+
+	sw0 = ctx_switches(a) + ctx_switches(b);
+	end = ws_now_ms() + 5000;
+	while (ws_now_ms() < end) {
+		if (read_pstat(a, &pa) || read_pstat(b, &pb))
+			break;
+		samples++;
+		if (t->llc[pa.cpu] == t->llc[pb.cpu])
+			same++;
+		ws_sleep_ms(10);
+	}
+	sw1 = ctx_switches(a) + ctx_switches(b);
+	ws_log("pipe ping-pong: %d of %d samples (%.1f%%) with both ends in one LLC "
+	       "(last: cpu%d and cpu%d); %lld context switches in 5 s", same, samples,
+	       samples ? 100.0 * same / samples : 0, pa.cpu, pb.cpu, sw1 - sw0);
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	WS_ASSERT(samples >= 100, "only %d samples in 5 s (a partner exited?)", samples);
+	WS_ASSERT(sw1 - sw0 >= 1000, "only %lld context switches: not ping-ponging", sw1 - sw0);
+	WS_ASSERT(same * 10 >= samples * 9, "only %d of %d samples in one LLC", same, samples);
+	return WS_PASS;
+}
+WS_TEST(topo_pipe_llc,
+	"two tasks ping-ponging over pipes share an LLC in >=90% of samples",
+	"numa", topo_setup, pipe_llc_run, topo_cleanup);
+
+/* Run @cmd as a child for at most @limit_s; its exit code, or -1. */
+static int run_phase(const char *name, const char *cmd, int limit_s)
+{
+	long long t0 = ws_now_ms();
+	pid_t pid = spawn_sh(cmd);
+	int st;
+
+	if (pid < 0)
+		return -1;
+	st = wait_kid(pid, limit_s * 1000);
+	ws_log("%s: %s after %.1f s", name,
+	       st == -1 ? "still running" : WIFEXITED(st) ? "exited" : "killed",
+	       (ws_now_ms() - t0) / 1000.0);
+	if (st == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static enum ws_result robustness_run(void *ctx)
+{
+	char bad[2048], why[128];
+	int rc;
+
+	/* 1: scheduling-class, nice, affinity and yield churn */
+	rc = run_phase("stress-ng scheduler mix",
+		       "exec stress-ng --schedmix 2 --schedpolicy 1 --resched 1 --affinity 2 "
+		       "--race-sched 1 --yield 1 --switch 2 --timeout 20 "
+		       ">/tmp/topo-stress.log 2>&1", 60);
+	if (rc)
+		log_cmd("tail -n 15 /tmp/topo-stress.log");
+	WS_ASSERT(rc == 0, "stress-ng scheduler mix exited %d", rc);
+
+	/* 2: hackbench, processes and threads, pipes and sockets, for 20 s */
+	rc = run_phase("hackbench",
+		       "end=$(($(date +%s) + 20)); n=0; while [ $(date +%s) -lt $end ]; do "
+		       "hackbench -g 4 -f 10 -l 50 >/dev/null || exit 1; "
+		       "hackbench -T -p -g 4 -f 10 -l 50 >/dev/null || exit 1; n=$((n + 2)); "
+		       "done; echo \"$n hackbench runs\" >/tmp/topo-hb.log", 90);
+	log_cmd("cat /tmp/topo-hb.log 2>/dev/null");
+	WS_ASSERT(rc == 0, "hackbench failed (exit %d)", rc);
+
+	/* 3: fork storm: stress-ng fork/vfork/clone plus a shell spawning in bursts */
+	rc = run_phase("fork storm",
+		       "stress-ng --fork 2 --vfork 1 --clone 2 --timeout 20 "
+		       ">/tmp/topo-fork.log 2>&1 & s=$!; "
+		       "end=$(($(date +%s) + 20)); n=0; while [ $(date +%s) -lt $end ]; do "
+		       "p=; for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true & p=\"$p $!\"; done; "
+		       "for j in $p; do wait $j || exit 3; done; n=$((n + 10)); done; "
+		       "echo \"$n shell children\" >>/tmp/topo-fork.log; wait $s", 90);
+	if (rc)
+		log_cmd("tail -n 15 /tmp/topo-fork.log");
+	else
+		log_cmd("tail -n 1 /tmp/topo-fork.log");
+	WS_ASSERT(rc == 0, "fork storm failed (exit %d)", rc);
+
+	WS_ASSERT(still_attached(why, sizeof(why)), "after the mix: %s", why);
+	WS_ASSERT(ws_sh("grep -q 'ended the scheduler' " LOG) != 0,
+		  "the loader reports the kernel ended the scheduler");
+	bad[0] = '\0';
+	ws_sh_out(bad, sizeof(bad), "dmesg | tail -n +%d | grep -iE "
+		  "'runnable task stall|sched_ext.*(disabl|error)' | head -n 5",
+		  tc.dmesg_mark + 1);
+	WS_ASSERT(!bad[0], "dmesg: %s", bad);
+	WS_ASSERT(!ws_dmesg_bad_since(tc.dmesg_mark, bad, sizeof(bad)), "dmesg: %s", bad);
+	return WS_PASS;
+}
+WS_TEST(topo_robustness_60s,
+	"60 s of stress-ng scheduler churn, hackbench and a fork storm: every workload exits 0, "
+	"no stall, still attached",
+	"numa", topo_setup, robustness_run, topo_cleanup);
+
+static enum ws_result pinned_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int cpus[3] = { node_cpu(t, 0, false), node_cpu(t, t->nr_nodes - 1, true),
+			node_cpu(t, 0, true) };
+	int samples[3] = {}, off[3] = {}, where[3] = { -1, -1, -1 }, i;
+	struct pstat before[3], after[3], ps;
+	pid_t pids[3];
+	char cmd[256], buf[128], why[128];
+	long long end;
+
+	/* Everything else busy, so the pinned tasks must be given their CPU. */
+	for (i = 0; i < t->nr_cpus; i++)
+		WS_ASSERT(spawn_fn(hog, NULL) > 0, "cannot start hog %d", i);
+	for (i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "exec taskset -c %d sh -c 'while :; do i=0; "
+			 "while [ $i -lt 200 ]; do i=$((i + 1)); done; sleep 0.01; done'", cpus[i]);
+		pids[i] = spawn_sh(cmd);
+		WS_ASSERT(pids[i] > 0, "cannot start the task for cpu%d", cpus[i]);
+	}
+	ws_sleep_ms(1000);
+	for (i = 0; i < 3; i++) {
+		/* the kernel's view of the mask, independently of the scheduler */
+		WS_ASSERT(ws_sh_out(buf, sizeof(buf), "taskset -c -p %d", pids[i]) == 0,
+			  "taskset -p %d failed", pids[i]);
+		WS_ASSERT(!read_pstat(pids[i], &before[i]), "cannot read task %d", pids[i]);
+	}
+	end = ws_now_ms() + 4000;
+	while (ws_now_ms() < end) {
+		for (i = 0; i < 3; i++) {
+			if (read_pstat(pids[i], &ps))
+				continue;
+			samples[i]++;
+			if (ps.cpu != cpus[i]) {
+				off[i]++;
+				where[i] = ps.cpu;
+			}
+		}
+		ws_sleep_ms(10);
+	}
+	for (i = 0; i < 3; i++) {
+		WS_ASSERT(!read_pstat(pids[i], &after[i]), "task %d is gone", pids[i]);
+		ws_log("pinned to cpu%d (node %d): %d samples, %d elsewhere (last: cpu%d); "
+		       "%llu ticks of CPU in 4 s", cpus[i], t->node[cpus[i]], samples[i], off[i],
+		       where[i], after[i].ticks - before[i].ticks);
+	}
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	for (i = 0; i < 3; i++) {
+		WS_ASSERT(samples[i] >= 50, "only %d samples of the task on cpu%d", samples[i],
+			  cpus[i]);
+		WS_ASSERT(!off[i], "task pinned to cpu%d seen on cpu%d in %d of %d samples",
+			  cpus[i], where[i], off[i], samples[i]);
+		WS_ASSERT(after[i].ticks > before[i].ticks,
+			  "task pinned to cpu%d got no CPU time in 4 s next to hogs", cpus[i]);
+	}
+	return WS_PASS;
+}
+WS_TEST(topo_pinned_affinity,
+	"tasks pinned with taskset to CPUs on both nodes run only there (field 39), beside hogs",
+	"numa", topo_setup, pinned_run, topo_cleanup);
+
+/* `wattsched device-affinity list`, header included, into buf. */
+static int devaff_list(char *buf, size_t len)
+{
+	return ws_sh_out(buf, len, "%s device-affinity list 2>&1", ws_wattsched());
+}
+
+static enum ws_result devaff_cli_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	char before[1024], after[1024], out[1024], want[64];
+	pid_t live, gone;
+	int rc;
+
+	if (t->nic_node < 0)
+		return ws_skip("no network device with a NUMA node in the guest");
+	/* A live process, bound for real, and a pid known not to exist. */
+	live = spawn_fn(burst_sleep, (void *)-1L);
+	WS_ASSERT(live > 0, "cannot start a process");
+	gone = fork();
+	if (!gone)
+		_exit(0);
+	WS_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone, "fork/wait failed");
+
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1", ws_wattsched(),
+		       live, t->nic);
+	WS_ASSERT(rc == 0, "valid add refused (%d): %s", rc, out);
+	WS_ASSERT(devaff_list(before, sizeof(before)) == 0, "list failed: %s", before);
+	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
+	WS_ASSERT(strstr(before, want), "list lacks '%d %d': %s", live, t->nic_node, before);
+
+	/* usage errors: exit 2, a message naming the problem */
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 81:00.0 2>&1",
+		       ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"),
+		  "short address: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:81:00.9 2>&1",
+		       ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "function number"), "function 9: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:zz:00.0 2>&1",
+		       ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "hexadecimal"), "non-hex bus: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add 12ab %s 2>&1", ws_wattsched(),
+		       t->nic);
+	WS_ASSERT(rc == 2 && strstr(out, "'12ab' is not a process id"), "bad pid: rc %d: %s",
+		  rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 2>&1", ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "want PID and PCI_ADDR"), "missing address: rc %d: %s",
+		  rc, out);
+
+	/* runtime refusals: exit 1 */
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:7e:1f.7 2>&1",
+		       ws_wattsched(), live);
+	WS_ASSERT(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"),
+		  "nonexistent device: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1", ws_wattsched(),
+		       gone, t->nic);
+	snprintf(want, sizeof(want), "no process with pid %d", gone);
+	WS_ASSERT(rc == 1 && strstr(out, want), "nonexistent pid %d: rc %d: %s", gone, rc, out);
+	if (t->nonuma[0]) {
+		rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1",
+			       ws_wattsched(), live, t->nonuma);
+		WS_ASSERT(rc == 1 && strstr(out, "device has no NUMA node"),
+			  "device %s without a node: rc %d: %s", t->nonuma, rc, out);
+	} else {
+		ws_log("no PCI device with numa_node -1 in the guest: that case not checked");
+	}
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del %d 2>&1", ws_wattsched(), gone);
+	WS_ASSERT(rc == 1 && strstr(out, "not bound"), "del of an unbound pid: rc %d: %s", rc,
+		  out);
+
+	WS_ASSERT(devaff_list(after, sizeof(after)) == 0, "list failed: %s", after);
+	WS_ASSERT(!strcmp(before, after), "refused requests changed the table:\nbefore:\n%s\n"
+		  "after:\n%s", before, after);
+
+	/* and a valid del takes the binding away */
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del %d 2>&1", ws_wattsched(), live);
+	WS_ASSERT(rc == 0, "del refused (%d): %s", rc, out);
+	snprintf(want, sizeof(want), "%-8s %s\n", "PID", "NODE");
+	WS_ASSERT(devaff_list(after, sizeof(after)) == 0 && !strcmp(after, want),
+		  "list after del is not just the header: %s", after);
+	return WS_PASS;
+}
+WS_TEST(topo_devaff_cli_errors,
+	"device-affinity refuses a bad address, a missing device or pid and a device without a "
+	"NUMA node, precisely, and changes nothing",
+	"numa", topo_setup, devaff_cli_run, topo_cleanup);
