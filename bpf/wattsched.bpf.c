@@ -25,11 +25,13 @@
  * preference for the previous LLC on wakeup is what keeps a stolen task
  * where it landed instead of bouncing back.
  *
- * Policy.  The loader writes a control block (struct ws_ctl, map ws_ctl)
- * at any time; the hot paths read it, so a policy switch needs no reload.
- * It carries the policy, cpufreq targets per priority class, and two CPU
- * masks: the CPUs new work may use (power cap, compaction) and the CPUs too
- * hot to take new work.  CPUs outside them still run the tasks that can run
+ * Policy.  Two maps, each with one writer in user space, steer the hot
+ * paths, so a policy switch needs no reload.  The control block (struct
+ * ws_ctl, written by `wattsched policy` and `wattsched cap`) carries the
+ * policy and the cpufreq targets per priority class.  The budget (struct
+ * ws_budget, written by the loader's control loop) carries two CPU masks:
+ * the CPUs new work may use (power cap, compaction) and the CPUs too hot to
+ * take new work.  CPUs outside them still run the tasks that can run
  * nowhere else, so no task stalls.
  *
  * Faults.  Any inconsistency ends the scheduler through scx_bpf_error();
@@ -64,6 +66,13 @@ struct {
 	__type(key, u32);
 	__type(value, struct ws_ctl);
 } ws_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct ws_budget);
+} ws_budget SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -148,6 +157,13 @@ static __always_inline struct ws_ctl *get_ctl(void)
 	return bpf_map_lookup_elem(&ws_ctl, &zero);
 }
 
+static __always_inline struct ws_budget *get_budget(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ws_budget, &zero);
+}
+
 static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
 {
 	struct mask_slot *slot = bpf_map_lookup_elem(map, &idx);
@@ -185,16 +201,20 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 }
 
 /*
- * Bring the usable mask (active and not too hot) in line with the control
- * block.  Whoever sees a new generation first rebuilds the spare buffer and
+ * Bring the usable mask (active and not too hot) in line with the budget.
+ * Whoever sees a new generation first rebuilds the spare buffer and
  * publishes it; the others keep using the current one meanwhile.
  */
-static void refresh_usable(struct ws_ctl *ctl)
+static void refresh_usable(void)
 {
+	struct ws_budget *b = get_budget();
 	struct bpf_cpumask *spare;
-	u32 gen = ctl->gen, next, weight = 0;
+	u32 gen, next, weight = 0;
 	s32 cpu;
 
+	if (!b)
+		return;
+	gen = b->gen;
 	if (likely(gen == applied_gen))
 		return;
 	if (__sync_val_compare_and_swap(&usable_busy, 0, 1))
@@ -208,9 +228,9 @@ static void refresh_usable(struct ws_ctl *ctl)
 	bpf_for(cpu, 0, nr_cpus) {
 		if (cpu >= WS_MAX_CPUS)
 			break;
-		if (ctl->nr_active && !ws_cpu_test(ctl->active_mask, cpu))
+		if (b->nr_active && !ws_cpu_test(b->active_mask, cpu))
 			continue;
-		if (ws_cpu_test(ctl->avoid_mask, cpu))
+		if (ws_cpu_test(b->avoid_mask, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
 		weight++;
@@ -285,7 +305,7 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 
 	if (!ctl)
 		return prev_cpu;
-	refresh_usable(ctl);
+	refresh_usable();
 
 	if (task_pinned(p)) {
 		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
@@ -380,7 +400,6 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct bpf_cpumask *cand;
 	const struct cpumask *usable;
-	struct ws_ctl *ctl = get_ctl();
 	u64 vtime = p->scx.dsq_vtime;
 	s32 cpu, idle;
 
@@ -388,8 +407,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if (vtime_before(vtime, vtime_now - slice_ns))
 		vtime = vtime_now - slice_ns;
 
-	if (ctl)
-		refresh_usable(ctl);
+	refresh_usable();
 	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
 	usable = usable_mask();
 
@@ -500,12 +518,10 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
-	struct ws_ctl *ctl = get_ctl();
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
 	bool usable;
 
-	if (ctl)
-		refresh_usable(ctl);
+	refresh_usable();
 	usable = cpu_usable(cpu);
 
 	if (keep_prev(prev, cpu, llc, usable)) {

@@ -66,19 +66,32 @@ struct ws_cpu_topo {
 };
 
 /*
- * The control block: one element of the "ws_ctl" array map, pinned at
- * WS_PIN_DIR/ws_ctl.  The loader writes it whole; BPF reads it on its hot
- * paths, so a policy switch takes effect at the next scheduling event with no
- * reload.  A zeroed block is a valid default (balanced, every CPU usable).
+ * The control block: the operator's intent.  One element of the "ws_ctl"
+ * array map, pinned at WS_PIN_DIR/ws_ctl.  `wattsched policy` and
+ * `wattsched cap` write it; the loader's control loop and BPF only read it,
+ * so a policy switch takes effect at the next scheduling event with no
+ * reload.  A zeroed block is a valid default (balanced, no cap).
  */
 struct ws_ctl {
 	__u32 policy;				/* enum ws_policy */
 	__u32 gen;				/* bumped on every write */
 	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
 	__u32 batch_duty_pct;			/* % of each period batch may run under a cap, 1..100 */
-	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
 	__u32 cap_watts;			/* host power cap; 0 = none (set by `wattsched cap`) */
 	__u32 policy_before_cap;		/* restored by `wattsched cap --clear` */
+};
+
+/*
+ * The budget: what the loader's control loop derives from the control block
+ * and its measurements.  One element of the "ws_budget" array map, pinned at
+ * WS_PIN_DIR/ws_budget.  Only the loader writes it; BPF reads it.  Intent and
+ * derived state live in separate maps so that each has a single writer: a
+ * control-loop tick can never undo a `wattsched policy` that landed between
+ * its read and its write.  A zeroed block means every CPU is usable.
+ */
+struct ws_budget {
+	__u32 gen;				/* bumped whenever a mask changes */
+	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
 	__u32 est_milliwatts;			/* the loader's last power reading */
 	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */

@@ -190,26 +190,26 @@ void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *m
 	}
 }
 
-bool ws_cap_step(struct ws_ctl *ctl, const struct ws_topology *topo,
-		 const struct ws_power_model *m)
+bool ws_cap_step(const struct ws_ctl *ctl, struct ws_budget *b,
+		 const struct ws_topology *topo, const struct ws_power_model *m)
 {
 	__u64 mask[WS_CPU_WORDS];
 	unsigned int n;
 
 	if (!ctl->cap_watts) {
-		if (!ctl->nr_active)
+		if (!b->nr_active)
 			return false;
-		ctl->nr_active = 0;
-		memset(ctl->active_mask, 0, sizeof(ctl->active_mask));
+		b->nr_active = 0;
+		memset(b->active_mask, 0, sizeof(b->active_mask));
 		return true;
 	}
 	n = ws_power_cpus_for_cap(m, ctl->cap_watts, ctl->perf[WS_CLASS_NORMAL],
 				  topo->nr_online);
 	ws_cap_choose_cpus(topo, n, mask);
-	if (ctl->nr_active == n && !memcmp(mask, ctl->active_mask, sizeof(mask)))
+	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)))
 		return false;
-	ctl->nr_active = n;
-	memcpy(ctl->active_mask, mask, sizeof(mask));
+	b->nr_active = n;
+	memcpy(b->active_mask, mask, sizeof(mask));
 	return true;
 }
 

@@ -28,9 +28,9 @@ double ws_power_estimate(const struct ws_power_model *m, const double *busy,
 unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_watts,
 				   unsigned int perf, unsigned int nr_online);
 void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *mask);
-/* Apply the control law to ctl; true when the active set changed. */
-bool ws_cap_step(struct ws_ctl *ctl, const struct ws_topology *topo,
-		 const struct ws_power_model *m);
+/* Apply the control law for ctl's cap to b; true when the active set changed. */
+bool ws_cap_step(const struct ws_ctl *ctl, struct ws_budget *b,
+		 const struct ws_topology *topo, const struct ws_power_model *m);
 
 struct ws_cpu_sample {
 	unsigned long long total, idle;

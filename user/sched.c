@@ -115,7 +115,10 @@ static int ensure_bpffs(void)
 
 static struct bpf_map *pinned_maps(struct wattsched_bpf *skel, int i)
 {
-	struct bpf_map *maps[] = { skel->maps.ws_ctl, skel->maps.ws_stats, skel->maps.ws_dev_tgid };
+	struct bpf_map *maps[] = {
+		skel->maps.ws_ctl, skel->maps.ws_budget, skel->maps.ws_stats,
+		skel->maps.ws_dev_tgid,
+	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
 }
@@ -223,13 +226,14 @@ struct run_opts {
 
 /*
  * One control period: measure utilisation, estimate power, apply the cap
- * law.  The control block is re-read first, since `wattsched policy` and
- * `wattsched cap` write it from other processes; gen is bumped only when
- * the CPU set changes, which is what BPF reacts to.
+ * law.  The control block is read, never written, here: `wattsched policy`
+ * and `wattsched cap` own it.  The loop is the only writer of the budget,
+ * which it keeps in @b; gen is bumped only when the CPU set changes, which
+ * is what BPF reacts to.
  */
-static void control_tick(int ctl_fd, const struct ws_topology *topo,
-			 const struct ws_power_model *m, struct ws_cpu_sample *prev,
-			 struct ws_cpu_sample *cur, double *busy)
+static void control_tick(int ctl_fd, int budget_fd, struct ws_budget *b,
+			 const struct ws_topology *topo, const struct ws_power_model *m,
+			 struct ws_cpu_sample *prev, struct ws_cpu_sample *cur, double *busy)
 {
 	struct ws_ctl ctl;
 	__u32 zero = 0, cpu;
@@ -243,17 +247,17 @@ static void control_tick(int ctl_fd, const struct ws_topology *topo,
 
 	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl))
 		return;
-	changed = ws_cap_step(&ctl, topo, m);
+	changed = ws_cap_step(&ctl, b, topo, m);
 	if (changed)
-		ctl.gen++;
-	ctl.est_milliwatts = ws_power_estimate(m, busy, topo->nr_cpus,
-					       ctl.perf[WS_CLASS_NORMAL]) * 1000;
-	ctl.power_source = WS_POWER_MODEL;
-	if (bpf_map_update_elem(ctl_fd, &zero, &ctl, BPF_EXIST))
-		ws_warn("control loop: writing the control map: %s", strerror(errno));
+		b->gen++;
+	b->est_milliwatts = ws_power_estimate(m, busy, topo->nr_cpus,
+					      ctl.perf[WS_CLASS_NORMAL]) * 1000;
+	b->power_source = WS_POWER_MODEL;
+	if (bpf_map_update_elem(budget_fd, &zero, b, BPF_EXIST))
+		ws_warn("control loop: writing the budget map: %s", strerror(errno));
 	else if (changed)
 		printf("wattsched: cap %u W: %u CPUs take work\n", ctl.cap_watts,
-		       ctl.nr_active ?: topo->nr_online);
+		       b->nr_active ?: topo->nr_online);
 }
 
 /*
@@ -269,6 +273,7 @@ static int run_once(const struct run_opts *o)
 	double *busy = NULL;
 	struct ws_topology *topo;
 	struct bpf_link *link = NULL;
+	struct ws_budget budget = {};
 	struct ws_ctl ctl = {};
 	char err[256], ops[128];
 	__u32 zero = 0;
@@ -302,12 +307,13 @@ static int run_once(const struct run_opts *o)
 	ws_policy_defaults(&ctl, o->cap_watts ? WS_POLICY_CAPPED : o->policy);
 	ctl.policy_before_cap = o->policy;
 	ctl.cap_watts = o->cap_watts;
-	ws_cap_step(&ctl, topo, &o->model);
 	ctl.gen = 1;
-	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY);
-	if (ret) {
+	ws_cap_step(&ctl, &budget, topo, &o->model);
+	budget.gen = 1;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.ws_budget), &zero, &budget, BPF_ANY)) {
 		ret = -errno;
-		ws_err("initialising the control map: %s", strerror(errno));
+		ws_err("initialising the control maps: %s", strerror(errno));
 		goto destroy_skel;
 	}
 	ret = pin_all(skel);
@@ -345,8 +351,9 @@ static int run_once(const struct run_opts *o)
 
 		while (left-- && !exiting && !skel->bss->uei.kind) {
 			usleep(WS_CONTROL_PERIOD_MS * 1000);
-			control_tick(bpf_map__fd(skel->maps.ws_ctl), topo, &o->model,
-				     samp_prev, samp_cur, busy);
+			control_tick(bpf_map__fd(skel->maps.ws_ctl),
+				     bpf_map__fd(skel->maps.ws_budget), &budget, topo,
+				     &o->model, samp_prev, samp_cur, busy);
 		}
 		if (o->interval && !skel->bss->uei.kind &&
 		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
@@ -549,8 +556,9 @@ int cmd_status(int argc, char **argv)
 	};
 	__u64 stats[WS_NR_STATS];
 	char state[64] = "unsupported", ops[128];
+	struct ws_budget b;
 	struct ws_ctl ctl;
-	int c, json = 0, ctl_fd, stats_fd, i, ret = 1;
+	int c, json = 0, ctl_fd, budget_fd, stats_fd, i, ret = 1;
 	__u32 zero = 0;
 
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -579,10 +587,14 @@ int cmd_status(int argc, char **argv)
 	ctl_fd = open_pinned("ws_ctl");
 	if (ctl_fd < 0)
 		return 1;
+	budget_fd = open_pinned("ws_budget");
+	if (budget_fd < 0)
+		goto close_ctl;
 	stats_fd = open_pinned("ws_stats");
 	if (stats_fd < 0)
-		goto close_ctl;
-	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) || read_stats(stats_fd, stats)) {
+		goto close_budget;
+	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) ||
+	    bpf_map_lookup_elem(budget_fd, &zero, &b) || read_stats(stats_fd, stats)) {
 		ws_err("status: reading the pinned maps: %s", strerror(errno));
 		goto close_stats;
 	}
@@ -594,8 +606,8 @@ int cmd_status(int argc, char **argv)
 		       "\"stats\":{",
 		       state, ops, strcmp(ops, WS_NAME) ? "false" : "true",
 		       ws_policy_name(ctl.policy), ctl.gen, ctl.cap_watts,
-		       ctl.est_milliwatts / 1000.0, ws_power_source_name(ctl.power_source),
-		       ctl.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
+		       b.est_milliwatts / 1000.0, ws_power_source_name(b.power_source),
+		       b.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)stats[i]);
@@ -604,11 +616,11 @@ int cmd_status(int argc, char **argv)
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
 		if (ctl.cap_watts)
-			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts, ctl.nr_active);
+			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts, b.nr_active);
 		else
 			printf("cap:        none\n");
-		printf("power:      %.1f W (source: %s)\n", ctl.est_milliwatts / 1000.0,
-		       ws_power_source_name(ctl.power_source));
+		printf("power:      %.1f W (source: %s)\n", b.est_milliwatts / 1000.0,
+		       ws_power_source_name(b.power_source));
 		printf("counters since attach:\n");
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("  %-13s %12llu  %s\n", stat_names[i],
@@ -617,6 +629,8 @@ int cmd_status(int argc, char **argv)
 	ret = 0;
 close_stats:
 	close(stats_fd);
+close_budget:
+	close(budget_fd);
 close_ctl:
 	close(ctl_fd);
 	return ret;

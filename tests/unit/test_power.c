@@ -28,6 +28,7 @@ int main(void)
 {
 	struct ws_power_model m, keep;
 	struct ws_topology topo;
+	struct ws_budget b = {};
 	struct ws_ctl ctl = {};
 	double busy[8] = { 1, 1, 0.5, 0, 0, 0, 0, 0 };
 	__u64 mask[WS_CPU_WORDS];
@@ -72,12 +73,12 @@ int main(void)
 	tap_is_int(mask[0], 0x1f, "5 CPUs: the first LLC whole, then one more");
 
 	ctl.cap_watts = 90;
-	tap_ok(ws_cap_step(&ctl, &topo, &m), "cap step: first application changes the set");
-	tap_ok(ctl.nr_active == 4 && ctl.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
-	tap_ok(!ws_cap_step(&ctl, &topo, &m), "cap step: same cap, no change (no oscillation)");
+	tap_ok(ws_cap_step(&ctl, &b, &topo, &m), "cap step: first application changes the set");
+	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
+	tap_ok(!ws_cap_step(&ctl, &b, &topo, &m), "cap step: same cap, no change (no oscillation)");
 	ctl.cap_watts = 0;
-	tap_ok(ws_cap_step(&ctl, &topo, &m), "clearing the cap changes the set");
-	tap_ok(ctl.nr_active == 0 && ctl.active_mask[0] == 0, "cleared: no restriction");
-	tap_ok(!ws_cap_step(&ctl, &topo, &m), "no cap, nothing to do");
+	tap_ok(ws_cap_step(&ctl, &b, &topo, &m), "clearing the cap changes the set");
+	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0, "cleared: no restriction");
+	tap_ok(!ws_cap_step(&ctl, &b, &topo, &m), "no cap, nothing to do");
 	return tap_done();
 }
