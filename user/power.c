@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "power.h"
 #include "ws.h"
 
@@ -276,9 +277,8 @@ static void cap_usage(FILE *f)
 int cmd_cap(int argc, char **argv)
 {
 	unsigned long long watts = 0;
-	struct ws_ctl ctl;
-	__u32 zero = 0;
-	int fd, ret = 1;
+	struct ws_ctl_answer ans;
+	char req[128];
 	bool clear;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -290,43 +290,22 @@ int cmd_cap(int argc, char **argv)
 		return 2;
 	}
 	clear = !strcmp(argv[1], "--clear");
-	if (!clear) {
-		ret = ws_parse_u64(argv[1], WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &watts);
-		if (ret) {
-			ws_err("cap: '%s' is not a whole number of watts in %u..%u", argv[1],
-			       WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
-			return 2;
-		}
+	if (!clear && ws_parse_u64(argv[1], WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &watts)) {
+		ws_err("cap: '%s' is not a whole number of watts in %u..%u", argv[1],
+		       WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
+		return 2;
 	}
-	fd = ws_open_ctl("cap");
-	if (fd < 0)
+	if (!ws_attached_or_explain("cap"))
 		return 1;
-	ret = 1;
-	if (bpf_map_lookup_elem(fd, &zero, &ctl)) {
-		ws_err("cap: reading the control map: %s", strerror(errno));
-		goto close_fd;
-	}
-	if (clear) {
-		if (ctl.cap_watts)
-			ws_policy_defaults(&ctl, ctl.policy_before_cap);
-		ctl.cap_watts = 0;
-	} else {
-		if (!ctl.cap_watts)
-			ctl.policy_before_cap = ctl.policy;
-		ws_policy_defaults(&ctl, WS_POLICY_CAPPED);
-		ctl.cap_watts = watts;
-	}
-	ctl.gen++;
-	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_EXIST)) {
-		ws_err("cap: writing the control map: %s", strerror(errno));
-		goto close_fd;
-	}
 	if (clear)
-		printf("cap: cleared; policy %s\n", ws_policy_name(ctl.policy));
+		snprintf(req, sizeof(req), "{\"op\":\"cap\",\"clear\":true}");
 	else
-		printf("cap: %u W; policy capped\n", ctl.cap_watts);
-	ret = 0;
-close_fd:
-	close(fd);
-	return ret;
+		snprintf(req, sizeof(req), "{\"op\":\"cap\",\"watts\":%llu}", watts);
+	if (ws_ctl_call("cap", req, &ans))
+		return 1;
+	if (clear)
+		printf("cap: cleared; policy %s\n", ans.policy);
+	else
+		printf("cap: %u W; policy %s\n", ans.cap_watts, ans.policy);
+	return 0;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "power.h"
 #include "topology.h"
 #include "ws.h"
@@ -226,16 +227,14 @@ struct run_opts {
 
 /*
  * One control period: measure utilisation, estimate power, apply the cap
- * law.  The control block is read, never written, here: `wattsched policy`
- * and `wattsched cap` own it.  The loop is the only writer of the budget,
- * which it keeps in @b; gen is bumped only when the CPU set changes, which
- * is what BPF reacts to.
+ * law to the control block @ctl.  The loop is the only writer of the
+ * budget, which it keeps in @b; gen is bumped only when the CPU set
+ * changes, which is what BPF reacts to.
  */
-static void control_tick(int ctl_fd, int budget_fd, struct ws_budget *b,
+static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budget *b,
 			 const struct ws_topology *topo, const struct ws_power_model *m,
 			 struct ws_cpu_sample *prev, struct ws_cpu_sample *cur, double *busy)
 {
-	struct ws_ctl ctl;
 	__u32 zero = 0, cpu;
 	bool changed;
 
@@ -245,19 +244,50 @@ static void control_tick(int ctl_fd, int budget_fd, struct ws_budget *b,
 		busy[cpu] = ws_cpu_busy_frac(&prev[cpu], &cur[cpu]);
 	memcpy(prev, cur, topo->nr_cpus * sizeof(*cur));
 
-	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl))
-		return;
-	changed = ws_cap_step(&ctl, b, topo, m);
+	changed = ws_cap_step(ctl, b, topo, m);
 	if (changed)
 		b->gen++;
 	b->est_milliwatts = ws_power_estimate(m, busy, topo->nr_cpus,
-					      ctl.perf[WS_CLASS_NORMAL]) * 1000;
+					      ctl->perf[WS_CLASS_NORMAL]) * 1000;
 	b->power_source = WS_POWER_MODEL;
 	if (bpf_map_update_elem(budget_fd, &zero, b, BPF_EXIST))
 		ws_warn("control loop: writing the budget map: %s", strerror(errno));
 	else if (changed)
-		printf("wattsched: cap %u W: %u CPUs take work\n", ctl.cap_watts,
+		printf("wattsched: cap %u W: %u CPUs take work\n", ctl->cap_watts,
 		       b->nr_active ?: topo->nr_online);
+}
+
+/* The loader's side of the control socket: it alone writes the control map. */
+struct ctl_owner {
+	struct ws_ctl *ctl;
+	int map_fd;
+};
+
+static int handle_request(void *data, const char *msg, size_t len, bool privileged,
+			  char *reply, size_t replylen)
+{
+	struct ctl_owner *own = data;
+	struct ws_ctl next = *own->ctl;
+	char err[256] = "";
+	__u32 zero = 0;
+	bool changed;
+	int ret;
+
+	ret = ws_control_apply(msg, len, privileged, &next, &changed, err, sizeof(err));
+	if (!ret && changed) {
+		if (bpf_map_update_elem(own->map_fd, &zero, &next, BPF_EXIST)) {
+			ret = -errno;
+			snprintf(err, sizeof(err), "writing the control map: %s", strerror(errno));
+		} else {
+			*own->ctl = next;
+			printf("wattsched: policy %s, cap %u W (generation %u)\n",
+			       ws_policy_name(next.policy), next.cap_watts, next.gen);
+			fflush(stdout);
+		}
+	}
+	if (ret)
+		ws_warn("control request refused: %s", err);
+	return ws_control_reply(own->ctl, ret, err, reply, replylen);
 }
 
 /*
@@ -275,9 +305,10 @@ static int run_once(const struct run_opts *o)
 	struct bpf_link *link = NULL;
 	struct ws_budget budget = {};
 	struct ws_ctl ctl = {};
+	struct ctl_owner owner = { .ctl = &ctl };
 	char err[256], ops[128];
 	__u32 zero = 0;
-	int ret;
+	int ret, sock = -1;
 
 	topo = calloc(1, sizeof(*topo));
 	if (!topo)
@@ -319,6 +350,12 @@ static int run_once(const struct run_opts *o)
 	ret = pin_all(skel);
 	if (ret)
 		goto unpin;
+	sock = ws_ctl_listen(ws_ctl_sock_path());
+	if (sock < 0) {
+		ret = sock;
+		goto unpin;
+	}
+	owner.map_fd = bpf_map__fd(skel->maps.ws_ctl);
 
 	link = bpf_map__attach_struct_ops(skel->maps.wattsched_ops);
 	if (!link) {
@@ -350,9 +387,8 @@ static int run_once(const struct run_opts *o)
 		unsigned long long left = (o->interval ?: 1) * 1000 / WS_CONTROL_PERIOD_MS;
 
 		while (left-- && !exiting && !skel->bss->uei.kind) {
-			usleep(WS_CONTROL_PERIOD_MS * 1000);
-			control_tick(bpf_map__fd(skel->maps.ws_ctl),
-				     bpf_map__fd(skel->maps.ws_budget), &budget, topo,
+			ws_ctl_serve(sock, WS_CONTROL_PERIOD_MS, handle_request, &owner);
+			control_tick(&ctl, bpf_map__fd(skel->maps.ws_budget), &budget, topo,
 				     &o->model, samp_prev, samp_cur, busy);
 		}
 		if (o->interval && !skel->bss->uei.kind &&
@@ -381,6 +417,7 @@ detach:
 	free(samp_cur);
 	free(samp_prev);
 unpin:
+	ws_ctl_close(sock, ws_ctl_sock_path());
 	unpin_all(skel);
 destroy_skel:
 	wattsched_bpf__destroy(skel);
@@ -533,12 +570,6 @@ static int open_pinned(const char *name)
 	return fd;
 }
 
-int ws_open_ctl(const char *what)
-{
-	if (!attached_or_explain(what))
-		return -1;
-	return open_pinned("ws_ctl");
-}
 
 static void status_usage(FILE *f)
 {
@@ -649,9 +680,8 @@ static void policy_usage(FILE *f)
 
 int cmd_policy(int argc, char **argv)
 {
-	struct ws_ctl ctl;
-	__u32 zero = 0;
-	int fd, policy, ret = 1;
+	struct ws_ctl_answer ans;
+	char req[128];
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		policy_usage(stdout);
@@ -661,28 +691,21 @@ int cmd_policy(int argc, char **argv)
 		policy_usage(stderr);
 		return 2;
 	}
-	policy = ws_policy_from_name(argv[1]);
-	if (policy < 0) {
+	if (ws_policy_from_name(argv[1]) < 0) {
 		ws_err("policy: unknown policy '%s' (balanced, performance, powersave, capped)",
 		       argv[1]);
 		return 2;
 	}
-	fd = ws_open_ctl("policy");
-	if (fd < 0)
+	if (!attached_or_explain("policy"))
 		return 1;
-	if (bpf_map_lookup_elem(fd, &zero, &ctl)) {
-		ws_err("policy: reading the control map: %s", strerror(errno));
-		goto close_fd;
-	}
-	ws_policy_defaults(&ctl, policy);
-	ctl.gen++;
-	if (bpf_map_update_elem(fd, &zero, &ctl, BPF_EXIST)) {
-		ws_err("policy: writing the control map: %s", strerror(errno));
-		goto close_fd;
-	}
-	printf("policy: %s (generation %u)\n", ws_policy_name(policy), ctl.gen);
-	ret = 0;
-close_fd:
-	close(fd);
-	return ret;
+	snprintf(req, sizeof(req), "{\"op\":\"policy\",\"policy\":\"%s\"}", argv[1]);
+	if (ws_ctl_call("policy", req, &ans))
+		return 1;
+	printf("policy: %s (generation %u)\n", ans.policy, ans.gen);
+	return 0;
+}
+
+bool ws_attached_or_explain(const char *what)
+{
+	return attached_or_explain(what);
 }

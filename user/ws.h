@@ -24,8 +24,8 @@ int cmd_telemetry(int argc, char **argv);
 int cmd_cap(int argc, char **argv);
 int cmd_device_affinity(int argc, char **argv);
 
-/* Open the running scheduler's pinned control map; -1 with a message if not running. */
-int ws_open_ctl(const char *what);
+/* Is wattsched the attached scheduler?  If not, say why (prefixed by @what). */
+bool ws_attached_or_explain(const char *what);
 int cmd_rack(int argc, char **argv);
 
 extern const char *ws_prog;

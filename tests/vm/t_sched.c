@@ -2,18 +2,23 @@
 /*
  * t_sched.c - the scheduler's lifecycle in a real kernel: it attaches and
  * names itself, carries a stress load, detaches cleanly on SIGINT, reports
- * a kernel-side exit, switches policy in place, and after SIGKILL of the
+ * a kernel-side exit, switches policy in place through the control socket,
+ * which refuses bad requests and non-root peers, and after SIGKILL of the
  * loader the kernel is back on EEVDF.
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "wstest.h"
 
 #define LOG "/tmp/wattsched-test.log"
+#define CTL_SOCK "/run/wattsched/control.sock"
 
 struct loader {
 	pid_t pid;
@@ -208,3 +213,126 @@ static enum ws_result noscx_setup(void **ctx)
 WS_TEST(cli_errors_detached,
 	"with nothing attached, status says so; bad options and commands exit 2 with a message",
 	"basic", noscx_setup, noscx_run, NULL);
+
+/* Send one raw request on the control socket; the answer goes to buf. */
+static int raw_request(const char *req, size_t len, char *buf, size_t buflen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = CTL_SOCK };
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, len, 0) < 0) {
+		close(fd);
+		return -1;
+	}
+	n = recv(fd, buf, buflen - 1, 0);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+static enum ws_result ctlsock_run(void *ctx)
+{
+	static const struct {
+		const char *req, *err;
+	} bad[] = {
+		{ "garbage", "not a JSON object" },
+		{ "[1,2]", "not a JSON object" },
+		{ "{\"op\":\"policy\"}", "missing field 'policy'" },
+		{ "{\"op\":\"policy\",\"policy\":\"turbo\"}", "unknown policy 'turbo'" },
+		{ "{\"op\":\"cap\",\"watts\":5}", "outside 10..100000" },
+		{ "{\"op\":\"cap\",\"watts\":350,\"extra\":1}", "unknown field 'extra'" },
+		{ "{\"op\":\"shutdown\"}", "unknown op 'shutdown'" },
+	};
+	char buf[1024], big[8192];
+	struct stat st;
+	unsigned int i;
+	int rc;
+
+	WS_ASSERT(stat(CTL_SOCK, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		  (st.st_mode & 0777) == 0600 && st.st_uid == 0, "socket mode %o", st.st_mode);
+	WS_ASSERT(stat("/run/wattsched", &st) == 0 && (st.st_mode & 0777) == 0700,
+		  "socket directory mode %o", st.st_mode);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		WS_ASSERT(raw_request(bad[i].req, strlen(bad[i].req), buf, sizeof(buf)) == 0,
+			  "no answer to %s", bad[i].req);
+		WS_ASSERT(strstr(buf, "\"ok\":false") && strstr(buf, bad[i].err),
+			  "request %s: answer %s", bad[i].req, buf);
+	}
+	memset(big, '{', sizeof(big));
+	WS_ASSERT(raw_request(big, sizeof(big), buf, sizeof(buf)) == 0 &&
+		  strstr(buf, "longer than"), "overlong request: %s", buf);
+	WS_ASSERT(raw_request("{\"op\":\"get\"}", 12, buf, sizeof(buf)) == 0 &&
+		  strstr(buf, "\"ok\":true") && strstr(buf, "\"policy\":\"balanced\"") &&
+		  strstr(buf, "\"generation\":1,"), "state changed by refused requests: %s", buf);
+
+	/*
+	 * The loader checks the peer's credentials, not just the socket's mode:
+	 * open the socket to everyone and a non-root client is still refused.
+	 */
+	WS_ASSERT(ws_sh("chmod 0755 /run/wattsched && chmod 0666 " CTL_SOCK) == 0, "chmod");
+	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
+		       "%s policy powersave 2>&1", ws_wattsched());
+	ws_sh("chmod 0700 /run/wattsched && chmod 0600 " CTL_SOCK);
+	ws_log("non-root peer on an open socket: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 1 && strstr(buf, "refused: permission denied"),
+		  "non-root peer: exit %d: %s", rc, buf);
+	WS_ASSERT(ws_sh("%s status --json | grep -q '\"policy\":\"balanced\",\"generation\":1,'",
+			ws_wattsched()) == 0, "a refused peer changed the state");
+	return WS_PASS;
+}
+WS_TEST(control_socket_rules,
+	"control socket: 0600 in a 0700 directory; malformed, invalid and overlong requests "
+	"are refused with the reason; a non-root peer is refused by its credentials",
+	"basic", attach_setup, ctlsock_run, attach_cleanup);
+
+static enum ws_result switch1000_run(void *ctx)
+{
+	static const char *const names[] = { "performance", "powersave", "capped", "balanced" };
+	struct loader *l = ctx;
+	char req[128], buf[512], want[128], st[64];
+	long long t0 = ws_now_ms();
+	unsigned int i;
+	int rc;
+
+	WS_ASSERT(ws_sh("stress-ng --cpu 2 --switch 1 --timeout 600 --quiet >/tmp/sw.log 2>&1 &"
+			" echo $! >/tmp/sw.pid") == 0, "cannot start stress-ng");
+	/* The control path `wattsched policy` uses, without 1000 execs under emulation. */
+	for (i = 0; i < 1000; i++) {
+		snprintf(req, sizeof(req), "{\"op\":\"policy\",\"policy\":\"%s\"}", names[i % 4]);
+		WS_ASSERT(raw_request(req, strlen(req), buf, sizeof(buf)) == 0,
+			  "switch %u: no answer", i);
+		snprintf(want, sizeof(want), "\"policy\":\"%s\",\"generation\":%u,", names[i % 4],
+			 i + 2);
+		WS_ASSERT(strstr(buf, "\"ok\":true") && strstr(buf, want),
+			  "switch %u: want %s, answer %s", i, want, buf);
+	}
+	ws_log("1000 switches in %.1f s", (ws_now_ms() - t0) / 1000.0);
+	/* every switch applied exactly once: none lost, none doubled */
+	WS_ASSERT(ws_sh("%s status --json | grep -q '\"policy\":\"balanced\",\"generation\":1001,'",
+			ws_wattsched()) == 0, "status does not show generation 1001");
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s policy powersave", ws_wattsched()) == 0 &&
+		  strstr(buf, "policy: powersave (generation 1002)"), "CLI switch: %s", buf);
+	WS_ASSERT(kill(l->pid, 0) == 0, "loader died");
+	WS_ASSERT(ws_scx_state(st, sizeof(st)) > 0 && !strcmp(st, "enabled"),
+		  "state '%s' after the switches (scheduler ended?)", st);
+	rc = ws_sh("kill -INT $(cat /tmp/sw.pid); while kill -0 $(cat /tmp/sw.pid) 2>/dev/null; "
+		   "do sleep 0.1; done; ! grep -qi 'fail\\|error' /tmp/sw.log");
+	WS_ASSERT(rc == 0, "stress-ng reported an error: see /tmp/sw.log");
+	return WS_PASS;
+}
+
+static void switch1000_cleanup(void *ctx)
+{
+	ws_sh("pkill -KILL stress-ng; true");
+	attach_cleanup(ctx);
+}
+WS_TEST(policy_switch_1000,
+	"1000 runtime switches across all policies under stress-ng: each applied exactly once "
+	"(generation +1), scheduler attached throughout",
+	"basic", attach_setup, switch1000_run, switch1000_cleanup);
