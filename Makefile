@@ -146,6 +146,9 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/bench --out $(O)
 
+check: deps
+	$(Q)$(SRC)/scripts/checkpatch
+
 clean:
 	$(Q)rm -rf $(O)/bpf/vmlinux.h $(O)/bpf/*.o $(O)/bpf/*.skel.h $(O)/bpf/*.tmp \
 		$(O)/user/*.o $(O)/user/*.d $(O)/user/wattsched $(O)/tests/bin
