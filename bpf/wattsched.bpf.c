@@ -8,14 +8,20 @@
  * migration disabled, or no usable CPU in their mask).  Both are ordered by
  * weighted virtual time, so nice levels and cgroup weights hold for pinned
  * and unpinned tasks alike: a task's vtime advances by its runtime scaled by
- * 100/weight, and a task that slept is clamped to at most one slice behind
- * the global clock so it cannot hoard credit.
+ * 100/weight.  Each queue has its own clock (the vtime of the task that last
+ * started on that CPU or in that LLC), and a task entering a queue is placed
+ * at most one slice behind that clock, so a sleeper cannot hoard credit.
+ * When the running task's slice ends it keeps the CPU while its vtime is
+ * the lowest, which is what makes weights hold between tasks sharing a CPU,
+ * but a waiter never counts as more than two of its slices ahead of it, so
+ * no task waits long behind one whose vtime lags the rest of the machine.
  *
  * Placement on wakeup (select_cpu) looks for an idle CPU in this order:
  * a fully idle core in the task's previous LLC, any idle CPU in that LLC,
  * a fully idle core and then any idle CPU in the same NUMA node, then
- * anywhere.  A task bound to a PCIe device starts the search on the
- * device's node instead.  An idle CPU found there gets the task directly on
+ * anywhere.  A synchronous wakeup from another LLC searches from the
+ * waker's LLC instead, so that a communicating pair comes together, and a
+ * task bound to a PCIe device starts the search on the device's node.  An idle CPU found there gets the task directly on
  * its local DSQ; otherwise the task is queued on its LLC's DSQ and an idle
  * CPU, if any, is kicked.
  *
@@ -53,6 +59,15 @@ const volatile __u32 llc_node[WS_MAX_LLCS];
 
 struct ws_exit_info uei;
 __u64 vtime_now;
+/*
+ * Queue clocks: the vtime of the task that last started on each CPU and in
+ * each LLC.  Virtual time only means something among tasks that compete for
+ * the same CPUs: a hog that once shared a CPU runs forever behind the
+ * others, so a waker placed by one global clock could wait behind it for
+ * seconds.  Tasks are placed near the clock of the queue they enter.
+ */
+__u64 cpu_vnow[WS_MAX_CPUS];
+__u64 llc_vnow[WS_MAX_LLCS];
 __u32 applied_gen = ~0U;
 __u32 usable_cur;
 __u32 usable_busy;
@@ -200,6 +215,36 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 	return (s64)(a - b) < 0;
 }
 
+/* A task entering a queue is at most one slice behind its clock: a sleeper banks no more. */
+static __always_inline u64 floor_vtime(u64 vtime, u64 clock)
+{
+	return vtime_before(vtime, clock - slice_ns) ? clock - slice_ns : vtime;
+}
+
+/*
+ * How far ahead of the running task a waiter counts, at most: two of its
+ * own weighted slices past where the running task started.  Waiters whose
+ * vtime came from another queue's clock (a new task, a task that ran on a
+ * busier CPU) would otherwise wait until the running task caught up, which
+ * for a task that once shared a CPU can be seconds.
+ */
+static __always_inline u64 waiter_vtime(struct task_struct *head, u64 run_start)
+{
+	u64 cap = run_start + 2 * slice_ns * 100 / (head->scx.weight ?: 1);
+
+	return vtime_before(cap, head->scx.dsq_vtime) ? cap : head->scx.dsq_vtime;
+}
+
+static __always_inline u64 cpu_clock(s32 cpu)
+{
+	return cpu_vnow[cpu & (WS_MAX_CPUS - 1)];
+}
+
+static __always_inline u64 llc_clock(u32 llc)
+{
+	return llc_vnow[llc & (WS_MAX_LLCS - 1)];
+}
+
 /*
  * Bring the usable mask (active and not too hot) in line with the budget.
  * Whoever sees a new generation first rebuilds the spare buffer and
@@ -256,10 +301,23 @@ static __always_inline bool cpu_usable(s32 cpu)
 	return !usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable);
 }
 
-/* Tasks that can run on one CPU only go to that CPU's own queue. */
+/*
+ * Tasks that can run on one CPU only go to that CPU's own queue.
+ *
+ * BPF programs run with migration disabled: the trampoline's prologue
+ * increments current->migration_disabled.  So when a callback is about the
+ * current task (a task preempted at the tick is enqueued from its own
+ * context), a count of one is ours, not the task's.  Reading it as "pinned"
+ * parked every preempted task on its own CPU: nothing ever migrated, and
+ * CPUs idled next to queued work.
+ */
 static __always_inline bool task_pinned(struct task_struct *p)
 {
-	return p->nr_cpus_allowed == 1 || p->migration_disabled;
+	if (p->nr_cpus_allowed == 1)
+		return true;
+	if (p->migration_disabled == 1 && bpf_get_current_task_btf() == p)
+		return false;
+	return p->migration_disabled;
 }
 
 /*
@@ -333,16 +391,34 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	 * packs onto SMT siblings rather than waking idle cores.
 	 */
 	core_first = ctl->policy != WS_POLICY_POWERSAVE;
+	llc = cpu_llc(prev_cpu);
+	node = cpu_node(prev_cpu);
+	/*
+	 * A synchronous wakeup (pipe, socket) pairs two tasks that share data:
+	 * search from the waker's LLC, so that a pair that started apart comes
+	 * together instead of ping-ponging across caches for ever.
+	 */
+	if (wake_flags & SCX_WAKE_SYNC) {
+		s32 waker = bpf_get_smp_processor_id();
+
+		if (cpu_llc(waker) != llc && bpf_cpumask_test_cpu(waker, cast_mask(cand))) {
+			llc = cpu_llc(waker);
+			node = cpu_node(waker);
+			prev_ok = false;
+		}
+	}
+	dev_node = device_node(p);
+	/* ...but a device-bound task's warm cache counts on the device's node only */
 	if (prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
+	    (dev_node < 0 || (u32)dev_node == node) &&
 	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
 		cpu = prev_cpu;
 		stat_inc(WS_STAT_idle_llc);
+		if (dev_node >= 0)
+			stat_inc(WS_STAT_dev_local);
 		goto direct;
 	}
 
-	llc = cpu_llc(prev_cpu);
-	node = cpu_node(prev_cpu);
-	dev_node = device_node(p);
 	if (dev_node >= 0 && (u32)dev_node != node) {
 		/* Start on the device's node; the old LLC is on the wrong one. */
 		node = dev_node;
@@ -402,35 +478,33 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	const struct cpumask *usable;
 	u64 vtime = p->scx.dsq_vtime;
 	s32 cpu, idle;
-
-	/* Tasks that slept may not bank more than one slice of credit. */
-	if (vtime_before(vtime, vtime_now - slice_ns))
-		vtime = vtime_now - slice_ns;
+	u32 llc;
 
 	refresh_usable();
 	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
 	usable = usable_mask();
+	cpu = scx_bpf_task_cpu(p);
 
-	if (task_pinned(p) || !cand || !usable)
+	if (task_pinned(p))
 		goto pinned;
+	if (!cand || !usable)
+		goto parked;
 	bpf_cpumask_and(cand, p->cpus_ptr, usable);
 	if (bpf_cpumask_empty(cast_mask(cand)))
-		goto pinned;
+		goto parked;
 
-	cpu = scx_bpf_task_cpu(p);
 	/*
 	 * SCX_OPS_ENQ_LAST hands us the last runnable task of a CPU whose
 	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
 	 * or the heat took away it must move, which is why we ask for it.
 	 */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand))) {
-		ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		stat_inc(WS_STAT_enq_local);
-		return;
-	}
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
+		goto run_on;
 	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
 		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
-	ws_dsq_insert_vtime(p, llc_dsq(cpu_llc(cpu)), slice_ns, vtime, enq_flags);
+	llc = cpu_llc(cpu);
+	vtime = floor_vtime(vtime, llc_clock(llc));
+	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
 	/* Work conservation: wake an idle CPU that may run it. */
@@ -441,16 +515,32 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	return;
 
+parked:
+	stat_inc(WS_STAT_enq_parked);
 pinned:
+	/*
+	 * The last runnable task of this CPU, and it may stay: it must go to
+	 * the local DSQ.  Parked on this CPU's own queue, it would sit there
+	 * while the CPU, having found nothing to run, goes idle, and nothing
+	 * would kick it (a per-CPU kworker stalled 30 s that way).
+	 */
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		goto run_on;
 	cpu = fallback_cpu(p);
 	if (cpu < 0 || cpu >= WS_MAX_CPUS || cpu >= nr_cpus) {
 		/* Cannot happen for a runnable task; never lose it anyway. */
 		ws_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
+	vtime = floor_vtime(vtime, cpu_clock(cpu));
 	ws_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return;
+
+run_on:
+	ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+	stat_inc(WS_STAT_enq_local);
 }
 
 /* Move the lower-vtime head of the per-CPU and LLC queues to this CPU. */
@@ -486,7 +576,7 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 	struct task_struct *head;
 	struct task_ctx *tctx;
 	bool waiting = false;
-	u64 vtime;
+	u64 vtime, start;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
 		return false;
@@ -499,16 +589,18 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 	vtime = prev->scx.dsq_vtime +
 		(ws_now() - tctx->started_at) * 100 / (prev->scx.weight ?: 1);
 
+	/* running() set this CPU's clock to prev's vtime when it started */
+	start = cpu_clock(cpu);
 	head = ws_dsq_peek(cpu_dsq(cpu));
 	if (head) {
-		if (!vtime_before(vtime, head->scx.dsq_vtime))
+		if (!vtime_before(vtime, waiter_vtime(head, start)))
 			return false;
 		waiting = true;
 	}
 	if (usable) {
 		head = ws_dsq_peek(llc_dsq(llc));
 		if (head) {
-			if (!vtime_before(vtime, head->scx.dsq_vtime))
+			if (!vtime_before(vtime, waiter_vtime(head, start)))
 				return false;
 			waiting = true;
 		}
@@ -563,6 +655,11 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
+	cpu = scx_bpf_task_cpu(p);
+	if (cpu >= 0 && cpu < WS_MAX_CPUS) {
+		cpu_vnow[cpu] = p->scx.dsq_vtime;
+		llc_vnow[cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = p->scx.dsq_vtime;
+	}
 
 	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
 	if (!tctx)
@@ -570,7 +667,6 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx->started_at = ws_now();
 
 	ctl = get_ctl();
-	cpu = scx_bpf_task_cpu(p);
 	if (!ctl || cpu < 0 || cpu >= WS_MAX_CPUS)
 		return;
 	perf = ctl->perf[tctx->class < WS_NR_CLASSES ? tctx->class : 0];

@@ -107,6 +107,7 @@ struct ws_budget {
 	X(enq_local,	"tasks dispatched straight to an idle CPU on wakeup") \
 	X(enq_llc,	"tasks queued on an LLC dispatch queue")		\
 	X(enq_pinned,	"per-CPU tasks queued on their only CPU")	\
+	X(enq_parked,	"tasks with no usable CPU in their mask, queued on their own") \
 	X(disp_local,	"dispatches from the CPU's own LLC queue")	\
 	X(steal_node,	"dispatches stolen from another LLC in the same node") \
 	X(steal_remote,	"dispatches stolen from another NUMA node")	\
