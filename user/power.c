@@ -13,9 +13,11 @@
  *
  * Control law: the number of CPUs allowed to take work is the largest n with
  *
- *	idle_watts + n * cpu_watts * (perf / 1024)^perf_exponent <= cap
+ *	idle_watts + n * cpu_watts * (perf / 1024)^perf_exponent <= cap * (1 - reserve_pct / 100)
  *
- * i.e. the model's worst case with n CPUs fully busy stays under the cap.
+ * i.e. the model's worst case with n CPUs fully busy stays under the cap,
+ * with reserve_pct (default 5) kept for the kernel threads and pinned tasks
+ * that still run on the CPUs outside the set.
  * n is a pure function of the cap and the model, not of the measured power,
  * so the loop has no feedback path that could oscillate: a load change moves
  * the estimate, never the mask.  (With a measured source such a loop would
@@ -36,6 +38,7 @@ void ws_power_model_defaults(struct ws_power_model *m)
 	m->idle_watts = 50.0;
 	m->cpu_watts = 10.0;
 	m->perf_exponent = 2.0;
+	m->reserve_pct = 5.0;
 }
 
 static int set_key(struct ws_power_model *m, const char *key, const char *val, char *err,
@@ -49,6 +52,7 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 		{ "idle_watts", offsetof(struct ws_power_model, idle_watts), 0, 100000 },
 		{ "cpu_watts", offsetof(struct ws_power_model, cpu_watts), 0.001, 10000 },
 		{ "perf_exponent", offsetof(struct ws_power_model, perf_exponent), 0, 4 },
+		{ "reserve_pct", offsetof(struct ws_power_model, reserve_pct), 0, 50 },
 	};
 	size_t i;
 	double v;
@@ -64,7 +68,7 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 		*(double *)((char *)m + keys[i].off) = v;
 		return 0;
 	}
-	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent)", key);
+	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent, reserve_pct)", key);
 	return -EINVAL;
 }
 
@@ -162,6 +166,8 @@ unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_wa
 {
 	double per_cpu = m->cpu_watts * perf_factor(m, perf), n;
 
+	/* CPUs outside the set still run what must run there: keep room for it */
+	cap_watts *= 1 - m->reserve_pct / 100;
 	if (cap_watts <= m->idle_watts + per_cpu)
 		return 1;	/* never fewer than one CPU: the cap is then out of reach */
 	n = floor((cap_watts - m->idle_watts) / per_cpu + 1e-9);

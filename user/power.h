@@ -16,6 +16,7 @@ struct ws_power_model {
 	double idle_watts;	/* the host with every CPU idle */
 	double cpu_watts;	/* one logical CPU fully busy at full perf */
 	double perf_exponent;	/* power ~ (perf/1024)^exponent */
+	double reserve_pct;	/* % of a cap kept for work the cap cannot move */
 };
 
 void ws_power_model_defaults(struct ws_power_model *m);

@@ -37,7 +37,8 @@ int main(void)
 	tap_plan(24);
 
 	ws_power_model_defaults(&m);
-	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2, "defaults");
+	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
+	       m.reserve_pct == 5, "defaults");
 	tap_is_int(ws_power_model_parse("# c\n idle_watts = 80 \ncpu_watts=5 # x\n\n", &m, err,
 					sizeof(err)), 0, "model: parses comments and spaces");
 	tap_ok(m.idle_watts == 80 && m.cpu_watts == 5 && m.perf_exponent == 2,
@@ -45,7 +46,8 @@ int main(void)
 	keep = m;
 	tap_is_int(ws_power_model_parse("idle_watts = 80\nturbo = 1\n", &m, err, sizeof(err)),
 		   -EINVAL, "model: unknown key refused");
-	tap_is_str(err, "line 2: unknown key 'turbo' (idle_watts, cpu_watts, perf_exponent)",
+	tap_is_str(err, "line 2: unknown key 'turbo' (idle_watts,"
+		   " cpu_watts, perf_exponent, reserve_pct)",
 		   "model: error names line and key");
 	tap_ok(!memcmp(&m, &keep, sizeof(m)), "model: refused text changes nothing");
 	tap_is_int(ws_power_model_parse("cpu_watts = -3\n", &m, err, sizeof(err)), -EINVAL,
@@ -60,11 +62,13 @@ int main(void)
 	tap_ok(ws_power_estimate(&m, busy, 8, 0) == 75.0, "estimate at full perf");
 	tap_ok(ws_power_estimate(&m, busy, 8, 512) == 56.25, "estimate at half perf");
 
-	tap_is_int(ws_power_cpus_for_cap(&m, 90, 0, 8), 4, "cap 90 W: 4 CPUs (50 + 4*10)");
-	tap_is_int(ws_power_cpus_for_cap(&m, 89.9, 0, 8), 3, "cap 89.9 W: 3 CPUs");
+	/* 5% reserve: a cap of C leaves 0.95 C for 50 W idle and 10 W per CPU */
+	tap_is_int(ws_power_cpus_for_cap(&m, 100, 0, 8), 4, "cap 100 W: 95 W, 4 CPUs (50 + 4*10)");
+	tap_is_int(ws_power_cpus_for_cap(&m, 94.7, 0, 8), 3, "cap 94.7 W: 89.97 W, 3 CPUs");
 	tap_is_int(ws_power_cpus_for_cap(&m, 1000, 0, 8), 8, "huge cap: all online CPUs");
 	tap_is_int(ws_power_cpus_for_cap(&m, 20, 0, 8), 1, "cap below idle: still one CPU");
-	tap_is_int(ws_power_cpus_for_cap(&m, 60, 512, 8), 4, "half perf: 4x the CPUs per watt");
+	tap_is_int(ws_power_cpus_for_cap(&m, 63.2, 512, 8), 4,
+		   "half perf: 4x the CPUs per watt (60.04 W: 50 + 4*2.5)");
 
 	fake_topo(&topo);
 	ws_cap_choose_cpus(&topo, 3, mask);
@@ -72,7 +76,7 @@ int main(void)
 	ws_cap_choose_cpus(&topo, 5, mask);
 	tap_is_int(mask[0], 0x1f, "5 CPUs: the first LLC whole, then one more");
 
-	ctl.cap_watts = 90;
+	ctl.cap_watts = 95;
 	tap_ok(ws_cap_step(&ctl, &b, &topo, &m), "cap step: first application changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
 	tap_ok(!ws_cap_step(&ctl, &b, &topo, &m), "cap step: same cap, no change (no oscillation)");
