@@ -145,6 +145,7 @@ struct {
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
 	u32 class;		/* enum ws_class */
+	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 };
 
 struct {
@@ -215,10 +216,32 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 	return (s64)(a - b) < 0;
 }
 
-/* A task entering a queue is at most one slice behind its clock: a sleeper banks no more. */
-static __always_inline u64 floor_vtime(u64 vtime, u64 clock)
+/*
+ * Place a task entering a queue relative to that queue's clock.  At most
+ * one slice behind it, so a sleeper banks no more credit.  And when it comes
+ * from another queue (@moved), at most one of its weighted slices ahead:
+ * clocks of different queues drift apart, and a task moved off a capped LLC
+ * with the other LLC's vtime would otherwise wait until this queue caught up
+ * (the watchdog saw 39 s).  A task staying in its queue keeps its lead,
+ * which is what weights are made of.
+ */
+static __always_inline u64 place_vtime(u64 vtime, u64 clock, bool moved, u32 weight)
 {
-	return vtime_before(vtime, clock - slice_ns) ? clock - slice_ns : vtime;
+	u64 ahead = slice_ns * 100 / (weight ?: 1);
+
+	if (vtime_before(vtime, clock - slice_ns))
+		return clock - slice_ns;
+	if (moved && vtime_before(clock + ahead, vtime))
+		return clock + ahead;
+	return vtime;
+}
+
+/* Where @p last ran, or -1. */
+static __always_inline s32 task_last_cpu(struct task_struct *p)
+{
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	return tctx ? tctx->last_cpu : -1;
 }
 
 /*
@@ -477,7 +500,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	struct bpf_cpumask *cand;
 	const struct cpumask *usable;
 	u64 vtime = p->scx.dsq_vtime;
-	s32 cpu, idle;
+	s32 cpu, idle, last;
 	u32 llc;
 
 	refresh_usable();
@@ -503,7 +526,9 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
 		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
 	llc = cpu_llc(cpu);
-	vtime = floor_vtime(vtime, llc_clock(llc));
+	last = task_last_cpu(p);
+	vtime = place_vtime(vtime, llc_clock(llc), last < 0 || cpu_llc(last) != llc,
+			    p->scx.weight);
 	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
@@ -532,7 +557,7 @@ pinned:
 		ws_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	vtime = floor_vtime(vtime, cpu_clock(cpu));
+	vtime = place_vtime(vtime, cpu_clock(cpu), task_last_cpu(p) != cpu, p->scx.weight);
 	ws_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -665,6 +690,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->started_at = ws_now();
+	tctx->last_cpu = scx_bpf_task_cpu(p);
 
 	ctl = get_ctl();
 	if (!ctl || cpu < 0 || cpu >= WS_MAX_CPUS)
@@ -701,6 +727,7 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 		return -ENOMEM;
 	/* SCHED_BATCH (3) and SCHED_IDLE (5) ask to be batch work. */
 	tctx->class = (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
+	tctx->last_cpu = -1;
 	return 0;
 }
 
