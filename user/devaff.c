@@ -20,8 +20,6 @@
 
 #include "ws.h"
 
-#define SCX_STATE		"/sys/kernel/sched_ext/state"
-#define SCX_OPS			"/sys/kernel/sched_ext/root/ops"
 #define DEV_MAP			WS_PIN_DIR "/ws_dev_tgid"
 #define PCI_DEVICES		"/sys/bus/pci/devices"
 #define PID_LIMIT		4194304ULL	/* the kernel's PID_MAX_LIMIT */
@@ -73,36 +71,11 @@ static bool is_help(const char *s)
 	return !strcmp(s, "--help") || !strcmp(s, "-h");
 }
 
-/*
- * Is wattsched the attached scheduler?  The same check as sched.c's
- * attached_or_explain(): pins left by a killed loader do not count.
- */
-static bool attached_or_explain(const char *what)
-{
-	char state[64] = "", ops[128] = "";
-
-	if (ws_read_file(SCX_STATE, state, sizeof(state)) < 0) {
-		ws_err("%s: this kernel has no sched_ext", what);
-		return false;
-	}
-	state[strcspn(state, "\n")] = '\0';
-	if (ws_read_file(SCX_OPS, ops, sizeof(ops)) < 0)
-		ops[0] = '\0';
-	ops[strcspn(ops, "\n")] = '\0';
-	if (!strcmp(state, "enabled") && !strcmp(ops, WS_NAME))
-		return true;
-	ws_err("%s: wattsched is not running (sched_ext state '%s', attached scheduler: %s)%s",
-	       what, state, ops[0] ? ops : "none",
-	       access(WS_PIN_DIR "/ws_ctl", F_OK) ? "" :
-	       "; the maps pinned at " WS_PIN_DIR " are stale, left by a loader that was killed");
-	return false;
-}
-
 static int open_dev_map(const char *what)
 {
 	int fd;
 
-	if (!attached_or_explain(what))
+	if (!ws_attached_or_explain(what))
 		return -1;
 	fd = bpf_obj_get(DEV_MAP);
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
@@ -191,7 +164,7 @@ static bool parse_pci_addr(const char *s, char *out, size_t len, const char **wh
 }
 
 /* The NUMA node of PCI device @addr, or -1 with a message. */
-static int pci_node(const char *addr)
+static int pci_node(const char *what, const char *addr)
 {
 	char path[256], buf[32];
 	long node;
@@ -201,43 +174,74 @@ static int pci_node(const char *addr)
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s", addr);
 	if (access(path, F_OK)) {
 		if (errno == ENOENT)
-			ws_err("device-affinity add: no PCI device %s (nothing at %s)", addr, path);
+			ws_err("%s: no PCI device %s (nothing at %s)", what, addr, path);
 		else
-			ws_err("device-affinity add: %s: %s", path, strerror(errno));
+			ws_err("%s: %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/numa_node", addr);
 	ret = ws_read_file(path, buf, sizeof(buf));
 	if (ret < 0) {
-		ws_err("device-affinity add: reading %s: %s", path, strerror(-ret));
+		ws_err("%s: reading %s: %s", what, path, strerror(-ret));
 		return -1;
 	}
 	buf[strcspn(buf, "\n")] = '\0';
 	errno = 0;
 	node = strtol(buf, &end, 10);
 	if (!buf[0] || *end || errno) {
-		ws_err("device-affinity add: %s: unexpected content '%s'", path, buf);
+		ws_err("%s: %s: unexpected content '%s'", what, path, buf);
 		return -1;
 	}
 	if (node < 0) {
-		ws_err("device-affinity add: PCI device %s: device has no NUMA node (%s reads %ld)",
-		       addr, path, node);
+		ws_err("%s: PCI device %s: device has no NUMA node (%s reads %ld)", what, addr,
+		       path, node);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%ld", node);
 	if (node >= WS_MAX_NODES || access(path, F_OK)) {
-		ws_err("device-affinity add: PCI device %s: its NUMA node %ld is not online", addr,
-		       node);
+		ws_err("%s: PCI device %s: its NUMA node %ld is not online", what, addr, node);
 		return -1;
 	}
 	return node;
 }
 
-static int cmd_add(int argc, char **argv)
+/*
+ * Check a binding of process @pid_s to PCI device @addr_s: 0 with the
+ * process and node set, 2 for a malformed argument, 1 when the process or
+ * device cannot be bound; each failure says why, prefixed by @what.
+ */
+int ws_devaff_resolve(const char *what, const char *pid_s, const char *addr_s, __u32 *tgid,
+		      __s32 *node)
 {
 	char addr[16];
 	const char *why;
-	__u32 pid, tgid;
+	__u32 pid;
+	int ret;
+
+	if (parse_pid(what, pid_s, &pid))
+		return 2;
+	if (!parse_pci_addr(addr_s, addr, sizeof(addr), &why)) {
+		ws_err("%s: '%s' is not a PCI address: %s", what, addr_s, why);
+		return 2;
+	}
+	ret = pid_tgid(pid, tgid);
+	if (ret == -ESRCH) {
+		ws_err("%s: no process with pid %u", what, pid);
+		return 1;
+	} else if (ret == -EBADF) {
+		ws_err("%s: process %u has exited (zombie)", what, pid);
+		return 1;
+	} else if (ret) {
+		ws_err("%s: reading /proc/%u/status: %s", what, pid, strerror(-ret));
+		return 1;
+	}
+	*node = pci_node(what, addr);
+	return *node < 0 ? 1 : 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	__u32 tgid;
 	__s32 node;
 	int fd, ret;
 
@@ -251,27 +255,9 @@ static int cmd_add(int argc, char **argv)
 		add_usage(stderr);
 		return 2;
 	}
-	if (parse_pid("device-affinity add", argv[1], &pid))
-		return 2;
-	if (!parse_pci_addr(argv[2], addr, sizeof(addr), &why)) {
-		ws_err("device-affinity add: '%s' is not a PCI address: %s", argv[2], why);
-		return 2;
-	}
-
-	ret = pid_tgid(pid, &tgid);
-	if (ret == -ESRCH) {
-		ws_err("device-affinity add: no process with pid %u", pid);
-		return 1;
-	} else if (ret == -EBADF) {
-		ws_err("device-affinity add: process %u has exited (zombie)", pid);
-		return 1;
-	} else if (ret) {
-		ws_err("device-affinity add: reading /proc/%u/status: %s", pid, strerror(-ret));
-		return 1;
-	}
-	node = pci_node(addr);
-	if (node < 0)
-		return 1;
+	ret = ws_devaff_resolve("device-affinity add", argv[1], argv[2], &tgid, &node);
+	if (ret)
+		return ret;
 
 	fd = open_dev_map("device-affinity add");
 	if (fd < 0)
@@ -286,11 +272,7 @@ static int cmd_add(int argc, char **argv)
 		return 1;
 	}
 	close(fd);
-	if (tgid != pid)
-		printf("pid %u (thread %u): bound to NUMA node %d (PCI device %s)\n", tgid, pid,
-		       node, addr);
-	else
-		printf("pid %u: bound to NUMA node %d (PCI device %s)\n", tgid, node, addr);
+	printf("pid %u: bound to NUMA node %d (PCI device %s)\n", tgid, node, argv[2]);
 	return 0;
 }
 

@@ -215,8 +215,13 @@ static int fill_topology(struct wattsched_bpf *skel, const struct ws_topology *t
 	return 0;
 }
 
+#define WS_RUN_MAX_DEVAFF	64
+
 struct run_opts {
 	int policy;
+	unsigned int nr_devaff;
+	__u32 devaff_tgid[WS_RUN_MAX_DEVAFF];
+	__s32 devaff_node[WS_RUN_MAX_DEVAFF];
 	unsigned long long slice_us;
 	unsigned long long interval;
 	unsigned long long cap_watts;
@@ -307,7 +312,7 @@ static int run_once(const struct run_opts *o)
 	struct ws_ctl ctl = {};
 	struct ctl_owner owner = { .ctl = &ctl };
 	char err[256], ops[128];
-	__u32 zero = 0;
+	__u32 zero = 0, i;
 	int ret, sock = -1;
 
 	topo = calloc(1, sizeof(*topo));
@@ -346,6 +351,14 @@ static int run_once(const struct run_opts *o)
 		ret = -errno;
 		ws_err("initialising the control maps: %s", strerror(errno));
 		goto destroy_skel;
+	}
+	for (i = 0; i < o->nr_devaff; i++) {
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.ws_dev_tgid), &o->devaff_tgid[i],
+					&o->devaff_node[i], BPF_ANY)) {
+			ret = -errno;
+			ws_err("--device-affinity: writing the map: %s", strerror(errno));
+			goto destroy_skel;
+		}
 	}
 	ret = pin_all(skel);
 	if (ret)
@@ -430,7 +443,8 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
-		"              [--cap-watts W] [--power-model FILE]\n\n"
+		"              [--cap-watts W] [--power-model FILE]\n"
+		"              [--device-affinity PID=PCI_ADDR]...\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
@@ -440,9 +454,12 @@ static void run_usage(FILE *f)
 		"  --interval SEC  seconds between stats lines, 0 for none, max 3600 (default 1)\n"
 		"  --cap-watts W   start with a host power cap of W watts (policy capped)\n"
 		"  --power-model FILE  power model coefficients (default: built in, the same\n"
-		"                  as configs/power-model.conf)\n\n"
+		"                  as configs/power-model.conf)\n"
+		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
+		"                  node of PCI device PCI_ADDR (DDDD:BB:DD.F); repeatable, up to\n"
+		"                  %d; at runtime: `%s device-affinity add`\n\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
-		ws_prog);
+		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
 }
 
 int cmd_run(int argc, char **argv)
@@ -453,6 +470,7 @@ int cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "cap-watts", required_argument, NULL, 'c' },
 		{ "power-model", required_argument, NULL, 'm' },
+		{ "device-affinity", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -462,8 +480,29 @@ int cmd_run(int argc, char **argv)
 	int c, ret;
 
 	ws_power_model_defaults(&o.model);
-	while ((c = getopt_long(argc, argv, "p:s:i:c:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:i:c:m:d:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'd': {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq) {
+				ws_err("--device-affinity: '%s' is not PID=PCI_ADDR", optarg);
+				return 2;
+			}
+			if (o.nr_devaff == WS_RUN_MAX_DEVAFF) {
+				ws_err("--device-affinity: at most %d bindings at start",
+				       WS_RUN_MAX_DEVAFF);
+				return 2;
+			}
+			*eq = '\0';
+			ret = ws_devaff_resolve("--device-affinity", optarg, eq + 1,
+						&o.devaff_tgid[o.nr_devaff],
+						&o.devaff_node[o.nr_devaff]);
+			if (ret)
+				return ret;
+			o.nr_devaff++;
+			break;
+		}
 		case 'c':
 			if (ws_parse_u64(optarg, WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &o.cap_watts)) {
 				ws_err("--cap-watts: '%s' is not a whole number of watts in %u..%u",

@@ -57,6 +57,13 @@ int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
 		 unsigned long long *out);
 int ws_parse_double(const char *s, double min, double max, double *out);
 
+/*
+ * Check a binding of process @pid to PCI device @addr: 0 with its process
+ * and NUMA node set, 2 for a malformed argument, 1 when it cannot be bound.
+ */
+int ws_devaff_resolve(const char *what, const char *pid, const char *addr, __u32 *tgid,
+		      __s32 *node);
+
 /* Fill the policy-dependent fields of a control block (cpufreq targets). */
 void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy);
 

@@ -767,3 +767,61 @@ WS_TEST(topo_devaff_cli_errors,
 	"device-affinity refuses a bad address, a missing device or pid and a device without a "
 	"NUMA node, precisely, and changes nothing",
 	"numa", topo_setup, devaff_cli_run, topo_cleanup);
+
+/* No loader yet: this test starts its own, with bindings on the command line. */
+static enum ws_result run_devaff_setup(void **ctx)
+{
+	char st[64];
+
+	memset(&tc, 0, sizeof(tc));
+	if (ws_scx_state(st, sizeof(st)) < 0)
+		return ws_skip("kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
+	if (strcmp(st, "disabled"))
+		return ws_skip("sched_ext is '%s', not disabled: another scheduler is attached", st);
+	if (read_topo(&tc.t))
+		return ws_skip("cannot read the CPU topology from sysfs");
+	if (tc.t.nic_node < 0)
+		return ws_skip("no network device with a NUMA node in the guest");
+	tc.dmesg_mark = ws_dmesg_mark();
+	*ctx = &tc;
+	return WS_PASS;
+}
+
+static enum ws_result run_devaff_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	char out[1024], args[128], want[64];
+	pid_t live, gone;
+	int rc;
+
+	live = spawn_fn(burst_sleep, (void *)-1L);
+	WS_ASSERT(live > 0, "cannot start a process");
+	gone = fork();
+	if (!gone)
+		_exit(0);
+	WS_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone, "fork/wait failed");
+
+	/* refused before anything is loaded: usage errors exit 2, the rest 1 */
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d 2>&1", ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "is not PID=PCI_ADDR"), "no '=': %d %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d=81:00.0 2>&1",
+		       ws_wattsched(), live);
+	WS_ASSERT(rc == 2 && strstr(out, "is not a PCI address"), "bad address: %d %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d=%s 2>&1", ws_wattsched(),
+		       gone, t->nic);
+	WS_ASSERT(rc == 1 && strstr(out, "no process with pid"), "gone pid: %d %s", rc, out);
+	WS_ASSERT(!strcmp((ws_scx_state(want, sizeof(want)), want), "disabled"),
+		  "a refused run attached something: %s", want);
+
+	snprintf(args, sizeof(args), "run --interval 0 --device-affinity %d=%s", live, t->nic);
+	tc.loader = ws_loader_start(LOG, args);
+	WS_ASSERT(tc.loader > 0 && ws_loader_wait_attached(60000), "loader did not attach");
+	WS_ASSERT(devaff_list(out, sizeof(out)) == 0, "list failed: %s", out);
+	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
+	WS_ASSERT(strstr(out, want), "binding from the command line not in force: %s", out);
+	return WS_PASS;
+}
+WS_TEST(topo_run_device_affinity,
+	"run --device-affinity PID=ADDR binds at start; a malformed binding, a bad address and "
+	"a missing process are refused before anything is loaded",
+	"numa", run_devaff_setup, run_devaff_run, topo_cleanup);
