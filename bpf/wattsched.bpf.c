@@ -8,9 +8,10 @@
  * migration disabled, or no usable CPU in their mask).  Both are ordered by
  * weighted virtual time, so nice levels and cgroup weights hold for pinned
  * and unpinned tasks alike: a task's vtime advances by its runtime scaled by
- * 100/weight.  Each queue has its own clock (the vtime of the task that last
- * started on that CPU or in that LLC), and a task entering a queue is placed
- * at most one slice behind that clock, so a sleeper cannot hoard credit.
+ * 100/weight.  A task entering a queue is placed against that queue's
+ * clock, the lowest vtime waiting in it: at most one slice behind it, so a
+ * sleeper cannot hoard credit, and, when it comes from another queue, at
+ * most one weighted slice ahead, since vtimes of different queues drift.
  * When the running task's slice ends it keeps the CPU while its vtime is
  * the lowest, which is what makes weights hold between tasks sharing a CPU,
  * but a waiter never counts as more than two of its slices ahead of it, so
@@ -60,14 +61,10 @@ const volatile __u32 llc_node[WS_MAX_LLCS];
 struct ws_exit_info uei;
 __u64 vtime_now;
 /*
- * Queue clocks: the vtime of the task that last started on each CPU and in
- * each LLC.  Virtual time only means something among tasks that compete for
- * the same CPUs: a hog that once shared a CPU runs forever behind the
- * others, so a waker placed by one global clock could wait behind it for
- * seconds.  Tasks are placed near the clock of the queue they enter.
+ * The vtime of the task that last started on each CPU: where keep_prev()
+ * measures a waiter's lead from, and the clock of an empty queue.
  */
 __u64 cpu_vnow[WS_MAX_CPUS];
-__u64 llc_vnow[WS_MAX_LLCS];
 __u32 applied_gen = ~0U;
 __u32 usable_cur;
 __u32 usable_busy;
@@ -236,6 +233,29 @@ static __always_inline u64 place_vtime(u64 vtime, u64 clock, bool moved, u32 wei
 	return vtime;
 }
 
+static __always_inline u64 cpu_clock(s32 cpu)
+{
+	return cpu_vnow[cpu & (WS_MAX_CPUS - 1)];
+}
+
+/*
+ * The clock a task entering queue @dsq on @cpu is placed against: the
+ * lowest vtime waiting there, or, with nothing waiting, that of the task
+ * that last started on @cpu.  The lowest waiter, not the last task started:
+ * a waker placed against a clock far ahead of the waiting hogs queued
+ * behind all of them (`wattsched cap` took 79 s to run under 8 hogs).
+ */
+static __always_inline u64 queue_clock(u64 dsq, s32 cpu)
+{
+	/* two loads in two places: merged, they would fail verification */
+	u64 clock = cpu_clock(cpu);
+	struct task_struct *head = ws_dsq_peek(dsq);
+
+	if (head)
+		clock = head->scx.dsq_vtime;
+	return clock;
+}
+
 /* Where @p last ran, or -1. */
 static __always_inline s32 task_last_cpu(struct task_struct *p)
 {
@@ -258,15 +278,6 @@ static __always_inline u64 waiter_vtime(struct task_struct *head, u64 run_start)
 	return vtime_before(cap, head->scx.dsq_vtime) ? cap : head->scx.dsq_vtime;
 }
 
-static __always_inline u64 cpu_clock(s32 cpu)
-{
-	return cpu_vnow[cpu & (WS_MAX_CPUS - 1)];
-}
-
-static __always_inline u64 llc_clock(u32 llc)
-{
-	return llc_vnow[llc & (WS_MAX_LLCS - 1)];
-}
 
 /*
  * Bring the usable mask (active and not too hot) in line with the budget.
@@ -527,8 +538,8 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
 	llc = cpu_llc(cpu);
 	last = task_last_cpu(p);
-	vtime = place_vtime(vtime, llc_clock(llc), last < 0 || cpu_llc(last) != llc,
-			    p->scx.weight);
+	vtime = place_vtime(vtime, queue_clock(llc_dsq(llc), cpu),
+			    last < 0 || cpu_llc(last) != llc, p->scx.weight);
 	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
@@ -557,7 +568,8 @@ pinned:
 		ws_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	vtime = place_vtime(vtime, cpu_clock(cpu), task_last_cpu(p) != cpu, p->scx.weight);
+	vtime = place_vtime(vtime, queue_clock(cpu_dsq(cpu), cpu), task_last_cpu(p) != cpu,
+			    p->scx.weight);
 	ws_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -683,7 +695,6 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	cpu = scx_bpf_task_cpu(p);
 	if (cpu >= 0 && cpu < WS_MAX_CPUS) {
 		cpu_vnow[cpu] = p->scx.dsq_vtime;
-		llc_vnow[cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = p->scx.dsq_vtime;
 	}
 
 	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
