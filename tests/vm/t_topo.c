@@ -302,7 +302,8 @@ static void ping_pong(void *arg)
 	}
 }
 
-static enum ws_result topo_setup(void **ctx)
+/* What every test here needs: sched_ext free, the binary, 2 NUMA nodes. */
+static enum ws_result topo_prepare(void)
 {
 	char st[64];
 
@@ -317,8 +318,16 @@ static enum ws_result topo_setup(void **ctx)
 		return ws_skip("cannot read the CPU topology from sysfs");
 	if (tc.t.nr_nodes < 2)
 		return ws_skip("%d NUMA node(s); these tests need at least 2", tc.t.nr_nodes);
-
 	tc.dmesg_mark = ws_dmesg_mark();
+	return WS_PASS;
+}
+
+static enum ws_result topo_setup(void **ctx)
+{
+	enum ws_result r = topo_prepare();
+
+	if (r != WS_PASS)
+		return r;
 	tc.loader = ws_loader_start(LOG, "run --interval 1");
 	if (tc.loader < 0 || !ws_loader_wait_attached(60000)) {
 		ws_log("loader did not attach within 60 s; its output:");
@@ -771,18 +780,12 @@ WS_TEST(topo_devaff_cli_errors,
 /* No loader yet: this test starts its own, with bindings on the command line. */
 static enum ws_result run_devaff_setup(void **ctx)
 {
-	char st[64];
+	enum ws_result r = topo_prepare();
 
-	memset(&tc, 0, sizeof(tc));
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
-	if (strcmp(st, "disabled"))
-		return ws_skip("sched_ext is '%s', not disabled: another scheduler is attached", st);
-	if (read_topo(&tc.t))
-		return ws_skip("cannot read the CPU topology from sysfs");
+	if (r != WS_PASS)
+		return r;
 	if (tc.t.nic_node < 0)
 		return ws_skip("no network device with a NUMA node in the guest");
-	tc.dmesg_mark = ws_dmesg_mark();
 	*ctx = &tc;
 	return WS_PASS;
 }
