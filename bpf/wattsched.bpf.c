@@ -242,8 +242,8 @@ static __always_inline u64 cpu_clock(s32 cpu)
  * The clock a task entering queue @dsq on @cpu is placed against: the
  * lowest vtime waiting there, or, with nothing waiting, that of the task
  * that last started on @cpu.  The lowest waiter, not the last task started:
- * a waker placed against a clock far ahead of the waiting hogs queued
- * behind all of them (`wattsched cap` took 79 s to run under 8 hogs).
+ * a waker placed against a clock far ahead of the waiting tasks would queue
+ * behind all of them.
  */
 static __always_inline u64 queue_clock(u64 dsq, s32 cpu)
 {
