@@ -67,6 +67,8 @@ __u64 vtime_now;
 __u64 cpu_vnow[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
 __u32 usable_cur;
+/* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
+__u8 llc_live[2][WS_MAX_LLCS];
 __u32 usable_busy;
 __u32 usable_weight;
 
@@ -304,6 +306,8 @@ static void refresh_usable(void)
 	if (!spare)
 		goto unlock;
 	bpf_cpumask_clear(spare);
+	bpf_for(cpu, 0, WS_MAX_LLCS)
+		llc_live[next & 1][cpu] = 0;
 	bpf_for(cpu, 0, nr_cpus) {
 		if (cpu >= WS_MAX_CPUS)
 			break;
@@ -312,6 +316,7 @@ static void refresh_usable(void)
 		if (ws_cpu_test(b->avoid_mask, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
+		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
 		weight++;
 	}
 	usable_cur = next;
@@ -645,6 +650,29 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 	return waiting;
 }
 
+/*
+ * Tasks queued on an LLC none of whose CPUs may take work any more (a cap
+ * or heat took them all after the tasks were queued): no CPU of that LLC
+ * takes from its queue, and usable CPUs steal only when their own queues
+ * are empty, which under load is never.  Usable CPUs take them first.
+ */
+static bool take_orphans(void)
+{
+	u32 i, cur = usable_cur & 1;
+
+	if (!usable_weight)
+		return false;
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= WS_MAX_LLCS)
+			break;
+		if (!llc_live[cur][i] && ws_dsq_move_to_local(llc_dsq(i))) {
+			stat_inc(WS_STAT_steal_remote);
+			return true;
+		}
+	}
+	return false;
+}
+
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
@@ -652,6 +680,9 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 
 	refresh_usable();
 	usable = cpu_usable(cpu);
+
+	if (usable && take_orphans())
+		return;
 
 	if (keep_prev(prev, cpu, llc, usable)) {
 		prev->scx.slice = slice_ns;
