@@ -258,6 +258,34 @@ int ws_read_cpustats(struct ws_cpustat *st, int max_cpus)
 	return n;
 }
 
+int ws_read_pstat(pid_t pid, struct ws_pstat *ps)
+{
+	char path[64], buf[1024], *p, *tok, *save;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ws_read(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	ps->ticks = 0;
+	ps->cpu = -1;
+	/* the first token after ") " is field 3 */
+	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok;
+	     field++, tok = strtok_r(NULL, " ", &save)) {
+		if (field == 3)
+			ps->state = tok[0];
+		else if (field == 14 || field == 15)
+			ps->ticks += strtoull(tok, NULL, 10);
+		else if (field == 39) {
+			ps->cpu = atoi(tok);
+			break;
+		}
+	}
+	return ps->cpu >= 0 ? 0 : -1;
+}
+
 int ws_dmesg_mark(void)
 {
 	char buf[32];

@@ -51,41 +51,6 @@ struct tctx {
 
 static struct tctx tc;
 
-/* Fields of /proc/<pid>/stat after the command name. */
-struct pstat {
-	char state;
-	unsigned long long ticks;	/* utime + stime */
-	int cpu;			/* field 39: the CPU it last ran on */
-};
-
-static int read_pstat(pid_t pid, struct pstat *ps)
-{
-	char path[64], buf[1024], *p, *tok, *save;
-	int field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ws_read(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	ps->ticks = 0;
-	ps->cpu = -1;
-	/* the first token after ") " is field 3 */
-	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok;
-	     field++, tok = strtok_r(NULL, " ", &save)) {
-		if (field == 3)
-			ps->state = tok[0];
-		else if (field == 14 || field == 15)
-			ps->ticks += strtoull(tok, NULL, 10);
-		else if (field == 39) {
-			ps->cpu = atoi(tok);
-			break;
-		}
-	}
-	return ps->cpu >= 0 ? 0 : -1;
-}
-
 /* voluntary + involuntary context switches from /proc/<pid>/status */
 static long long ctx_switches(pid_t pid)
 {
@@ -373,7 +338,7 @@ static enum ws_result work_conservation_run(void *ctx)
 	double pct[MAX_CPUS], min = 100;
 	char line[512], why[128], where[256];
 	pid_t hogs[MAX_CPUS];
-	struct pstat ps;
+	struct ws_pstat ps;
 	size_t off = 0, woff = 0;
 
 	for (i = 0; i < n; i++) {
@@ -397,7 +362,7 @@ static enum ws_result work_conservation_run(void *ctx)
 	}
 	for (i = 0; i < n; i++)
 		woff += snprintf(where + woff, sizeof(where) - woff, " %d",
-				 read_pstat(hogs[i], &ps) ? -1 : ps.cpu);
+				 ws_read_pstat(hogs[i], &ps) ? -1 : ps.cpu);
 	ws_log("%d hogs on %d CPUs, busy over 8 s:%s", n, n, line);
 	ws_log("the hogs' CPUs at the end (field 39):%s", where);
 	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
@@ -412,7 +377,7 @@ static enum ws_result fairness_run(void *ctx)
 {
 	const double want = 1024.0 / 335.0;	/* nice 0 : nice 5 weights */
 	int cpu = node_cpu(&tc.t, tc.t.nr_nodes - 1, true);
-	struct pstat a0, b0, a1, b1;
+	struct ws_pstat a0, b0, a1, b1;
 	unsigned long long da, db;
 	char cmd[256], why[128];
 	long long t0, t1;
@@ -426,9 +391,9 @@ static enum ws_result fairness_run(void *ctx)
 	WS_ASSERT(pa > 0 && pb > 0, "cannot start the hogs");
 	ws_sleep_ms(1500);		/* both exec'd and running */
 	t0 = ws_now_ms();
-	WS_ASSERT(!read_pstat(pa, &a0) && !read_pstat(pb, &b0), "cannot read the hogs' stat");
+	WS_ASSERT(!ws_read_pstat(pa, &a0) && !ws_read_pstat(pb, &b0), "cannot read the hogs' stat");
 	ws_sleep_ms(10000);
-	WS_ASSERT(!read_pstat(pa, &a1) && !read_pstat(pb, &b1), "cannot read the hogs' stat");
+	WS_ASSERT(!ws_read_pstat(pa, &a1) && !ws_read_pstat(pb, &b1), "cannot read the hogs' stat");
 	t1 = ws_now_ms();
 
 	da = a1.ticks - a0.ticks;
@@ -457,7 +422,7 @@ static enum ws_result device_locality_run(void *ctx)
 	int samples = 0, on_node = 0, moved_at = -1, i;
 	long long sw0, sw1, end;
 	char buf[512], why[128];
-	struct pstat ps;
+	struct ws_pstat ps;
 	pid_t pid;
 
 	if (t->nic_node < 0)
@@ -469,7 +434,7 @@ static enum ws_result device_locality_run(void *ctx)
 	pid = spawn_fn(burst_sleep, (void *)(long)start);
 	WS_ASSERT(pid > 0, "cannot start the task");
 	ws_sleep_ms(300);
-	WS_ASSERT(!read_pstat(pid, &ps) && ps.cpu == start, "task on cpu%d, pinned to %d",
+	WS_ASSERT(!ws_read_pstat(pid, &ps) && ps.cpu == start, "task on cpu%d, pinned to %d",
 		  ps.cpu, start);
 	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
 			    ws_wattsched(), pid, t->nic) == 0, "device-affinity add: %s", buf);
@@ -488,7 +453,7 @@ static enum ws_result device_locality_run(void *ctx)
 	sw0 = ctx_switches(pid);
 	end = ws_now_ms() + 5000;
 	for (i = 0; ws_now_ms() < end; i++) {
-		if (read_pstat(pid, &ps))
+		if (ws_read_pstat(pid, &ps))
 			break;
 		samples++;
 		if (t->node[ps.cpu] == t->nic_node) {
@@ -521,7 +486,7 @@ static enum ws_result pipe_llc_run(void *ctx)
 	const struct topo *t = &tc.t;
 	int ab[2], ba[2], fa[3], fb[3], samples = 0, same = 0;
 	long long sw0, sw1, end;
-	struct pstat pa, pb;
+	struct ws_pstat pa, pb;
 	pid_t a, b;
 	char why[128];
 
@@ -537,7 +502,7 @@ static enum ws_result pipe_llc_run(void *ctx)
 	sw0 = ctx_switches(a) + ctx_switches(b);
 	end = ws_now_ms() + 5000;
 	while (ws_now_ms() < end) {
-		if (read_pstat(a, &pa) || read_pstat(b, &pb))
+		if (ws_read_pstat(a, &pa) || ws_read_pstat(b, &pb))
 			break;
 		samples++;
 		if (t->llc[pa.cpu] == t->llc[pb.cpu])
@@ -635,7 +600,7 @@ static enum ws_result pinned_run(void *ctx)
 	int cpus[3] = { node_cpu(t, 0, false), node_cpu(t, t->nr_nodes - 1, true),
 			node_cpu(t, 0, true) };
 	int samples[3] = {}, off[3] = {}, where[3] = { -1, -1, -1 }, i;
-	struct pstat before[3], after[3], ps;
+	struct ws_pstat before[3], after[3], ps;
 	pid_t pids[3];
 	char cmd[256], buf[128], why[128];
 	long long end;
@@ -654,12 +619,12 @@ static enum ws_result pinned_run(void *ctx)
 		/* the kernel's view of the mask, independently of the scheduler */
 		WS_ASSERT(ws_sh_out(buf, sizeof(buf), "taskset -c -p %d", pids[i]) == 0,
 			  "taskset -p %d failed", pids[i]);
-		WS_ASSERT(!read_pstat(pids[i], &before[i]), "cannot read task %d", pids[i]);
+		WS_ASSERT(!ws_read_pstat(pids[i], &before[i]), "cannot read task %d", pids[i]);
 	}
 	end = ws_now_ms() + 4000;
 	while (ws_now_ms() < end) {
 		for (i = 0; i < 3; i++) {
-			if (read_pstat(pids[i], &ps))
+			if (ws_read_pstat(pids[i], &ps))
 				continue;
 			samples[i]++;
 			if (ps.cpu != cpus[i]) {
@@ -670,7 +635,7 @@ static enum ws_result pinned_run(void *ctx)
 		ws_sleep_ms(10);
 	}
 	for (i = 0; i < 3; i++) {
-		WS_ASSERT(!read_pstat(pids[i], &after[i]), "task %d is gone", pids[i]);
+		WS_ASSERT(!ws_read_pstat(pids[i], &after[i]), "task %d is gone", pids[i]);
 		ws_log("pinned to cpu%d (node %d): %d samples, %d elsewhere (last: cpu%d); "
 		       "%llu ticks of CPU in 4 s", cpus[i], t->node[cpus[i]], samples[i], off[i],
 		       where[i], after[i].ticks - before[i].ticks);

@@ -110,6 +110,14 @@ struct ws_cpustat {
 };
 int ws_read_cpustats(struct ws_cpustat *st, int max_cpus);
 
+/* Fields of /proc/<pid>/stat after the command name. */
+struct ws_pstat {
+	char state;
+	unsigned long long ticks;	/* utime + stime */
+	int cpu;			/* field 39: the CPU it last ran on */
+};
+int ws_read_pstat(pid_t pid, struct ws_pstat *ps);
+
 /* Lines of dmesg matching WARNING/BUG/Oops since the mark, and the mark. */
 int ws_dmesg_mark(void);
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
