@@ -73,6 +73,15 @@ __u32 usable_busy;
 __u32 usable_weight;
 
 #define WS_DSQ_CPU_BASE	(WS_DSQ_LLC_BASE + WS_MAX_LLCS)
+/* Batch work held back under a cap waits here, vtime-ordered. */
+#define WS_DSQ_BATCH	(WS_DSQ_CPU_BASE + WS_MAX_CPUS)
+/* Under a cap a batch task waits at most this long for a CPU (no stall). */
+#define WS_BATCH_MAX_WAIT_NS	(500ULL * 1000 * 1000)
+
+/* The class (+1; 0 when none) of the task running on each CPU. */
+__u32 cpu_run_class[WS_MAX_CPUS];
+/* CPUs running batch work now. */
+__u32 nr_batch_running;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -102,6 +111,14 @@ struct {
 	__type(key, u32);
 	__type(value, s32);
 } ws_dev_tgid SEC(".maps");
+
+/* Priority class by cgroup id; key WS_CGRP_TOKEN holds the change token. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WS_MAX_CGRP_RULES + 1);
+	__type(key, u64);
+	__type(value, u64);
+} ws_cgrp_class SEC(".maps");
 
 struct mask_slot {
 	struct bpf_cpumask __kptr *mask;
@@ -143,7 +160,9 @@ struct {
 
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
-	u32 class;		/* enum ws_class */
+	u64 queued_at;		/* when it was last held back as batch work */
+	u64 cgrp_token;		/* the ws_cgrp_class token cgrp_class was read under */
+	u32 cgrp_class;		/* its cgroup's class, WS_NR_CLASSES for none */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 };
 
@@ -170,6 +189,13 @@ static __always_inline struct ws_ctl *get_ctl(void)
 	u32 zero = 0;
 
 	return bpf_map_lookup_elem(&ws_ctl, &zero);
+}
+
+static __always_inline bool ctl_capped(void)
+{
+	struct ws_ctl *ctl = get_ctl();
+
+	return ctl && ctl->cap_watts;
 }
 
 static __always_inline struct ws_budget *get_budget(void)
@@ -381,6 +407,95 @@ static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
 	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
 }
 
+static __always_inline u64 cgrp_token(void)
+{
+	u64 key = WS_CGRP_TOKEN, *tok = bpf_map_lookup_elem(&ws_cgrp_class, &key);
+
+	return tok ? *tok : 0;
+}
+
+/* The class the nearest classified ancestor of @cgrp (itself included) gives. */
+static __always_inline u32 cgroup_class(struct cgroup *cgrp)
+{
+	u32 cls = WS_NR_CLASSES;
+	int level;
+
+	if (!cgrp)
+		return cls;
+	bpf_rcu_read_lock();
+	bpf_for(level, 0, WS_CGRP_MAX_DEPTH) {
+		struct cgroup *anc;
+		u64 id, *v;
+
+		if (level > cgrp->level)
+			break;
+		anc = bpf_cgroup_ancestor(cgrp, cgrp->level - level);
+		if (!anc)
+			break;
+		id = anc->kn->id;
+		bpf_cgroup_release(anc);
+		v = bpf_map_lookup_elem(&ws_cgrp_class, &id);
+		if (v && *v < WS_NR_CLASSES) {
+			cls = *v;
+			break;
+		}
+	}
+	bpf_rcu_read_unlock();
+	return cls;
+}
+
+/*
+ * A task's class: its cgroup's, else batch for SCHED_BATCH (3) and
+ * SCHED_IDLE (5), else normal.  The cgroup's is re-read only when the
+ * rules changed since it was last read.
+ */
+static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 tok;
+
+	if (!tctx)
+		return WS_CLASS_NORMAL;
+	tok = cgrp_token();
+	if (tok != tctx->cgrp_token) {
+		struct cgroup *cgrp = scx_bpf_task_cgroup(p);
+
+		tctx->cgrp_class = cgroup_class(cgrp);
+		tctx->cgrp_token = tok;
+		if (cgrp)
+			bpf_cgroup_release(cgrp);
+	}
+	if (tctx->cgrp_class < WS_NR_CLASSES)
+		return tctx->cgrp_class;
+	return (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
+}
+
+/* How many CPUs batch work may hold at once: the cap's duty cycle. */
+static __always_inline u32 batch_limit(struct ws_ctl *ctl)
+{
+	u32 n = usable_weight ?: nr_cpus, duty = ctl->batch_duty_pct;
+
+	if (!ctl->cap_watts || !duty || duty >= 100)
+		return n;
+	n = n * duty / 100;
+	return n ?: 1;
+}
+
+/* A CPU in @cand running batch work, searching from @from; -1 if none. */
+static s32 batch_victim(const struct cpumask *cand, s32 from)
+{
+	u32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		s32 cpu = (from + i) % nr_cpus;
+
+		if (cpu < 0 || cpu >= WS_MAX_CPUS)
+			break;
+		if (cpu_run_class[cpu] == WS_CLASS_BATCH + 1 && bpf_cpumask_test_cpu(cpu, cand))
+			return cpu;
+	}
+	return -1;
+}
+
 static s32 device_node(struct task_struct *p)
 {
 	u32 tgid = p->tgid;
@@ -515,9 +630,11 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct bpf_cpumask *cand;
 	const struct cpumask *usable;
+	struct ws_ctl *ctl = get_ctl();
+	struct task_ctx *tctx;
 	u64 vtime = p->scx.dsq_vtime;
 	s32 cpu, idle, last;
-	u32 llc;
+	u32 llc, class;
 
 	refresh_usable();
 	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
@@ -532,6 +649,39 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if (bpf_cpumask_empty(cast_mask(cand)))
 		goto parked;
 
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	class = task_class(p, tctx);
+	/*
+	 * Under a cap, batch work gives way: it waits in the batch queue, which
+	 * CPUs take from only when they have nothing else and fewer than the
+	 * duty cycle's CPUs run batch work (or when it waited too long).
+	 */
+	if (class == WS_CLASS_BATCH && ctl && ctl->cap_watts && tctx &&
+	    bpf_ksym_exists(scx_bpf_dsq_peek)) {
+		bool room = nr_batch_running < batch_limit(ctl);
+		bool here = bpf_cpumask_test_cpu(cpu, cast_mask(cand));
+
+		/* the last task of its CPU runs on while no other batch task waits */
+		if ((enq_flags & SCX_ENQ_LAST) && room && here && !ws_dsq_peek(WS_DSQ_BATCH))
+			goto run_on;
+		tctx->queued_at = ws_now();
+		vtime = place_vtime(vtime, queue_clock(WS_DSQ_BATCH, cpu), false, p->scx.weight);
+		ws_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns, vtime, enq_flags);
+		stat_inc(WS_STAT_throttled);
+		if (room) {
+			/*
+			 * Wake a CPU to take the head: an idle one, or this one,
+			 * which is about to go idle having found nothing else.
+			 */
+			idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+			if (idle >= 0)
+				scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+			else if ((enq_flags & SCX_ENQ_LAST) && here)
+				scx_bpf_kick_cpu(cpu, 0);
+		}
+		return;
+	}
+
 	/*
 	 * SCX_OPS_ENQ_LAST hands us the last runnable task of a CPU whose
 	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
@@ -539,6 +689,20 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
 		goto run_on;
+	/*
+	 * A latency-critical wakeup found no idle CPU (select_cpu looked):
+	 * it takes a CPU from batch work, straight onto that CPU ahead of it.
+	 */
+	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP)) {
+		idle = batch_victim(cast_mask(cand), cpu);
+		if (idle >= 0) {
+			ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns,
+				      enq_flags | SCX_ENQ_PREEMPT);
+			scx_bpf_kick_cpu(idle, SCX_KICK_PREEMPT);
+			stat_inc(WS_STAT_preempt_batch);
+			return;
+		}
+	}
 	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
 		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
 	llc = cpu_llc(cpu);
@@ -624,6 +788,8 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 		return false;
 	if (!usable && !task_pinned(prev))
 		return false;	/* it has to move off a capped or hot CPU */
+	if (cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1 && ctl_capped())
+		return false;	/* batch work gives way under a cap */
 	tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
 	if (!tctx || !tctx->started_at)
 		return false;
@@ -673,6 +839,50 @@ static bool take_orphans(void)
 	return false;
 }
 
+/*
+ * Batch work held back under a cap: the head goes first once it has waited
+ * WS_BATCH_MAX_WAIT_NS (@overdue), otherwise only while fewer CPUs than
+ * the duty cycle allows run batch work.  Without a cap the queue drains.
+ */
+static bool take_batch(bool overdue, s32 cpu, struct task_struct *prev)
+{
+	struct task_struct *head = ws_dsq_peek(WS_DSQ_BATCH);
+	struct ws_ctl *ctl = get_ctl();
+	struct task_ctx *tctx;
+	u32 running = nr_batch_running;
+	s32 idle;
+
+	if (!head || !ctl)
+		return false;
+	if (overdue) {
+		tctx = bpf_task_storage_get(&task_ctxs, head, 0, 0);
+		if (!tctx || ws_now() - tctx->queued_at < WS_BATCH_MAX_WAIT_NS ||
+		    !ws_dsq_move_to_local(WS_DSQ_BATCH))
+			return false;
+		stat_inc(WS_STAT_batch_rescued);
+		return true;
+	}
+	/*
+	 * A batch @prev whose slice ran out still counts as running, but the
+	 * head would take its place: batch tasks take turns on the CPUs the
+	 * duty cycle gives them.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && running &&
+	    cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1)
+		running--;
+	if (running >= batch_limit(ctl) || !ws_dsq_move_to_local(WS_DSQ_BATCH))
+		return false;
+	/* more waiting and room for it: wake another CPU to take it */
+	if (ws_dsq_peek(WS_DSQ_BATCH) && running + 1 < batch_limit(ctl)) {
+		const struct cpumask *usable = usable_mask();
+
+		idle = usable ? scx_bpf_pick_idle_cpu(usable, 0) : -1;
+		if (idle >= 0)
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	}
+	return true;
+}
+
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
@@ -682,6 +892,8 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	usable = cpu_usable(cpu);
 
 	if (usable && take_orphans())
+		return;
+	if (usable && take_batch(true, cpu, prev))
 		return;
 
 	if (keep_prev(prev, cpu, llc, usable)) {
@@ -712,6 +924,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 		}
 	}
+	take_batch(false, cpu, prev);
 }
 
 void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
@@ -719,7 +932,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	struct task_ctx *tctx;
 	struct ws_ctl *ctl;
 	s32 cpu;
-	u32 perf;
+	u32 perf, class;
 
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -737,7 +950,13 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	ctl = get_ctl();
 	if (!ctl || cpu < 0 || cpu >= WS_MAX_CPUS)
 		return;
-	perf = ctl->perf[tctx->class < WS_NR_CLASSES ? tctx->class : 0];
+	class = task_class(p, tctx);
+	if (class >= WS_NR_CLASSES)
+		class = WS_CLASS_NORMAL;
+	cpu_run_class[cpu] = class + 1;
+	if (class == WS_CLASS_BATCH)
+		__sync_fetch_and_add(&nr_batch_running, 1);
+	perf = ctl->perf[class];
 	if (perf && perf <= WS_PERF_MAX && cpu_perf_set[cpu] != perf) {
 		if (ws_cpuperf_set(cpu, perf))
 			cpu_perf_set[cpu] = perf;
@@ -747,7 +966,14 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	s32 cpu = scx_bpf_task_cpu(p);
 	u64 used;
+
+	if (cpu >= 0 && cpu < WS_MAX_CPUS) {
+		if (cpu_run_class[cpu] == WS_CLASS_BATCH + 1)
+			__sync_fetch_and_sub(&nr_batch_running, 1);
+		cpu_run_class[cpu] = 0;
+	}
 
 	if (!tctx || !tctx->started_at)
 		return;
@@ -767,10 +993,30 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!tctx)
 		return -ENOMEM;
-	/* SCHED_BATCH (3) and SCHED_IDLE (5) ask to be batch work. */
-	tctx->class = (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
+	tctx->cgrp_token = cgrp_token();
+	tctx->cgrp_class = WS_NR_CLASSES;
 	tctx->last_cpu = -1;
+	/* args->cgroup is not a trusted pointer: look the cgroup up by id */
+	if (args->cgroup) {
+		struct cgroup *cgrp = bpf_cgroup_from_id(args->cgroup->kn->id);
+
+		if (cgrp) {
+			tctx->cgrp_class = cgroup_class(cgrp);
+			bpf_cgroup_release(cgrp);
+		}
+	}
 	return 0;
+}
+
+void BPF_STRUCT_OPS(wattsched_cgroup_move, struct task_struct *p, struct cgroup *from,
+		    struct cgroup *to)
+{
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+
+	if (!tctx)
+		return;
+	tctx->cgrp_token = cgrp_token();
+	tctx->cgrp_class = cgroup_class(to);
 }
 
 static s32 install_mask(struct mask_slot *slot)
@@ -834,6 +1080,11 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 			return ret;
 		}
 	}
+	ret = scx_bpf_create_dsq(WS_DSQ_BATCH, -1);
+	if (ret) {
+		scx_bpf_error("failed to create the batch DSQ: %d", ret);
+		return ret;
+	}
 	if ((ret = new_mask(&usable_masks, 0)) || (ret = new_mask(&usable_masks, 1)))
 		return ret;
 	bpf_for(cpu, 0, nr_cpus) {
@@ -880,6 +1131,7 @@ struct sched_ext_ops wattsched_ops = {
 	.stopping	= (void *)wattsched_stopping,
 	.enable		= (void *)wattsched_enable,
 	.init_task	= (void *)wattsched_init_task,
+	.cgroup_move	= (void *)wattsched_cgroup_move,
 	.init		= (void *)wattsched_init,
 	.exit		= (void *)wattsched_exit,
 	.flags		= SCX_OPS_ENQ_LAST,

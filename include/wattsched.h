@@ -46,6 +46,19 @@ enum ws_class {
 	WS_NR_CLASSES,
 };
 
+/*
+ * Priority class by cgroup: the "ws_cgrp_class" hash map, pinned at
+ * WS_PIN_DIR/ws_cgrp_class, maps a cgroup id (the inode number of its
+ * cgroup2 directory) to an enum ws_class for the cgroup and every cgroup
+ * below it; the nearest ancestor with an entry wins.  Key WS_CGRP_TOKEN
+ * (no cgroup has id 0) holds a change token: whoever changes an entry then
+ * writes a new token (a fresh timestamp), and BPF re-reads a task's class
+ * when the token differs from the one it last saw.
+ */
+#define WS_CGRP_TOKEN		0ULL
+#define WS_MAX_CGRP_RULES	1024
+#define WS_CGRP_MAX_DEPTH	16
+
 /* Where the power reading in ws_ctl.est_milliwatts comes from. */
 enum ws_power_source {
 	WS_POWER_NONE	= 0,	/* no reading yet */
@@ -76,7 +89,7 @@ struct ws_ctl {
 	__u32 policy;				/* enum ws_policy */
 	__u32 gen;				/* bumped on every write */
 	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
-	__u32 batch_duty_pct;			/* % of each period batch may run under a cap, 1..100 */
+	__u32 batch_duty_pct;			/* % of the usable CPUs batch may hold under a cap, 1..100 */
 	__u32 cap_watts;			/* host power cap; 0 = none (set by `wattsched cap`) */
 	__u32 policy_before_cap;		/* restored by `wattsched cap --clear` */
 };
@@ -94,6 +107,8 @@ struct ws_budget {
 	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
 	__u32 est_milliwatts;			/* the loader's last power reading */
 	__u32 power_source;			/* enum ws_power_source of that reading */
+	__u32 nr_sensed;			/* CPUs with a temperature reading */
+	__u32 pad;
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };
@@ -119,6 +134,8 @@ struct ws_budget {
 	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
 	X(avoided_hot,	"placements that skipped a hot CPU")		\
 	X(throttled,	"batch tasks held back by the power cap")	\
+	X(batch_rescued, "batch tasks run after waiting too long under the cap") \
+	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \
 	X(kick_idle,	"idle CPUs kicked to take queued work")
 
 enum ws_stat_idx {

@@ -22,6 +22,7 @@ static const struct ws_cmd cmds[] = {
 	{ "telemetry", cmd_telemetry, "print the telemetry module's PCIe, thermal and power data" },
 	{ "cap",	cmd_cap,	"set or clear the host power cap in watts" },
 	{ "rack",	cmd_rack,	"check a rack power policy document and print each host's share" },
+	{ "class",	cmd_class,	"give the tasks of a cgroup a priority class (batch, ...)" },
 	{ "device-affinity", cmd_device_affinity, "bind a process to a PCIe device's NUMA node" },
 };
 

@@ -177,9 +177,11 @@ unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_wa
 /*
  * The first @n online CPUs in packing order: LLC by LLC, core by core, both
  * SMT siblings of a core before the next core, so the CPUs left out are
- * whole cores and whole LLCs that can reach deep idle states.
+ * whole cores and whole LLCs that can reach deep idle states.  CPUs in
+ * @avoid (too hot) are passed over, so the coolest are chosen first.
  */
-void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *mask)
+void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, const __u64 *avoid,
+			__u64 *mask)
 {
 	unsigned int llc, core, cpu, chosen = 0;
 
@@ -188,7 +190,7 @@ void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *m
 		for (core = 0; core < topo->nr_cores && chosen < n; core++) {
 			for (cpu = 0; cpu < topo->nr_cpus && chosen < n; cpu++) {
 				if (!ws_cpu_test(topo->online, cpu) || topo->cpu[cpu].llc != llc ||
-				    topo->cpu[cpu].core != core)
+				    topo->cpu[cpu].core != core || (avoid && ws_cpu_test(avoid, cpu)))
 					continue;
 				mask[cpu / 64] |= 1ULL << (cpu % 64);
 				chosen++;
@@ -197,26 +199,55 @@ void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, __u64 *m
 	}
 }
 
-bool ws_cap_step(const struct ws_ctl *ctl, struct ws_budget *b,
-		 const struct ws_topology *topo, const struct ws_power_model *m)
+unsigned int ws_compact_step(struct ws_compact *c, double load, unsigned int nr_online)
 {
-	__u64 mask[WS_CPU_WORDS];
-	unsigned int n;
+	double fitd = ceil(load / WS_COMPACT_FIT_UTIL - 1e-9);
+	unsigned int fit;
 
-	if (!ctl->cap_watts) {
-		if (!b->nr_active)
-			return false;
-		b->nr_active = 0;
-		memset(b->active_mask, 0, sizeof(b->active_mask));
-		return true;
+	if (!nr_online)
+		return 0;
+	fit = fitd < 1 ? 1 : fitd > nr_online ? nr_online : (unsigned int)fitd;
+	if (!c->n || load > WS_COMPACT_GROW_UTIL * c->n) {
+		/* saturated: fit is at least n / FIT_UTIL, so the set grows */
+		if (c->n && fit <= c->n)
+			fit = c->n < nr_online ? c->n + 1 : nr_online;
+		c->n = fit;
+		c->low = 0;
+	} else if (fit < c->n) {
+		if (++c->low >= WS_COMPACT_SHRINK_PERIODS) {
+			c->n = fit;
+			c->low = 0;
+		}
+	} else {
+		c->low = 0;
 	}
-	n = ws_power_cpus_for_cap(m, ctl->cap_watts, ctl->perf[WS_CLASS_NORMAL],
-				  topo->nr_online);
-	ws_cap_choose_cpus(topo, n, mask);
-	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)))
+	return c->n;
+}
+
+bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
+		    const struct ws_topology *topo, const struct ws_power_model *m,
+		    unsigned int n_compact, const __u64 *hot)
+{
+	__u64 mask[WS_CPU_WORDS] = {}, avoid[WS_CPU_WORDS] = {};
+	unsigned int n = topo->nr_online;
+
+	if (hot)
+		memcpy(avoid, hot, sizeof(avoid));
+	if (ctl->cap_watts)
+		n = ws_power_cpus_for_cap(m, ctl->cap_watts, ctl->perf[WS_CLASS_NORMAL],
+					  topo->nr_online);
+	if (ctl->policy == WS_POLICY_POWERSAVE && n_compact && n_compact < n)
+		n = n_compact;
+	if (n >= topo->nr_online)
+		n = 0;		/* every CPU: no restriction */
+	else
+		ws_cap_choose_cpus(topo, n, avoid, mask);
+	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)) &&
+	    !memcmp(avoid, b->avoid_mask, sizeof(avoid)))
 		return false;
 	b->nr_active = n;
 	memcpy(b->active_mask, mask, sizeof(mask));
+	memcpy(b->avoid_mask, avoid, sizeof(avoid));
 	return true;
 }
 

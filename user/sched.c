@@ -24,8 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "control.h"
 #include "power.h"
+#include "thermal.h"
 #include "topology.h"
 #include "ws.h"
 #include "wattsched.skel.h"
@@ -85,8 +87,8 @@ void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy)
 		/* balanced and capped: leave the frequency to the governor */
 		break;
 	}
-	if (!ctl->batch_duty_pct)
-		ctl->batch_duty_pct = 100;
+	/* under a cap, batch work runs on at most half the CPUs that take work */
+	ctl->batch_duty_pct = policy == WS_POLICY_CAPPED ? 50 : 100;
 }
 
 static bool scx_supported(void)
@@ -118,7 +120,7 @@ static struct bpf_map *pinned_maps(struct wattsched_bpf *skel, int i)
 {
 	struct bpf_map *maps[] = {
 		skel->maps.ws_ctl, skel->maps.ws_budget, skel->maps.ws_stats,
-		skel->maps.ws_dev_tgid,
+		skel->maps.ws_dev_tgid, skel->maps.ws_cgrp_class,
 	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
@@ -222,44 +224,134 @@ struct run_opts {
 	unsigned int nr_devaff;
 	__u32 devaff_tgid[WS_RUN_MAX_DEVAFF];
 	__s32 devaff_node[WS_RUN_MAX_DEVAFF];
+	unsigned int nr_class;
+	__u64 class_cgrp[WS_RUN_MAX_DEVAFF];
+	int class_of[WS_RUN_MAX_DEVAFF];
 	unsigned long long slice_us;
 	unsigned long long interval;
 	unsigned long long cap_watts;
 	struct ws_power_model model;
+	struct ws_thermal_cfg thermal;
 };
 
 #define WS_CONTROL_PERIOD_MS	250
+#define WS_THERMAL_TEXT_MAX	(64 * 1024)
+
+/* What the control loop keeps from one period to the next. */
+struct ctl_loop {
+	struct ws_cpu_sample *prev, *cur;
+	double *busy;
+	int *temp_mc, *limit_mc;
+	char *text;			/* the thermal file */
+	__u64 hot[WS_CPU_WORDS];
+	struct ws_compact compact;
+	bool thermal_ok;		/* did the last period have readings? */
+};
+
+static int ctl_loop_init(struct ctl_loop *l, unsigned int nr_cpus)
+{
+	memset(l, 0, sizeof(*l));
+	l->prev = calloc(nr_cpus, sizeof(*l->prev));
+	l->cur = calloc(nr_cpus, sizeof(*l->cur));
+	l->busy = calloc(nr_cpus, sizeof(*l->busy));
+	l->temp_mc = calloc(nr_cpus, sizeof(*l->temp_mc));
+	l->limit_mc = calloc(nr_cpus, sizeof(*l->limit_mc));
+	l->text = malloc(WS_THERMAL_TEXT_MAX);
+	if (!l->prev || !l->cur || !l->busy || !l->temp_mc || !l->limit_mc || !l->text)
+		return -ENOMEM;
+	ws_cpu_busy_sample(l->prev, nr_cpus);
+	return 0;
+}
+
+static void ctl_loop_free(struct ctl_loop *l)
+{
+	free(l->text);
+	free(l->limit_mc);
+	free(l->temp_mc);
+	free(l->busy);
+	free(l->cur);
+	free(l->prev);
+}
 
 /*
- * One control period: measure utilisation, estimate power, apply the cap
- * law to the control block @ctl.  The loop is the only writer of the
- * budget, which it keeps in @b; gen is bumped only when the CPU set
+ * Hot-core avoidance: read the telemetry module's thermal file and update
+ * the hot set.  Without readings (module not loaded, no sensors) nothing
+ * is avoided.  Returns the number of CPUs with a reading.
+ */
+static unsigned int thermal_tick(struct ctl_loop *l, const struct ws_topology *topo,
+				 const struct ws_thermal_cfg *cfg)
+{
+	unsigned int cpu;
+	int n = -1;
+
+	if (ws_read_file(WS_THERMAL_FILE, l->text, WS_THERMAL_TEXT_MAX) >= 0)
+		n = ws_thermal_parse(l->text, topo, cfg, l->temp_mc, l->limit_mc);
+	if (n <= 0) {
+		if (l->thermal_ok)
+			printf("wattsched: thermal: no readings any more; no CPU is avoided\n");
+		l->thermal_ok = false;
+		memset(l->hot, 0, sizeof(l->hot));
+		return 0;
+	}
+	l->thermal_ok = true;
+	if (ws_thermal_step(cfg, topo, l->temp_mc, l->limit_mc, l->hot)) {
+		printf("wattsched: thermal: hot CPUs:");
+		for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+			if (ws_cpu_test(l->hot, cpu))
+				printf(" %u", cpu);
+		printf("\n");
+	}
+	return n;
+}
+
+/*
+ * One control period: measure utilisation and temperatures, estimate
+ * power, and derive the budget from the control block @ctl: the cap's CPU
+ * count, powersave compaction, hot CPUs.  The loop is the only writer of
+ * the budget, which it keeps in @b; gen is bumped only when a mask
  * changes, which is what BPF reacts to.
  */
 static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budget *b,
-			 const struct ws_topology *topo, const struct ws_power_model *m,
-			 struct ws_cpu_sample *prev, struct ws_cpu_sample *cur, double *busy)
+			 const struct ws_topology *topo, const struct run_opts *o,
+			 struct ctl_loop *l)
 {
+	unsigned int n_compact = 0, nr_was = b->nr_active;
+	double load = 0;
 	__u32 zero = 0, cpu;
 	bool changed;
 
-	if (ws_cpu_busy_sample(cur, topo->nr_cpus) <= 0)
+	if (ws_cpu_busy_sample(l->cur, topo->nr_cpus) <= 0)
 		return;
-	for (cpu = 0; cpu < topo->nr_cpus; cpu++)
-		busy[cpu] = ws_cpu_busy_frac(&prev[cpu], &cur[cpu]);
-	memcpy(prev, cur, topo->nr_cpus * sizeof(*cur));
+	for (cpu = 0; cpu < topo->nr_cpus; cpu++) {
+		l->busy[cpu] = ws_cpu_busy_frac(&l->prev[cpu], &l->cur[cpu]);
+		load += l->busy[cpu];
+	}
+	memcpy(l->prev, l->cur, topo->nr_cpus * sizeof(*l->cur));
 
-	changed = ws_cap_step(ctl, b, topo, m);
+	if (ctl->policy == WS_POLICY_POWERSAVE)
+		n_compact = ws_compact_step(&l->compact, load, topo->nr_online);
+	else
+		memset(&l->compact, 0, sizeof(l->compact));
+	b->nr_sensed = thermal_tick(l, topo, &o->thermal);
+
+	changed = ws_budget_step(ctl, b, topo, &o->model, n_compact, l->hot);
 	if (changed)
 		b->gen++;
-	b->est_milliwatts = ws_power_estimate(m, busy, topo->nr_cpus,
+	b->est_milliwatts = ws_power_estimate(&o->model, l->busy, topo->nr_cpus,
 					      ctl->perf[WS_CLASS_NORMAL]) * 1000;
 	b->power_source = WS_POWER_MODEL;
 	if (bpf_map_update_elem(budget_fd, &zero, b, BPF_EXIST))
 		ws_warn("control loop: writing the budget map: %s", strerror(errno));
-	else if (changed)
-		printf("wattsched: cap %u W: %u CPUs take work\n", ctl->cap_watts,
-		       b->nr_active ?: topo->nr_online);
+	else if (changed && b->nr_active != nr_was && ctl->cap_watts)
+		printf("wattsched: policy %s, cap %u W: %u of %u CPUs take work\n",
+		       ws_policy_name(ctl->policy), ctl->cap_watts,
+		       b->nr_active ?: topo->nr_online, topo->nr_online);
+	else if (changed && b->nr_active != nr_was)
+		printf("wattsched: policy %s, no cap: %u of %u CPUs take work\n",
+		       ws_policy_name(ctl->policy), b->nr_active ?: topo->nr_online,
+		       topo->nr_online);
+	if (changed)
+		fflush(stdout);
 }
 
 /* The loader's side of the control socket: it alone writes the control map. */
@@ -303,9 +395,8 @@ static int handle_request(void *data, const char *msg, size_t len, bool privileg
 static int run_once(const struct run_opts *o)
 {
 	__u64 stats[WS_NR_STATS] = {}, prev[WS_NR_STATS] = {};
-	struct ws_cpu_sample *samp_prev = NULL, *samp_cur = NULL;
 	struct wattsched_bpf *skel;
-	double *busy = NULL;
+	struct ctl_loop loop = {};
 	struct ws_topology *topo;
 	struct bpf_link *link = NULL;
 	struct ws_budget budget = {};
@@ -344,7 +435,7 @@ static int run_once(const struct run_opts *o)
 	ctl.policy_before_cap = o->policy;
 	ctl.cap_watts = o->cap_watts;
 	ctl.gen = 1;
-	ws_cap_step(&ctl, &budget, topo, &o->model);
+	ws_budget_step(&ctl, &budget, topo, &o->model, 0, NULL);
 	budget.gen = 1;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.ws_budget), &zero, &budget, BPF_ANY)) {
@@ -357,6 +448,14 @@ static int run_once(const struct run_opts *o)
 					&o->devaff_node[i], BPF_ANY)) {
 			ret = -errno;
 			ws_err("--device-affinity: writing the map: %s", strerror(errno));
+			goto destroy_skel;
+		}
+	}
+	for (i = 0; i < o->nr_class; i++) {
+		ret = ws_class_write(bpf_map__fd(skel->maps.ws_cgrp_class), o->class_cgrp[i],
+				     o->class_of[i]);
+		if (ret) {
+			ws_err("--class: writing the map: %s", strerror(-ret));
 			goto destroy_skel;
 		}
 	}
@@ -386,15 +485,11 @@ static int run_once(const struct run_opts *o)
 	       topo->nr_online, topo->nr_cores, topo->nr_llcs, topo->nr_nodes, o->slice_us);
 	fflush(stdout);
 
-	samp_prev = calloc(topo->nr_cpus, sizeof(*samp_prev));
-	samp_cur = calloc(topo->nr_cpus, sizeof(*samp_cur));
-	busy = calloc(topo->nr_cpus, sizeof(*busy));
-	if (!samp_prev || !samp_cur || !busy) {
+	if (ctl_loop_init(&loop, topo->nr_cpus)) {
 		ret = -ENOMEM;
 		ws_err("out of memory");
 		goto detach;
 	}
-	ws_cpu_busy_sample(samp_prev, topo->nr_cpus);
 
 	while (!exiting && !skel->bss->uei.kind) {
 		unsigned long long left = (o->interval ?: 1) * 1000 / WS_CONTROL_PERIOD_MS;
@@ -402,7 +497,7 @@ static int run_once(const struct run_opts *o)
 		while (left-- && !exiting && !skel->bss->uei.kind) {
 			ws_ctl_serve(sock, WS_CONTROL_PERIOD_MS, handle_request, &owner);
 			control_tick(&ctl, bpf_map__fd(skel->maps.ws_budget), &budget, topo,
-				     &o->model, samp_prev, samp_cur, busy);
+				     o, &loop);
 		}
 		if (o->interval && !skel->bss->uei.kind &&
 		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
@@ -426,9 +521,7 @@ detach:
 		printf("wattsched: detached; the kernel is back on its default scheduler\n");
 		ret = ret == -ENOMEM ? ret : 0;
 	}
-	free(busy);
-	free(samp_cur);
-	free(samp_prev);
+	ctl_loop_free(&loop);
 unpin:
 	ws_ctl_close(sock, ws_ctl_sock_path());
 	unpin_all(skel);
@@ -444,7 +537,9 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
 		"              [--cap-watts W] [--power-model FILE]\n"
-		"              [--device-affinity PID=PCI_ADDR]...\n\n"
+		"              [--device-affinity PID=PCI_ADDR]... [--class CGROUP=CLASS]...\n"
+		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
+		"              [--thermal-hysteresis-c C]\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
@@ -457,9 +552,28 @@ static void run_usage(FILE *f)
 		"                  as configs/power-model.conf)\n"
 		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
 		"                  node of PCI device PCI_ADDR (DDDD:BB:DD.F); repeatable, up to\n"
-		"                  %d; at runtime: `%s device-affinity add`\n\n"
+		"                  %d; at runtime: `%s device-affinity add`\n"
+		"  --class CGROUP=CLASS  start with the tasks of cgroup CGROUP in class CLASS\n"
+		"                  (latency-critical, normal, batch); repeatable, up to %d;\n"
+		"                  at runtime: `%s class set`\n"
+		"  --thermal-limit-c C  a sensor's limit when it reports none (default 100)\n"
+		"  --thermal-margin-c C  a core is hot within C of its limit (default 5)\n"
+		"  --thermal-hysteresis-c C  and cool again C below that (default 5)\n\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
-		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
+		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
+}
+
+/* A temperature option in degrees C, stored in milli-degrees. */
+static int parse_celsius(const char *opt, const char *arg, double min, double max, int *mc)
+{
+	double v;
+
+	if (ws_parse_double(arg, min, max, &v)) {
+		ws_err("%s: '%s' is not a temperature in %g..%g degrees C", opt, arg, min, max);
+		return -EINVAL;
+	}
+	*mc = (int)(v * 1000);
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -471,6 +585,10 @@ int cmd_run(int argc, char **argv)
 		{ "cap-watts", required_argument, NULL, 'c' },
 		{ "power-model", required_argument, NULL, 'm' },
 		{ "device-affinity", required_argument, NULL, 'd' },
+		{ "class", required_argument, NULL, 'C' },
+		{ "thermal-limit-c", required_argument, NULL, 'L' },
+		{ "thermal-margin-c", required_argument, NULL, 'M' },
+		{ "thermal-hysteresis-c", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -480,8 +598,32 @@ int cmd_run(int argc, char **argv)
 	int c, ret;
 
 	ws_power_model_defaults(&o.model);
+	ws_thermal_defaults(&o.thermal);
 	while ((c = getopt_long(argc, argv, "p:s:i:c:m:d:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'C':
+			if (o.nr_class == WS_RUN_MAX_DEVAFF) {
+				ws_err("--class: at most %d rules at start", WS_RUN_MAX_DEVAFF);
+				return 2;
+			}
+			ret = ws_class_rule_parse("--class", optarg, &o.class_cgrp[o.nr_class],
+						  &o.class_of[o.nr_class]);
+			if (ret)
+				return ret;
+			o.nr_class++;
+			break;
+		case 'L':
+			if (parse_celsius("--thermal-limit-c", optarg, 30, 150, &o.thermal.limit_mc))
+				return 2;
+			break;
+		case 'M':
+			if (parse_celsius("--thermal-margin-c", optarg, 0, 50, &o.thermal.margin_mc))
+				return 2;
+			break;
+		case 'H':
+			if (parse_celsius("--thermal-hysteresis-c", optarg, 0, 50, &o.thermal.hyst_mc))
+				return 2;
+			break;
 		case 'd': {
 			char *eq = strchr(optarg, '=');
 
@@ -610,6 +752,17 @@ static int open_pinned(const char *name)
 }
 
 
+/* Print the CPUs in @mask, each preceded by @sep but the first; how many. */
+static unsigned int print_cpus(const __u64 *mask, const char *sep)
+{
+	unsigned int cpu, n = 0;
+
+	for (cpu = 0; cpu < WS_MAX_CPUS; cpu++)
+		if (ws_cpu_test(mask, cpu))
+			printf("%s%u", n++ ? sep : (*sep == ' ' ? " " : ""), cpu);
+	return n;
+}
+
 static void status_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s status [--json]\n\n"
@@ -681,7 +834,9 @@ int cmd_status(int argc, char **argv)
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)stats[i]);
-		printf("}}\n");
+		printf("},\"thermal_sensed_cpus\":%u,\"hot_cpus\":[", b.nr_sensed);
+		print_cpus(b.avoid_mask, ",");
+		printf("]}\n");
 	} else {
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
@@ -691,6 +846,14 @@ int cmd_status(int argc, char **argv)
 			printf("cap:        none\n");
 		printf("power:      %.1f W (source: %s)\n", b.est_milliwatts / 1000.0,
 		       ws_power_source_name(b.power_source));
+		if (!b.nr_sensed) {
+			printf("thermal:    no readings (telemetry module not loaded, or no sensors)\n");
+		} else {
+			printf("thermal:    %u CPUs sensed; hot CPUs avoided:", b.nr_sensed);
+			if (!print_cpus(b.avoid_mask, " "))
+				printf(" none");
+			printf("\n");
+		}
 		printf("counters since attach:\n");
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("  %-13s %12llu  %s\n", stat_names[i],

@@ -23,6 +23,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_telemetry(int argc, char **argv);
 int cmd_cap(int argc, char **argv);
 int cmd_device_affinity(int argc, char **argv);
+int cmd_class(int argc, char **argv);
 
 /* Is wattsched the attached scheduler?  If not, say why (prefixed by @what). */
 bool ws_attached_or_explain(const char *what);

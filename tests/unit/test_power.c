@@ -31,10 +31,12 @@ int main(void)
 	struct ws_budget b = {};
 	struct ws_ctl ctl = {};
 	double busy[8] = { 1, 1, 0.5, 0, 0, 0, 0, 0 };
-	__u64 mask[WS_CPU_WORDS];
+	__u64 mask[WS_CPU_WORDS], hot[WS_CPU_WORDS] = {};
+	struct ws_compact c = {};
+	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(24);
+	tap_plan(35);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
@@ -71,18 +73,42 @@ int main(void)
 		   "half perf: 4x the CPUs per watt (60.04 W: 50 + 4*2.5)");
 
 	fake_topo(&topo);
-	ws_cap_choose_cpus(&topo, 3, mask);
+	ws_cap_choose_cpus(&topo, 3, NULL, mask);
 	tap_is_int(mask[0], 0x7, "3 CPUs: packed onto core 0's siblings then core 1");
-	ws_cap_choose_cpus(&topo, 5, mask);
+	ws_cap_choose_cpus(&topo, 5, NULL, mask);
 	tap_is_int(mask[0], 0x1f, "5 CPUs: the first LLC whole, then one more");
 
+	hot[0] = 0x3;	/* core 0 too hot: the coolest CPUs are chosen instead */
+	ws_cap_choose_cpus(&topo, 3, hot, mask);
+	tap_is_int(mask[0], 0x1c, "3 CPUs with core 0 hot: core 1, then the next LLC");
+
 	ctl.cap_watts = 95;
-	tap_ok(ws_cap_step(&ctl, &b, &topo, &m), "cap step: first application changes the set");
+	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, NULL),
+	       "cap step: first application changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
-	tap_ok(!ws_cap_step(&ctl, &b, &topo, &m), "cap step: same cap, no change (no oscillation)");
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 0, NULL),
+	       "cap step: same cap, no change (no oscillation)");
+	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, hot), "a hot core changes the set");
+	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0x3c && b.avoid_mask[0] == 0x3,
+	       "cap with core 0 hot: 4 CPUs from core 1 on, core 0 avoided");
 	ctl.cap_watts = 0;
-	tap_ok(ws_cap_step(&ctl, &b, &topo, &m), "clearing the cap changes the set");
-	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0, "cleared: no restriction");
-	tap_ok(!ws_cap_step(&ctl, &b, &topo, &m), "no cap, nothing to do");
+	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, NULL), "clearing the cap changes the set");
+	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0 && b.avoid_mask[0] == 0,
+	       "cleared: no restriction");
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 0, NULL), "no cap, nothing to do");
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 3, NULL), "compaction ignored outside powersave");
+	ctl.policy = WS_POLICY_POWERSAVE;
+	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 3, NULL) && b.nr_active == 3 &&
+	       b.active_mask[0] == 0x7, "powersave: the compacted 3 CPUs, packed");
+
+	/* compaction: grow at once above 85%, shrink after 8 periods that fit fewer */
+	tap_is_int(ws_compact_step(&c, 2.05, 8), 4, "first step: 2.05 CPUs of load at 60%: 4");
+	tap_is_int(ws_compact_step(&c, 2.05, 8), 4, "steady load: no change");
+	for (i = 0; i < 7; i++)
+		n = ws_compact_step(&c, 1.0, 8);
+	tap_is_int(n, 4, "7 low periods: not yet shrunk (hysteresis)");
+	tap_is_int(ws_compact_step(&c, 1.0, 8), 2, "8th low period: shrunk to ceil(1/0.6)");
+	tap_is_int(ws_compact_step(&c, 1.9, 8), 4, "saturated (1.9 > 0.85 * 2): grows at once");
+	tap_is_int(ws_compact_step(&c, 7.9, 8), 8, "saturated again: all CPUs, never more");
 	return tap_done();
 }

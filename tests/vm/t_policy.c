@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_policy.c - the power and thermal policies in the "numa" VM (8 CPUs: 2
+ * packages, each one LLC of 2 cores x 2 SMT threads): powersave compaction,
+ * performance spreading, hot-core avoidance with injected temperatures,
+ * and batch work giving way under a cap to a latency-critical cyclictest;
+ * and the class CLI's handling of bad input in the "basic" VM.
+ *
+ * The oracles are independent of the scheduler's counters: /proc/stat per
+ * CPU, /proc/<pid>/stat field 39 (the CPU a thread last ran on), sysfs
+ * topology, per-cgroup cpu.stat usage_usec, and cyclictest's histogram.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wstest.h"
+
+#define LOG		"/tmp/wattsched-policy.log"
+#define MAX_CPUS	64
+#define MAX_THREADS	64
+#define INJECT		"/sys/kernel/debug/wattsched/inject/thermal"
+#define CG_BATCH	"/sys/fs/cgroup/ws-batch"
+#define CG_LAT		"/sys/fs/cgroup/ws-latency"
+
+static pid_t loader;
+static bool kmod_loaded;
+
+/* Per-CPU LLC (first CPU of it) and core (first SMT sibling) from sysfs. */
+static int cpu_llc[MAX_CPUS], cpu_core[MAX_CPUS], nr_cpus;
+
+static int first_of(const char *fmt, int cpu)
+{
+	char path[128], buf[128];
+
+	snprintf(path, sizeof(path), fmt, cpu);
+	return ws_read(path, buf, sizeof(buf)) > 0 ? atoi(buf) : -1;
+}
+
+/* sched_ext free and the loader attached. */
+static enum ws_result loader_setup(void **ctx)
+{
+	char st[64];
+
+	if (ws_scx_state(st, sizeof(st)) < 0)
+		return ws_skip("kernel has no sched_ext");
+	if (strcmp(st, "disabled"))
+		return ws_skip("sched_ext is '%s', not disabled", st);
+	loader = ws_loader_start(LOG, "-v run --interval 1");
+	if (loader < 0 || !ws_loader_wait_attached(60000)) {
+		char buf[8192] = "";
+
+		ws_sh_out(buf, sizeof(buf), "tail -c 6000 " LOG);
+		ws_log("the loader did not attach: %s", buf);
+		ws_loader_stop(loader, SIGKILL, 5000);
+		return WS_FAIL;
+	}
+	return WS_PASS;
+}
+
+/* And the SMT/LLC topology these tests reason about, from sysfs. */
+static enum ws_result policy_setup(void **ctx)
+{
+	int cpu;
+
+	nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (nr_cpus < 4 || nr_cpus > MAX_CPUS)
+		return ws_skip("needs 4..%d CPUs, have %d", MAX_CPUS, nr_cpus);
+	for (cpu = 0; cpu < nr_cpus; cpu++) {
+		cpu_llc[cpu] = first_of("/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list",
+					cpu);
+		cpu_core[cpu] = first_of("/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list",
+					 cpu);
+		if (cpu_core[cpu] < 0)
+			return ws_skip("no SMT topology in sysfs for cpu%d", cpu);
+	}
+	return loader_setup(ctx);
+}
+
+static void policy_cleanup(void *ctx)
+{
+	ws_sh("pkill -KILL stress-ng; pkill -KILL cyclictest; true");
+	if (kmod_loaded) {
+		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
+		      "rmmod wattsched_telemetry");
+		kmod_loaded = false;
+	}
+	ws_loader_stop(loader, SIGINT, 20000);
+	ws_scx_wait_state("disabled", 10000);
+	{
+		char buf[4096] = "";
+
+		ws_sh_out(buf, sizeof(buf), "grep -E 'thermal|take work|error|refused|ended' " LOG
+			  " | tail -n 20");
+		if (buf[0])
+			ws_log("loader: %s", buf);
+	}
+	ws_sh("rmdir " CG_BATCH " " CG_LAT " 2>/dev/null; true");
+}
+
+/* Threads named @comm: their tids, at most @max. */
+static int threads_named(const char *comm, pid_t *tids, int max)
+{
+	char buf[4096], *p, *save;
+	int n = 0;
+
+	if (ws_sh_out(buf, sizeof(buf), "pgrep -x %s", comm))
+		return 0;
+	for (p = strtok_r(buf, "\n", &save); p && n < max; p = strtok_r(NULL, "\n", &save))
+		tids[n++] = atoi(p);
+	return n;
+}
+
+/* Busy fraction of each CPU over @ms, from /proc/stat. */
+static void busy_over(int ms, double *busy)
+{
+	struct ws_cpustat a[MAX_CPUS] = {}, b[MAX_CPUS] = {};
+	int cpu, n;
+
+	ws_read_cpustats(a, MAX_CPUS);
+	ws_sleep_ms(ms);
+	n = ws_read_cpustats(b, MAX_CPUS);
+	for (cpu = 0; cpu < MAX_CPUS; cpu++) {
+		unsigned long long dt = b[cpu].total - a[cpu].total;
+
+		busy[cpu] = cpu < n && dt ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
+	}
+}
+
+/* Start @n CPU hogs; wait until @n threads named stress-ng-cpu exist. */
+static bool start_hogs(int n, pid_t *tids)
+{
+	long long t0 = ws_now_ms();
+
+	if (ws_sh("stress-ng --cpu %d --timeout 86400 --quiet >/dev/null 2>&1 &", n))
+		return false;
+	while (ws_now_ms() - t0 < 30000) {
+		if (threads_named("stress-ng-cpu", tids, MAX_THREADS) == n)
+			return true;
+		ws_sleep_ms(200);
+	}
+	return false;
+}
+
+static void stop_hogs(void)
+{
+	ws_sh("pkill -KILL stress-ng; sleep 1; true");
+}
+
+static int set_policy(const char *name)
+{
+	return ws_sh("%s policy %s >/dev/null", ws_wattsched(), name);
+}
+
+static enum ws_result powersave_run(void *ctx)
+{
+	double busy[MAX_CPUS];
+	pid_t hog[MAX_THREADS];
+	int i, s, cpu, llc = -1, stray = 0, samples = 0;
+
+	WS_ASSERT(set_policy("powersave") == 0, "policy powersave refused");
+	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	/* compaction grows within a period and shrinks after 2 s: let it settle */
+	ws_sleep_ms(4000);
+	for (s = 0; s < 10; s++) {
+		for (i = 0; i < 2; i++) {
+			struct ws_pstat ps;
+
+			if (ws_read_pstat(hog[i], &ps))
+				continue;
+			samples++;
+			if (llc < 0)
+				llc = cpu_llc[ps.cpu];
+			if (cpu_llc[ps.cpu] != llc) {
+				ws_log("sample %d: hog %d on cpu%d, LLC %d; first seen LLC %d", s,
+				       hog[i], ps.cpu, cpu_llc[ps.cpu], llc);
+				stray++;
+			}
+		}
+		ws_sleep_ms(100);
+	}
+	busy_over(3000, busy);
+	stop_hogs();
+	WS_ASSERT(samples >= 18, "could read only %d of 20 placements", samples);
+	WS_ASSERT(!stray, "%d of %d placements outside one LLC", stray, samples);
+	for (cpu = 0; cpu < nr_cpus; cpu++) {
+		ws_log("cpu%d (LLC %d): %.1f%% busy", cpu, cpu_llc[cpu], busy[cpu] * 100);
+		if (cpu_llc[cpu] != llc)
+			WS_ASSERT(busy[cpu] < 0.05, "cpu%d outside the hogs' LLC %d is %.1f%% busy",
+				  cpu, llc, busy[cpu] * 100);
+	}
+	return WS_PASS;
+}
+WS_TEST(powersave_compacts,
+	"powersave: two CPU hogs stay on one LLC's cores, every CPU outside it above 95% idle "
+	"(/proc/stat, field 39)",
+	"numa", policy_setup, powersave_run, policy_cleanup);
+
+static enum ws_result performance_run(void *ctx)
+{
+	pid_t hog[MAX_THREADS];
+	int s, apart = 0, samples = 0;
+
+	WS_ASSERT(set_policy("performance") == 0, "policy performance refused");
+	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	ws_sleep_ms(2000);
+	for (s = 0; s < 20; s++) {
+		struct ws_pstat a, b;
+
+		if (!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b)) {
+			samples++;
+			if (cpu_core[a.cpu] != cpu_core[b.cpu])
+				apart++;
+			else
+				ws_log("sample %d: both hogs on core %d (cpu%d, cpu%d)", s,
+				       cpu_core[a.cpu], a.cpu, b.cpu);
+		}
+		ws_sleep_ms(100);
+	}
+	stop_hogs();
+	ws_log("%d of %d samples on different physical cores", apart, samples);
+	WS_ASSERT(samples >= 18, "could read only %d of 20 placements", samples);
+	WS_ASSERT(apart * 10 >= samples * 9, "hogs shared a core in %d of %d samples",
+		  samples - apart, samples);
+	return WS_PASS;
+}
+WS_TEST(performance_spreads,
+	"performance: two CPU hogs run on different physical cores (field 39, sysfs siblings)",
+	"numa", policy_setup, performance_run, policy_cleanup);
+
+/*
+ * Write the injection ourselves: a shell's exec under 8 hogs takes seconds
+ * in an emulated guest, which would swamp a 500 ms measurement.
+ */
+static int inject_temp(int cpu, int mc)
+{
+	char cmd[64];
+	int fd, len, ret = 0;
+
+	len = snprintf(cmd, sizeof(cmd), "cpu=%d temp_mc=%d", cpu, mc);
+	fd = open(INJECT, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	if (write(fd, cmd, len) != len)
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+static enum ws_result thermal_run(void *ctx)
+{
+	double busy[MAX_CPUS];
+	pid_t hog[MAX_THREADS];
+	int target = 2, sib = -1, cpu;
+	long long t0, left = -1;
+	char buf[4096];
+
+	if (!ws_exists(ws_kmod()))
+		return ws_skip("%s not built", ws_kmod());
+	WS_ASSERT(ws_sh("insmod %s inject=1", ws_kmod()) == 0, "insmod inject=1 failed");
+	kmod_loaded = true;
+	for (cpu = 0; cpu < nr_cpus; cpu++)
+		if (cpu != target && cpu_core[cpu] == cpu_core[target])
+			sib = cpu;
+	WS_ASSERT(start_hogs(nr_cpus, hog), "%d hogs did not start", nr_cpus);
+	ws_sleep_ms(2000);
+	busy_over(1000, busy);
+	WS_ASSERT(busy[target] > 0.8, "cpu%d only %.0f%% busy before the injection", target,
+		  busy[target] * 100);
+
+	/* the default limit is 100 C, hot at 95 C, cool again below 90 C */
+	WS_ASSERT(inject_temp(target, 100000) == 0, "inject failed");
+	t0 = ws_now_ms();
+	do {
+		long long start = ws_now_ms() - t0;
+
+		busy_over(100, busy);
+		if (busy[target] < 0.3 && (sib < 0 || busy[sib] < 0.3)) {
+			left = start;
+			break;
+		}
+	} while (ws_now_ms() - t0 < 3000);
+	ws_log("cpu%d at 100 C: its core (cpu%d, cpu%d) emptied in the window starting %lld ms "
+	       "after the injection", target, target, sib, left);
+	WS_ASSERT(left >= 0, "cpu%d still busy 3 s after reaching its limit", target);
+	WS_ASSERT(left <= 500, "tasks left the hot core only after %lld ms", left);
+	busy_over(1000, busy);
+	WS_ASSERT(busy[target] < 0.1, "hot cpu%d %.0f%% busy over 1 s", target, busy[target] * 100);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0,
+		  "status failed");
+	WS_ASSERT(strstr(buf, "\"hot_cpus\":[") && strstr(buf, "\"thermal_sensed_cpus\":"),
+		  "status has no thermal state: %s", buf);
+
+	/* 92 C: below the hot mark, above the hysteresis: still avoided */
+	WS_ASSERT(inject_temp(target, 92000) == 0, "inject failed");
+	ws_sleep_ms(1000);
+	busy_over(1000, busy);
+	ws_log("cpu%d at 92 C: %.0f%% busy", target, busy[target] * 100);
+	WS_ASSERT(busy[target] < 0.1, "cpu%d took work at 92 C, inside the hysteresis (%.0f%%)",
+		  target, busy[target] * 100);
+
+	/* 85 C: cool, back in use */
+	WS_ASSERT(inject_temp(target, 85000) == 0, "inject failed");
+	ws_sleep_ms(1000);
+	busy_over(1000, busy);
+	ws_log("cpu%d at 85 C: %.0f%% busy", target, busy[target] * 100);
+	stop_hogs();
+	WS_ASSERT(busy[target] > 0.5, "cpu%d not back in use after cooling (%.0f%%)", target,
+		  busy[target] * 100);
+	return WS_PASS;
+}
+WS_TEST(thermal_hot_core_avoided,
+	"an injected core at its limit empties within 500 ms, stays empty inside the "
+	"hysteresis and takes work again once cool (/proc/stat)",
+	"numa", policy_setup, thermal_run, policy_cleanup);
+
+/* usage_usec of a cgroup. */
+static unsigned long long cg_usage(const char *cg)
+{
+	char buf[64];
+
+	if (ws_sh_out(buf, sizeof(buf), "awk '/^usage_usec/ { print $2 }' %s/cpu.stat", cg))
+		return 0;
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * Run cyclictest (SCHED_OTHER, 1 ms interval, @secs s) in the latency
+ * cgroup; return its p99 wakeup latency in µs from the histogram, -1 on error.
+ */
+static int cyclictest_p99(int secs)
+{
+	char buf[256];
+
+	if (ws_sh_out(buf, sizeof(buf),
+		      "sh -c 'echo $$ > " CG_LAT "/cgroup.procs; exec cyclictest -q -m -t1 "
+		      "-i 1000 -D %d -h 100000' | awk '/^[0-9]/ { h[$1 + 0] = $2; n += $2 } "
+		      "/Overflows/ { n += $4 } END { for (i = 0; i < 100000; i++) { c += h[i]; "
+		      "if (c >= 0.99 * n) { print i, n; exit } } print -1, n }'", secs))
+		return -1;
+	ws_log("cyclictest: p99 and samples: %s", buf);
+	return atoi(buf);
+}
+
+static enum ws_result batch_run(void *ctx)
+{
+	unsigned long long u0, u1;
+	double rate_free, rate_cap;
+	int p99_free, p99_cap, cap, half = nr_cpus / 2;
+	long long t0;
+	char buf[4096];
+
+	if (ws_sh("command -v cyclictest >/dev/null"))
+		return ws_skip("cyclictest (rt-tests) not installed");
+	WS_ASSERT(ws_sh("mkdir -p " CG_BATCH " " CG_LAT) == 0, "cannot create cgroups");
+	WS_ASSERT(ws_sh("%s class set /ws-batch batch >/dev/null && "
+			"%s class set /ws-latency latency-critical >/dev/null",
+			ws_wattsched(), ws_wattsched()) == 0, "class set refused");
+	WS_ASSERT(ws_sh("sh -c 'echo $$ > " CG_BATCH "/cgroup.procs; exec stress-ng --cpu %d "
+			"--timeout 86400 --quiet' >/dev/null 2>&1 &", nr_cpus) == 0,
+		  "cannot start the batch load");
+	ws_sleep_ms(5000);
+
+	u0 = cg_usage(CG_BATCH);
+	t0 = ws_now_ms();
+	p99_free = cyclictest_p99(8);
+	u1 = cg_usage(CG_BATCH);
+	rate_free = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
+	ws_log("no cap: batch cgroup %.2f CPUs, latency-critical p99 %d us", rate_free, p99_free);
+	WS_ASSERT(p99_free >= 0, "cyclictest failed");
+
+	/* the smallest cap whose 95% holds half the CPUs by the default model */
+	cap = (50 + 10 * half) * 100 / 95 + 1;
+	WS_ASSERT(ws_sh("%s cap %d >/dev/null", ws_wattsched(), cap) == 0, "cap refused");
+	ws_sleep_ms(2000);
+	u0 = cg_usage(CG_BATCH);
+	t0 = ws_now_ms();
+	p99_cap = cyclictest_p99(8);
+	u1 = cg_usage(CG_BATCH);
+	rate_cap = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
+	ws_log("cap %d W (%d CPUs, batch on at most %d): batch cgroup %.2f CPUs, "
+	       "latency-critical p99 %d us", cap, half, half / 2, rate_cap, p99_cap);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0,
+		  "status failed");
+	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
+	ws_sh("pkill -KILL stress-ng; true");
+
+	WS_ASSERT(p99_cap >= 0, "cyclictest failed under the cap");
+	WS_ASSERT(rate_cap < rate_free * 0.6, "batch CPU time did not fall: %.2f -> %.2f CPUs",
+		  rate_free, rate_cap);
+	/* the duty cycle: half the usable CPUs, plus slack for overdue tasks */
+	WS_ASSERT(rate_cap <= half / 2 + 0.5, "batch held %.2f CPUs, the duty cycle allows %d",
+		  rate_cap, half / 2);
+	WS_ASSERT(p99_cap <= 2 * p99_free, "latency-critical p99 %d us under the cap, more "
+		  "than twice the %d us without", p99_cap, p99_free);
+	WS_ASSERT(!strstr(buf, "\"throttled\":0,"), "no batch task was held back: %s", buf);
+	return WS_PASS;
+}
+WS_TEST(cap_batch_gives_way,
+	"under a cap the batch cgroup's CPU time falls (cpu.stat) while a latency-critical "
+	"cyclictest keeps its p99 within 2x of the uncapped one",
+	"numa", policy_setup, batch_run, policy_cleanup);
+
+static enum ws_result class_cli_run(void *ctx)
+{
+	char buf[1024];
+	int rc;
+
+	WS_ASSERT(ws_sh("mkdir -p " CG_BATCH) == 0, "cannot create a cgroup");
+	rc = ws_sh_out(buf, sizeof(buf), "%s class set /ws-batch turbo 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(buf, "unknown class 'turbo'"), "unknown class: %d %s", rc, buf);
+	rc = ws_sh_out(buf, sizeof(buf), "%s class set ws-batch batch 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(buf, "is not a cgroup path"), "relative path: %d %s", rc, buf);
+	rc = ws_sh_out(buf, sizeof(buf), "%s class set /no-such-group batch 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 1 && strstr(buf, "No such file"), "missing cgroup: %d %s", rc, buf);
+	rc = ws_sh_out(buf, sizeof(buf), "%s class set /tmp batch 2>&1", ws_wattsched());
+	WS_ASSERT(rc != 0, "a directory outside cgroup2 accepted: %s", buf);
+	rc = ws_sh_out(buf, sizeof(buf), "%s class del /ws-batch 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 1 && strstr(buf, "has no class rule"), "del without rule: %d %s", rc, buf);
+	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
+		       "%s class set /ws-batch batch 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 1 && strstr(buf, "needs root"), "non-root set: %d %s", rc, buf);
+	rc = ws_sh_out(buf, sizeof(buf), "%s class list", ws_wattsched());
+	WS_ASSERT(rc == 0 && strstr(buf, "(no rules)"), "refused requests left a rule: %s", buf);
+
+	WS_ASSERT(ws_sh("%s class set /ws-batch batch >/dev/null", ws_wattsched()) == 0,
+		  "class set refused");
+	rc = ws_sh_out(buf, sizeof(buf), "%s class list", ws_wattsched());
+	WS_ASSERT(rc == 0 && strstr(buf, "batch") && strstr(buf, "/ws-batch"),
+		  "list does not show the rule: %s", buf);
+	WS_ASSERT(ws_sh("%s class del /ws-batch >/dev/null", ws_wattsched()) == 0,
+		  "class del refused");
+	return WS_PASS;
+}
+WS_TEST(class_cli_errors,
+	"class set/del/list: unknown classes, bad and missing cgroups and non-root clients are "
+	"refused with a reason and change nothing",
+	"basic", loader_setup, class_cli_run, policy_cleanup);
