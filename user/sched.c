@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "fleet.h"
+#include "metrics.h"
 #include "power.h"
 #include "topology.h"
 #include "ws.h"
@@ -226,6 +228,7 @@ struct run_opts {
 	unsigned long long interval;
 	unsigned long long cap_watts;
 	struct ws_power_model model;
+	struct ws_fleet_opts fleet;
 };
 
 #define WS_CONTROL_PERIOD_MS	250
@@ -266,33 +269,80 @@ static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budg
 struct ctl_owner {
 	struct ws_ctl *ctl;
 	int map_fd;
+	struct ws_fleet *fleet;
 };
+
+/* Write @next to the control map; on success it is the block in force. */
+static int ctl_commit(struct ctl_owner *own, const struct ws_ctl *next, char *err,
+		      size_t errlen)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(own->map_fd, &zero, next, BPF_EXIST)) {
+		snprintf(err, errlen, "writing the control map: %s", strerror(errno));
+		return -errno;
+	}
+	*own->ctl = *next;
+	printf("wattsched: policy %s, cap %u W, origin %s (generation %u)\n",
+	       ws_policy_name(next->policy), next->cap_watts,
+	       ws_cap_origin_name(own->fleet->st.origin), next->gen);
+	fflush(stdout);
+	return 0;
+}
 
 static int handle_request(void *data, const char *msg, size_t len, bool privileged,
 			  char *reply, size_t replylen)
 {
 	struct ctl_owner *own = data;
 	struct ws_ctl next = *own->ctl;
-	char err[256] = "";
-	__u32 zero = 0;
+	struct ws_fleet_state fs = own->fleet->st;
+	char err[512] = "";
 	bool changed;
 	int ret;
 
-	ret = ws_control_apply(msg, len, privileged, &next, &changed, err, sizeof(err));
+	ret = ws_control_apply(msg, len, privileged, &next, &fs, &changed, err, sizeof(err));
 	if (!ret && changed) {
-		if (bpf_map_update_elem(own->map_fd, &zero, &next, BPF_EXIST)) {
-			ret = -errno;
-			snprintf(err, sizeof(err), "writing the control map: %s", strerror(errno));
-		} else {
-			*own->ctl = next;
-			printf("wattsched: policy %s, cap %u W (generation %u)\n",
-			       ws_policy_name(next.policy), next.cap_watts, next.gen);
-			fflush(stdout);
-		}
+		struct ws_fleet_state before = own->fleet->st;
+
+		own->fleet->st = fs;
+		ret = ctl_commit(own, &next, err, sizeof(err));
+		if (ret)
+			own->fleet->st = before;
 	}
 	if (ret)
 		ws_warn("control request refused: %s", err);
-	return ws_control_reply(own->ctl, ret, err, reply, replylen);
+	return ws_control_reply(own->ctl, &own->fleet->st, ret, err, reply, replylen);
+}
+
+/*
+ * The fleet feed's part of a control period (user/fleet.c): the drop
+ * directory and the lease may change the block; compliance and the metrics
+ * file follow the budget the control tick just wrote.
+ */
+static void fleet_tick(struct ctl_owner *own, const struct ws_budget *b, int stats_fd)
+{
+	struct ws_fleet *f = own->fleet;
+	struct ws_fleet_state before = f->st;
+	struct ws_ctl next = *own->ctl;
+	__u64 stats[WS_NR_STATS];
+	time_t now = time(NULL);
+	char err[512];
+
+	if (ws_fleet_poll(f, &next, now)) {
+		next.gen = own->ctl->gen + 1;
+		if (ctl_commit(own, &next, err, sizeof(err))) {
+			f->st = before;
+			ws_warn("fleet: %s", err);
+		}
+	}
+	ws_fleet_observe(&f->st, own->ctl, b, f->nr_online, now);
+	if (ws_fleet_metrics_due(f, now) && !read_stats(stats_fd, stats)) {
+		struct ws_metrics_in in = { .ctl = own->ctl, .fs = &f->st, .stats = stats,
+					    .now = now };
+
+		if (ws_metrics_write(f->opts->metrics_file, &in, err, sizeof(err)))
+			ws_warn("--metrics-file: %s", err);
+	}
 }
 
 /*
@@ -310,7 +360,8 @@ static int run_once(const struct run_opts *o)
 	struct bpf_link *link = NULL;
 	struct ws_budget budget = {};
 	struct ws_ctl ctl = {};
-	struct ctl_owner owner = { .ctl = &ctl };
+	struct ws_fleet fleet;
+	struct ctl_owner owner = { .ctl = &ctl, .fleet = &fleet };
 	char err[256], ops[128];
 	__u32 zero = 0, i;
 	int ret, sock = -1;
@@ -323,12 +374,17 @@ static int run_once(const struct run_opts *o)
 		ws_err("reading CPU topology: %s", err);
 		goto free_topo;
 	}
+	ret = ws_fleet_open(&fleet, &o->fleet, topo->nr_online);
+	if (ret)
+		goto free_topo;
+	if (o->cap_watts)
+		fleet.st.origin = WS_ORIGIN_CLI;
 
 	skel = wattsched_bpf__open();
 	if (!skel) {
 		ret = -errno;
 		ws_err("opening the BPF object: %s", strerror(errno));
-		goto free_topo;
+		goto close_fleet;
 	}
 	fill_topology(skel, topo);
 	skel->rodata->slice_ns = o->slice_us * 1000;
@@ -403,6 +459,7 @@ static int run_once(const struct run_opts *o)
 			ws_ctl_serve(sock, WS_CONTROL_PERIOD_MS, handle_request, &owner);
 			control_tick(&ctl, bpf_map__fd(skel->maps.ws_budget), &budget, topo,
 				     &o->model, samp_prev, samp_cur, busy);
+			fleet_tick(&owner, &budget, bpf_map__fd(skel->maps.ws_stats));
 		}
 		if (o->interval && !skel->bss->uei.kind &&
 		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
@@ -434,6 +491,8 @@ unpin:
 	unpin_all(skel);
 destroy_skel:
 	wattsched_bpf__destroy(skel);
+close_fleet:
+	ws_fleet_close(&fleet);
 free_topo:
 	free(topo);
 	return ret;
@@ -444,7 +503,8 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
 		"              [--cap-watts W] [--power-model FILE]\n"
-		"              [--device-affinity PID=PCI_ADDR]...\n\n"
+		"              [--device-affinity PID=PCI_ADDR]... [--rack-dir DIR]\n"
+		"              [--host-id ID] [--safe-cap-watts W] [--metrics-file PATH]\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
@@ -457,7 +517,8 @@ static void run_usage(FILE *f)
 		"                  as configs/power-model.conf)\n"
 		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
 		"                  node of PCI device PCI_ADDR (DDDD:BB:DD.F); repeatable, up to\n"
-		"                  %d; at runtime: `%s device-affinity add`\n\n"
+		"                  %d; at runtime: `%s device-affinity add`\n"
+		WS_FLEET_USAGE "\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
 		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
 }
@@ -471,6 +532,7 @@ int cmd_run(int argc, char **argv)
 		{ "cap-watts", required_argument, NULL, 'c' },
 		{ "power-model", required_argument, NULL, 'm' },
 		{ "device-affinity", required_argument, NULL, 'd' },
+		WS_FLEET_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -540,6 +602,10 @@ int cmd_run(int argc, char **argv)
 		case 'h':
 			run_usage(stdout);
 			return 0;
+		case WS_FLEET_OPT_RACK_DIR ... WS_FLEET_OPT_SAFE_CAP:
+			if (ws_fleet_parse_opt(c, optarg, &o.fleet))
+				return 2;
+			break;
 		default:
 			run_usage(stderr);
 			return 2;
@@ -626,6 +692,8 @@ int cmd_status(int argc, char **argv)
 	};
 	__u64 stats[WS_NR_STATS];
 	char state[64] = "unsupported", ops[128];
+	struct ws_fleet_state fs;
+	char note[512];
 	struct ws_budget b;
 	struct ws_ctl ctl;
 	int c, json = 0, ctl_fd, budget_fd, stats_fd, i, ret = 1;
@@ -668,6 +736,8 @@ int cmd_status(int argc, char **argv)
 		ws_err("status: reading the pinned maps: %s", strerror(errno));
 		goto close_stats;
 	}
+	/* Origin, lease and compliance are the loader's; the maps do not hold them. */
+	ret = ws_fleet_status_fetch(&fs, note, sizeof(note));
 
 	if (json) {
 		printf("{\"sched_ext_state\":\"%s\",\"ops\":\"%s\",\"attached\":%s,"
@@ -681,7 +751,9 @@ int cmd_status(int argc, char **argv)
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)stats[i]);
-		printf("}}\n");
+		printf("}");
+		ws_fleet_status_print(&fs, ret ? note : NULL, true, time(NULL));
+		printf("}\n");
 	} else {
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
@@ -691,6 +763,7 @@ int cmd_status(int argc, char **argv)
 			printf("cap:        none\n");
 		printf("power:      %.1f W (source: %s)\n", b.est_milliwatts / 1000.0,
 		       ws_power_source_name(b.power_source));
+		ws_fleet_status_print(&fs, ret ? note : NULL, false, time(NULL));
 		printf("counters since attach:\n");
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("  %-13s %12llu  %s\n", stat_names[i],
