@@ -23,7 +23,8 @@ $(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(SRC)/tests/unit/tap
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/unit -o $@ $< $(USER_LIB_OBJS) $(USER_LIBS) -lm
 
-$(VM_BIN): $(VM_SRCS) $(wildcard $(SRC)/tests/vm/*.h) $(SRC)/include/wattsched.h
+$(VM_BIN): $(VM_SRCS) $(wildcard $(SRC)/tests/vm/*.h) $(SRC)/tests/unit/promcheck.h \
+		$(SRC)/include/wattsched.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/vm -o $@ $(VM_SRCS) -lm
