@@ -39,49 +39,36 @@
 #define RACK_DIR_DOC	"rack.json"
 #define K8S_DATA_LINK	"..data"
 
+static const char *const origin_names[] = {
+	[WS_ORIGIN_NONE] = "none", [WS_ORIGIN_CLI] = "cli",
+	[WS_ORIGIN_RACK] = "rack", [WS_ORIGIN_SAFE] = "safe",
+};
+
+static const char *const compliance_names[] = {
+	[WS_COMPLIANCE_UNKNOWN] = "unknown", [WS_IN_CAP] = "in_cap", [WS_OVER_CAP] = "over_cap",
+};
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 const char *ws_cap_origin_name(enum ws_cap_origin o)
 {
-	switch (o) {
-	case WS_ORIGIN_CLI:
-		return "cli";
-	case WS_ORIGIN_RACK:
-		return "rack";
-	case WS_ORIGIN_SAFE:
-		return "safe";
-	default:
-		return "none";
-	}
-}
-
-static enum ws_cap_origin cap_origin_from_name(const char *s)
-{
-	enum ws_cap_origin o;
-
-	for (o = WS_ORIGIN_NONE; o <= WS_ORIGIN_SAFE; o++)
-		if (!strcmp(s, ws_cap_origin_name(o)))
-			return o;
-	return WS_ORIGIN_NONE;
+	return (unsigned int)o < ARRAY_SIZE(origin_names) ? origin_names[o] : "none";
 }
 
 const char *ws_compliance_name(enum ws_compliance c)
 {
-	switch (c) {
-	case WS_IN_CAP:
-		return "in_cap";
-	case WS_OVER_CAP:
-		return "over_cap";
-	default:
-		return "unknown";
-	}
+	return (unsigned int)c < ARRAY_SIZE(compliance_names) ? compliance_names[c] : "unknown";
 }
 
-static enum ws_compliance compliance_from_name(const char *s)
+/* The index of name in names[n]; 0 (none, unknown) when it is not there. */
+static unsigned int name_index(const char *const *names, unsigned int n, const char *name)
 {
-	if (!strcmp(s, "in_cap"))
-		return WS_IN_CAP;
-	if (!strcmp(s, "over_cap"))
-		return WS_OVER_CAP;
-	return WS_COMPLIANCE_UNKNOWN;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return 0;
 }
 
 static int __attribute__((format(printf, 4, 5)))
@@ -545,8 +532,9 @@ int ws_fleet_status_fetch(struct ws_fleet_state *fs, char *note, size_t notelen)
 		json_object_put(o);
 		return -EPROTO;
 	}
-	fs->origin = cap_origin_from_name(get_str(o, "cap_origin"));
-	fs->compliance = compliance_from_name(get_str(o, "compliance"));
+	fs->origin = name_index(origin_names, ARRAY_SIZE(origin_names), get_str(o, "cap_origin"));
+	fs->compliance = name_index(compliance_names, ARRAY_SIZE(compliance_names),
+				    get_str(o, "compliance"));
 	fs->compliance_since = get_num(o, "compliance_since");
 	fs->safe_cap_watts = get_num(o, "safe_cap_watts");
 	fs->power_watts = get_num(o, "power_watts");
@@ -605,7 +593,8 @@ static void print_json(const struct ws_fleet_state *fs, const char *note)
 			       json_time(fs->compliance_since) : NULL);
 	json_object_object_add(o, "loader_note", note ? json_object_new_string(note) : NULL);
 	/* Members of status's object: its braces are status's own. */
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					   JSON_C_TO_STRING_NOSLASHESCAPE);
 	printf(",%.*s", (int)strlen(s) - 2, s + 1);
 	json_object_put(o);
 }

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "fleet.h"
 #include "power.h"
+#include "rackdoc.h"
 #include "tap.h"
 #include "ws.h"
 
@@ -53,23 +54,10 @@ static void refused(const char *msg, bool priv, int want, const char *want_err,
 		printf("#   got error '%s' (%d)\n", err, ret);
 }
 
-/* A version-1 document, issued now, for hosts h1 (weight 2), h2, h3. */
+/* A document issued now: h1 (weight 2, 100..1000 W, powersave), h2, h3. */
 static void write_doc(const char *path, int cap, int safe, long lease)
 {
-	char issued[32], safe_s[48] = "";
-	FILE *f = fopen(path, "w");
-
-	rack_format_time(now, issued, sizeof(issued));
-	if (safe)
-		snprintf(safe_s, sizeof(safe_s), "\"safe_cap_watts\": %d,", safe);
-	fprintf(f, "{\"version\": 1, \"rack\": \"r1\", \"cap_watts\": %d, %s"
-		"\"lease\": {\"issued_at\": \"%s\", \"lease_seconds\": %ld},"
-		"\"hosts\": [{\"id\": \"h1\", \"weight\": 2, \"min_watts\": 100, \"max_watts\": 1000,"
-		" \"policy\": \"powersave\"},"
-		"{\"id\": \"h2\", \"min_watts\": 100, \"max_watts\": 1000},"
-		"{\"id\": \"h3\", \"min_watts\": 100, \"max_watts\": 1000}]}\n",
-		cap, safe_s, issued, lease);
-	fclose(f);
+	rackdoc_write(path, "h1", now, cap, safe, lease, 100, 1000, "powersave");
 }
 
 static int sh(const char *fmt, const char *dir)
@@ -305,7 +293,7 @@ int main(void)
 	tap_ok(!rack_load_file(doc, "h1", now, &plan, err, sizeof(err)) &&
 	       !ws_rack_grant_from_plan(&plan, &g, err, sizeof(err)) &&
 	       g.watts == 400 && g.safe_watts == 250 && g.policy == WS_POLICY_POWERSAVE &&
-	       g.expires == now + 3600 && !strcmp(g.rack, "r1") &&
+	       g.expires == now + 3600 && !strcmp(g.rack, "vm-rack") &&
 	       !ws_rack_grant_check(&g, now, err, sizeof(err)),
 	       "grant from a document: share 400 W, safe share 250 W, powersave, lease end");
 	rack_plan_free(&plan);

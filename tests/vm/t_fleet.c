@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../unit/promcheck.h"
+#include "../unit/rackdoc.h"
 #include "wstest.h"
 
 #define DIR	"/tmp/ws-fleet"
@@ -26,34 +27,23 @@
 static pid_t loader;
 static char host[256];
 
-/*
- * A document issued now: this host with weight 2, min @min, max @max, policy
- * @policy, and h2, h3 with weight 1, min 100, max 1000.  With min 100 and
- * max 1000 this host's share is 100 + 2 * (cap - 300) / 4.
- */
+/* A document issued now naming this host; tests/unit/rackdoc.h has the shape. */
 static int write_doc(const char *path, int cap, int safe, int lease, int min, int max,
 		     const char *policy)
 {
-	char issued[32], safe_s[48] = "";
-	time_t now = time(NULL);
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	if (safe)
-		snprintf(safe_s, sizeof(safe_s), "\"safe_cap_watts\": %d,", safe);
-	fprintf(f, "{\"version\": 1, \"rack\": \"vm-rack\", \"cap_watts\": %d, %s\n"
-		"\"lease\": {\"issued_at\": \"%s\", \"lease_seconds\": %d},\n"
-		"\"hosts\": [{\"id\": \"%s\", \"weight\": 2, \"min_watts\": %d, \"max_watts\": %d,"
-		" \"policy\": \"%s\"},\n"
-		"{\"id\": \"h2\", \"min_watts\": 100, \"max_watts\": 1000},\n"
-		"{\"id\": \"h3\", \"min_watts\": 100, \"max_watts\": 1000}]}\n",
-		cap, safe_s, issued, lease, host, min, max, policy);
-	return fclose(f);
+	return rackdoc_write(path, host, time(NULL), cap, safe, lease, min, max, policy);
 }
 
-static enum ws_result start(const char *args)
+static void log_loader(void)
+{
+	char buf[4096];
+
+	if (ws_sh_out(buf, sizeof(buf), "tail -n 30 " LOG) >= 0)
+		ws_log("loader log (last 30 lines):\n%s", buf);
+}
+
+/* Start the loader with @args; @fresh: empty the scratch directory first. */
+static enum ws_result start(const char *args, bool fresh)
 {
 	char st[64];
 
@@ -61,10 +51,11 @@ static enum ws_result start(const char *args)
 		return ws_skip("kernel has no sched_ext");
 	if (gethostname(host, sizeof(host) - 1))
 		return WS_FAIL;
-	ws_sh("rm -rf " DIR " && mkdir -p " DIR "/metrics " RACKDIR);
+	if (fresh)
+		ws_sh("rm -rf " DIR " && mkdir -p " DIR "/metrics " RACKDIR);
 	loader = ws_loader_start(LOG, args);
 	if (loader < 0 || !ws_loader_wait_attached(15000)) {
-		ws_sh("sed 's/^/# /' " LOG);
+		log_loader();
 		ws_loader_stop(loader, SIGKILL, 5000);
 		return WS_FAIL;
 	}
@@ -73,12 +64,9 @@ static enum ws_result start(const char *args)
 
 static void stop(void *ctx)
 {
-	char buf[4096];
-
 	ws_loader_stop(loader, SIGINT, 10000);
 	ws_scx_wait_state("disabled", 10000);
-	if (ws_sh_out(buf, sizeof(buf), "tail -n 30 " LOG) >= 0)
-		ws_log("loader log (last 30 lines):\n%s", buf);
+	log_loader();
 }
 
 static int status(char *buf, size_t len)
@@ -110,7 +98,7 @@ static bool wait_status(char *buf, size_t len, const char *key, const char *valu
 
 static enum ws_result apply_setup(void **ctx)
 {
-	return start("run --interval 0");
+	return start("run --interval 0", true);
 }
 
 static enum ws_result apply_run(void *ctx)
@@ -188,37 +176,40 @@ WS_TEST(fleet_rack_apply,
 
 static enum ws_result lease_setup(void **ctx)
 {
-	return start("run --interval 0 --safe-cap-watts 123");
+	return start("run --interval 0 --safe-cap-watts 123", true);
 }
 
-static enum ws_result lease_run(void *ctx)
+/*
+ * Apply a 25 s document (cap 900: share 400 W) with safe_cap_watts @safe,
+ * then wait for the safe cap: @want_cap watts, origin safe.
+ */
+static enum ws_result lease_round(int safe, const char *want_cap)
 {
 	char buf[4096];
 	int rc;
 
-	/* No safe_cap_watts: after 25 s, --safe-cap-watts 123. */
-	WS_ASSERT(write_doc(DIR "/short.json", 900, 0, 25, 100, 1000, "balanced") == 0, "write");
+	WS_ASSERT(write_doc(DIR "/short.json", 900, safe, 25, 100, 1000, "balanced") == 0, "write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/short.json 2>&1", ws_wattsched());
 	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
 	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
-		  has(buf, "cap_origin", "\"rack\""), "before expiry: %s", buf);
+		  has(buf, "cap_origin", "\"rack\"") && has(buf, "lease_expired", "false"),
+		  "before expiry (a new document must leave safe mode): %s", buf);
 	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
 		  "no safe cap 60 s after a 25 s lease: %s", buf);
 	ws_log("after expiry: %s", buf);
-	WS_ASSERT(has(buf, "cap_watts", "123") && has(buf, "lease_expired", "true"),
-		  "safe cap is not --safe-cap-watts 123: %s", buf);
+	WS_ASSERT(has(buf, "cap_watts", want_cap) && has(buf, "lease_expired", "true"),
+		  "the safe cap is not %s W: %s", want_cap, buf);
+	return WS_PASS;
+}
 
+static enum ws_result lease_run(void *ctx)
+{
+	/* No safe_cap_watts: --safe-cap-watts 123. */
+	if (lease_round(0, "123") != WS_PASS)
+		return WS_FAIL;
 	/* safe_cap_watts 600: this host's safe share is 100 + 2 * 300 / 4 = 250 W. */
-	WS_ASSERT(write_doc(DIR "/short.json", 900, 600, 25, 100, 1000, "balanced") == 0, "write");
-	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/short.json 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
-		  has(buf, "cap_origin", "\"rack\"") && has(buf, "safe_watts", "250.000"),
-		  "a new document does not replace the safe cap: %s", buf);
-	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
-		  "no safe cap 60 s after a 25 s lease: %s", buf);
-	ws_log("after expiry: %s", buf);
-	WS_ASSERT(has(buf, "cap_watts", "250"), "safe cap is not the safe share 250 W: %s", buf);
+	if (lease_round(600, "250") != WS_PASS)
+		return WS_FAIL;
 	WS_ASSERT(ws_sh("grep -q 'lease expired at .*: safe cap 250 W' " LOG) == 0,
 		  "the loader did not log the switch");
 	return WS_PASS;
@@ -230,8 +221,6 @@ WS_TEST(fleet_lease_expiry,
 
 static enum ws_result dir_setup(void **ctx)
 {
-	char ts[64];
-
 	if (gethostname(host, sizeof(host) - 1))
 		return WS_FAIL;
 	/* The ConfigMap volume layout, in place before the loader starts. */
@@ -240,15 +229,7 @@ static enum ws_result dir_setup(void **ctx)
 	    ws_sh("ln -s ..2026_a " RACKDIR "/..data && ln -s ..data/rack.json " RACKDIR
 		  "/rack.json"))
 		return WS_FAIL;
-	snprintf(ts, sizeof(ts), "run --interval 0 --rack-dir " RACKDIR);
-	/* start() would wipe the directory: start the loader here. */
-	loader = ws_loader_start(LOG, ts);
-	if (loader < 0 || !ws_loader_wait_attached(15000)) {
-		ws_sh("sed 's/^/# /' " LOG);
-		ws_loader_stop(loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	return WS_PASS;
+	return start("run --interval 0 --rack-dir " RACKDIR, false);
 }
 
 /* What the kubelet does: a new timestamped dir, ..data_tmp renamed over ..data. */
@@ -294,7 +275,7 @@ WS_TEST(fleet_rack_dir,
 
 static enum ws_result metrics_setup(void **ctx)
 {
-	return start("run --interval 0 --metrics-file " PROM);
+	return start("run --interval 0 --metrics-file " PROM, true);
 }
 
 static long long metric(const char *text, const char *series)
