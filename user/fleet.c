@@ -516,7 +516,8 @@ static double get_num(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
 }
 
-int ws_fleet_status_fetch(struct ws_fleet_state *fs, char *note, size_t notelen)
+int ws_fleet_status_fetch(struct ws_fleet_state *fs, unsigned int *gen, char *note,
+			  size_t notelen)
 {
 	struct json_object *o, *r;
 	char resp[WS_CTL_ANSWER_MAX];
@@ -532,6 +533,7 @@ int ws_fleet_status_fetch(struct ws_fleet_state *fs, char *note, size_t notelen)
 		json_object_put(o);
 		return -EPROTO;
 	}
+	*gen = get_num(o, "generation");
 	fs->origin = name_index(origin_names, ARRAY_SIZE(origin_names), get_str(o, "cap_origin"));
 	fs->compliance = name_index(compliance_names, ARRAY_SIZE(compliance_names),
 				    get_str(o, "compliance"));

@@ -153,10 +153,12 @@ bool ws_fleet_metrics_due(struct ws_fleet *f, time_t now);
 /* ---- status ------------------------------------------------------------ */
 
 /*
- * Ask the loader for its fleet state ("get").  0, or -errno with note set to
- * why it could not be asked (no socket: the loader is gone or predates it).
+ * Ask the loader for its fleet state ("get"), and the control block's
+ * generation it goes with.  0, or -errno with note set to why it could not
+ * be asked (no socket: the loader is gone or predates it).
  */
-int ws_fleet_status_fetch(struct ws_fleet_state *fs, char *note, size_t notelen);
+int ws_fleet_status_fetch(struct ws_fleet_state *fs, unsigned int *gen, char *note,
+			  size_t notelen);
 /* Print it for status: JSON members (",\"cap_origin\":...") or lines. */
 void ws_fleet_status_print(const struct ws_fleet_state *fs, const char *note, bool json,
 			   time_t now);

@@ -693,6 +693,7 @@ int cmd_status(int argc, char **argv)
 	__u64 stats[WS_NR_STATS];
 	char state[64] = "unsupported", ops[128];
 	struct ws_fleet_state fs;
+	unsigned int gen, tries;
 	char note[512];
 	struct ws_budget b;
 	struct ws_ctl ctl;
@@ -731,13 +732,18 @@ int cmd_status(int argc, char **argv)
 	stats_fd = open_pinned("ws_stats");
 	if (stats_fd < 0)
 		goto close_budget;
-	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) ||
-	    bpf_map_lookup_elem(budget_fd, &zero, &b) || read_stats(stats_fd, stats)) {
-		ws_err("status: reading the pinned maps: %s", strerror(errno));
-		goto close_stats;
+	for (tries = 0; tries < 3; tries++) {
+		if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) ||
+		    bpf_map_lookup_elem(budget_fd, &zero, &b) || read_stats(stats_fd, stats)) {
+			ws_err("status: reading the pinned maps: %s", strerror(errno));
+			goto close_stats;
+		}
+		/* Origin, lease and compliance are the loader's; the maps do not hold them. */
+		ret = ws_fleet_status_fetch(&fs, &gen, note, sizeof(note));
+		/* The loader changed the block between the two reads: read both again. */
+		if (ret || gen == ctl.gen)
+			break;
 	}
-	/* Origin, lease and compliance are the loader's; the maps do not hold them. */
-	ret = ws_fleet_status_fetch(&fs, note, sizeof(note));
 
 	if (json) {
 		printf("{\"sched_ext_state\":\"%s\",\"ops\":\"%s\",\"attached\":%s,"
