@@ -55,7 +55,8 @@ int ws_metrics_format(FILE *f, const struct ws_metrics_in *in)
 	fprintf(f, "wattsched_cap_watts %u\n", in->ctl->cap_watts);
 
 	family(f, "wattsched_cap_info", "gauge",
-	       "Where the cap in force came from: origin none, cli, rack or safe; rack and host from the rack document.");
+	       "Where the cap in force came from: origin none, cli, rack or safe; "
+	       "rack and host from the rack document.");
 	ws_prom_escape(fs->have_grant ? fs->grant.rack : "", a, sizeof(a));
 	ws_prom_escape(fs->have_grant ? fs->grant.host : "", b, sizeof(b));
 	fprintf(f, "wattsched_cap_info{origin=\"%s\",rack=\"%s\",host=\"%s\"} 1\n",

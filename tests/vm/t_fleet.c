@@ -338,8 +338,9 @@ static enum ws_result metrics_run(void *ctx)
 		WS_ASSERT(prom_check(text + 1, err, sizeof(err)) == 0, "read %d: %s", n, err);
 		ws_sleep_ms(170);
 	}
-	WS_ASSERT(ws_sh("ls -A " DIR "/metrics | grep -qv '^\\.\\{0,1\\}wattsched.prom\\(.tmp\\)\\{0,1\\}$'")
-		  != 0, "files other than the metrics file and its temporary one in its directory");
+	WS_ASSERT(ws_sh("ls -A " DIR "/metrics | "
+			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(.tmp\\)\\{0,1\\}$'") != 0,
+		  "files other than the metrics file and its temporary one in its directory");
 
 	t1 = metric(text, "wattsched_last_update_seconds");
 	ws_sleep_ms(2500);
