@@ -18,12 +18,13 @@ VM_BIN := $(TEST_BIN)/wstest
 
 tests-bin: $(UNIT_BINS) $(VM_BIN) user
 
-$(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(SRC)/tests/unit/tap.h
+$(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(wildcard $(SRC)/tests/unit/*.h)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/unit -o $@ $< $(USER_LIB_OBJS) $(USER_LIBS) -lm
 
-$(VM_BIN): $(VM_SRCS) $(wildcard $(SRC)/tests/vm/*.h) $(SRC)/include/wattsched.h
+$(VM_BIN): $(VM_SRCS) $(wildcard $(SRC)/tests/vm/*.h) $(SRC)/tests/unit/promcheck.h \
+		$(SRC)/tests/unit/rackdoc.h $(SRC)/include/wattsched.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/vm -o $@ $(VM_SRCS) -lm

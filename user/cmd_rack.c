@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cmd_rack.c - `wattsched rack`: check a rack power policy document and show
- * how its cap is split among the hosts (docs/fleet.md).  Nothing here touches
- * the running scheduler; applying a host's share is rack apply's job (not yet
- * implemented), which is meant to reuse rack_load_file().
+ * how its cap is split among the hosts (docs/fleet.md), and `rack apply`:
+ * send this host's share to the running loader as a "rack" control request
+ * (user/fleet.c checks it again there).
  */
 #include <getopt.h>
 #include <json-c/json.h>
@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
+#include "fleet.h"
 #include "rack.h"
 #include "ws.h"
 
@@ -20,19 +22,25 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s rack plan FILE [--host-id ID] [--json] [--now TIME]\n"
-		"       %s rack check FILE [--now TIME]\n\n"
+		"       %s rack check FILE [--now TIME]\n"
+		"       %s rack apply FILE [--host-id ID] [--now TIME]\n\n"
 		"Read a rack power policy document (docs/fleet.md) and validate it.\n\n"
 		"  plan   print every host's share of the rack cap; this host is marked\n"
-		"  check  validate only; print nothing on success\n\n"
+		"  check  validate only; print nothing on success\n"
+		"  apply  set this host's share as the running scheduler's cap, with the\n"
+		"         document's policy for it and its lease (origin 'rack')\n\n"
 		"Options:\n"
 		"  --host-id ID  this host's id in the document (default: the hostname);\n"
 		"                with an explicit ID a host missing from the document is an error\n"
 		"  --json        print the plan as JSON\n"
 		"  --now TIME    judge the lease at this RFC 3339 time instead of the clock\n"
-		"                (e.g. 2025-06-01T12:00:00Z)\n"
+		"                (e.g. 2025-06-01T12:00:00Z); apply: the loader still\n"
+		"                judges it by its own clock\n"
 		"  -h, --help    this help\n\n"
-		"Exit status: 0 valid, 1 invalid or unreadable document, 2 usage error.\n",
-		ws_prog, ws_prog);
+		"Exit status: 0 valid (applied), 1 invalid or unreadable document (plan,\n"
+		"check) or the loader refused or is unreachable (apply), 2 usage error or,\n"
+		"for apply, a document that cannot be applied (nothing is sent).\n",
+		ws_prog, ws_prog, ws_prog);
 }
 
 /* A number for JSON output: watts to the milliwatt, no 17-digit noise. */
@@ -130,6 +138,50 @@ static void print_table(const struct rack_plan *plan)
 		       plan->headroom_watts);
 }
 
+/* Steps 3 and 4 of docs/fleet.md's walk: the share, to the running loader. */
+static int rack_apply(const char *path, const char *host_id, time_t now)
+{
+	char hostname[HOST_NAME_MAX + 1], err[RACK_ERR_MAX], req[WS_CTL_MSG_MAX], t[32];
+	struct ws_ctl_answer ans;
+	struct ws_rack_grant g;
+	struct rack_plan plan;
+	int ret;
+
+	if (!host_id) {
+		if (gethostname(hostname, sizeof(hostname))) {
+			ws_err("rack apply: gethostname: %s (give --host-id)", strerror(errno));
+			return 1;
+		}
+		hostname[sizeof(hostname) - 1] = '\0';
+		host_id = hostname;
+	}
+	ret = rack_load_file(path, host_id, now, &plan, err, sizeof(err));
+	if (ret) {
+		ws_err("%s: %s", path, err);
+		return 2;
+	}
+	ret = ws_rack_grant_from_plan(&plan, &g, err, sizeof(err));
+	rack_plan_free(&plan);
+	if (!ret)
+		ret = ws_rack_grant_check(&g, now, err, sizeof(err));
+	if (!ret && ws_rack_grant_request(&g, req, sizeof(req)) < 0) {
+		snprintf(err, sizeof(err), "rack: the request is too long");
+		ret = -ENOSPC;
+	}
+	if (ret) {
+		ws_err("%s: %s", path, err);
+		return 2;
+	}
+	if (!ws_attached_or_explain("rack apply"))
+		return 1;
+	if (ws_ctl_call("rack apply", req, &ans))
+		return 1;
+	rack_format_time(g.expires, t, sizeof(t));
+	printf("rack apply: rack %s, host %s: share %.3f W -> cap %u W, policy %s, lease until %s "
+	       "(generation %u)\n", g.rack, g.host, g.watts, ans.cap_watts, ans.policy, t, ans.gen);
+	return 0;
+}
+
 int cmd_rack(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -141,7 +193,7 @@ int cmd_rack(int argc, char **argv)
 	};
 	const char *action, *path, *host_id = NULL;
 	char hostname[HOST_NAME_MAX + 1], err[RACK_ERR_MAX];
-	bool json = false, check;
+	bool json = false, check, apply;
 	struct rack_plan plan;
 	time_t now = time(NULL);
 	int c, ret;
@@ -151,11 +203,12 @@ int cmd_rack(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	action = argv[1];
-	if (strcmp(action, "plan") && strcmp(action, "check")) {
+	if (strcmp(action, "plan") && strcmp(action, "check") && strcmp(action, "apply")) {
 		ws_err("rack: unknown action '%s' (see '%s rack --help')", action, ws_prog);
 		return 2;
 	}
 	check = !strcmp(action, "check");
+	apply = !strcmp(action, "apply");
 
 	/* Options may come before or after FILE; 0 makes glibc start afresh. */
 	optind = 0;
@@ -185,11 +238,17 @@ int cmd_rack(int argc, char **argv)
 		ws_err("rack check: --json and --host-id are for 'rack plan'");
 		return 2;
 	}
+	if (apply && json) {
+		ws_err("rack apply: --json is for 'rack plan'");
+		return 2;
+	}
 	if (optind + 1 != argc - 1) {
 		ws_err("rack %s: expected one FILE (see '%s rack --help')", action, ws_prog);
 		return 2;
 	}
 	path = argv[optind + 1];
+	if (apply)
+		return rack_apply(path, host_id, now);
 
 	ret = rack_load_file(path, host_id, now, &plan, err, sizeof(err));
 	if (ret) {

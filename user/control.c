@@ -16,8 +16,10 @@
  *	{"op":"cap","watts":350}
  *	{"op":"cap","clear":true}
  *	{"op":"get"}
+ *	{"op":"rack","rack":ID,"host":ID,"watts":W,"policy":P,"expires":T,...}
  *
- * Answers are {"ok":true,"policy":...,"generation":...,"cap_watts":...} or
+ * The "rack" op and the fleet state in every answer (cap origin, lease,
+ * compliance) are fleet.c's.  Answers are {"ok":true,"policy":...,"generation":...,"cap_watts":...} or
  * {"ok":false,"error":"..."}.  A refused request changes nothing.  Changes
  * need the peer to be root (SO_PEERCRED), whatever the socket's mode.
  */
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "fleet.h"
 #include "power.h"
 #include "ws.h"
 
@@ -71,6 +74,12 @@ static int only_fields(struct json_object *req, const char *const *allowed, char
 			return fail(err, errlen, "unknown field '%s'", key);
 	}
 	return 0;
+}
+
+int ws_ctl_only_fields(struct json_object *req, const char *const *allowed, char *err,
+		       size_t errlen)
+{
+	return only_fields(req, allowed, err, errlen);
 }
 
 static int apply_policy(struct json_object *req, struct ws_ctl *ctl, char *err, size_t errlen)
@@ -133,11 +142,12 @@ static int apply_cap(struct json_object *req, struct ws_ctl *ctl, char *err, siz
 }
 
 int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl *ctl,
-		     bool *changed, char *err, size_t errlen)
+		     struct ws_fleet_state *fs, bool *changed, char *err, size_t errlen)
 {
 	struct json_tokener *tok;
 	struct json_object *req, *v;
 	struct ws_ctl next = *ctl;
+	struct ws_fleet_state next_fs = {};
 	const char *op;
 	int ret;
 
@@ -163,7 +173,7 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 		goto free_req;
 	}
 	if (!json_object_object_get_ex(req, "op", &v) || !json_object_is_type(v, json_type_string)) {
-		ret = fail(err, errlen, "missing string field 'op' (policy, cap, get)");
+		ret = fail(err, errlen, "missing string field 'op' (policy, cap, rack, get)");
 		goto free_req;
 	}
 	op = json_object_get_string(v);
@@ -173,8 +183,8 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 		ret = only_fields(req, fields, err, errlen);
 		goto free_req;
 	}
-	if (strcmp(op, "policy") && strcmp(op, "cap")) {
-		ret = fail(err, errlen, "unknown op '%s' (policy, cap, get)", op);
+	if (strcmp(op, "policy") && strcmp(op, "cap") && strcmp(op, "rack")) {
+		ret = fail(err, errlen, "unknown op '%s' (policy, cap, rack, get)", op);
 		goto free_req;
 	}
 	if (!privileged) {
@@ -182,12 +192,23 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 		snprintf(err, errlen, "permission denied: changing wattsched needs root");
 		goto free_req;
 	}
-	ret = !strcmp(op, "policy") ? apply_policy(req, &next, err, errlen) :
-				      apply_cap(req, &next, err, errlen);
+	if (fs)
+		next_fs = *fs;
+	if (!strcmp(op, "rack")) {
+		ret = ws_fleet_rack_op(req, time(NULL), &next, fs ? &next_fs : NULL, err, errlen);
+	} else if (!strcmp(op, "policy")) {
+		ret = apply_policy(req, &next, err, errlen);
+	} else {
+		ret = apply_cap(req, &next, err, errlen);
+		if (!ret)
+			ws_fleet_note_cap(&next, &next_fs);
+	}
 	if (!ret) {
 		next.gen = ctl->gen + 1;
 		*changed = true;
 		*ctl = next;
+		if (fs)
+			*fs = next_fs;
 	}
 free_req:
 	json_object_put(req);
@@ -195,7 +216,8 @@ free_req:
 	return ret;
 }
 
-int ws_control_reply(const struct ws_ctl *ctl, int ret, const char *err, char *buf, size_t len)
+int ws_control_reply(const struct ws_ctl *ctl, const struct ws_fleet_state *fs, int ret,
+		     const char *err, char *buf, size_t len)
 {
 	struct json_object *o = json_object_new_object();
 	int n;
@@ -210,6 +232,8 @@ int ws_control_reply(const struct ws_ctl *ctl, int ret, const char *err, char *b
 				       json_object_new_string(ws_policy_name(ctl->policy)));
 		json_object_object_add(o, "generation", json_object_new_int64(ctl->gen));
 		json_object_object_add(o, "cap_watts", json_object_new_int64(ctl->cap_watts));
+		if (fs)
+			ws_fleet_to_json(fs, o);
 	}
 	n = snprintf(buf, len, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -272,7 +296,7 @@ static long long now_ms(void)
 void ws_ctl_serve(int lfd, int timeout_ms, ws_ctl_handler_t handler, void *data)
 {
 	long long end = now_ms() + timeout_ms;
-	char msg[WS_CTL_MSG_MAX + 1], reply[512];
+	char msg[WS_CTL_MSG_MAX + 1], reply[WS_CTL_ANSWER_MAX];
 	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 	int left, cfd, ret;
 
@@ -306,7 +330,7 @@ void ws_ctl_serve(int lfd, int timeout_ms, ws_ctl_handler_t handler, void *data)
 
 /* ---- the client's side ------------------------------------------------ */
 
-int ws_ctl_request(const char *req, char *resp, size_t len)
+int ws_ctl_try_request(const char *req, char *resp, size_t len, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = ws_ctl_sock_path();
@@ -315,35 +339,37 @@ int ws_ctl_request(const char *req, char *resp, size_t len)
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ws_err("control socket path too long: %s", path);
+		snprintf(err, errlen, "control socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		ws_err("control socket: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		return ret;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		ret = -errno;
 		if (errno == EACCES || errno == EPERM)
-			ws_err("%s: permission denied: controlling wattsched needs root", path);
+			snprintf(err, errlen, "%s: permission denied: controlling wattsched needs root",
+				 path);
 		else
-			ws_err("cannot reach the loader at %s: %s (is 'wattsched run' running?)",
-			       path, strerror(errno));
+			snprintf(err, errlen, "cannot reach the loader at %s: %s (is 'wattsched run' "
+				 "running?)", path, strerror(errno));
 		goto close_fd;
 	}
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		ret = -errno;
-		ws_err("control socket %s: sending: %s", path, strerror(errno));
+		snprintf(err, errlen, "control socket %s: sending: %s", path, strerror(errno));
 		goto close_fd;
 	}
 	n = recv(fd, resp, len - 1, 0);
 	if (n <= 0) {
 		ret = n < 0 ? -errno : -EPROTO;
-		ws_err("control socket %s: no answer from the loader%s%s", path,
-		       n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+		snprintf(err, errlen, "control socket %s: no answer from the loader%s%s", path,
+			 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 		goto close_fd;
 	}
 	resp[n] = '\0';
@@ -353,10 +379,21 @@ close_fd:
 	return ret;
 }
 
+int ws_ctl_request(const char *req, char *resp, size_t len)
+{
+	char err[512];
+	int ret;
+
+	ret = ws_ctl_try_request(req, resp, len, err, sizeof(err));
+	if (ret)
+		ws_err("%s", err);
+	return ret;
+}
+
 int ws_ctl_call(const char *what, const char *req, struct ws_ctl_answer *ans)
 {
 	struct json_object *o, *v;
-	char resp[1024];
+	char resp[WS_CTL_ANSWER_MAX];
 	int ret;
 
 	ret = ws_ctl_request(req, resp, sizeof(resp));

@@ -10,20 +10,30 @@
 
 #define WS_CTL_SOCK		"/run/wattsched/control.sock"
 #define WS_CTL_MSG_MAX		4096
+#define WS_CTL_ANSWER_MAX	2048
+
+struct json_object;
+struct ws_fleet_state;
 
 /* The socket path: $WATTSCHED_SOCKET, or WS_CTL_SOCK. */
 const char *ws_ctl_sock_path(void);
 
 /*
- * Apply one request (JSON text, not NUL-terminated) to *ctl.  On success
+ * Apply one request (JSON text, not NUL-terminated) to *ctl and the loader's
+ * fleet state *fs (NULL: none; the "rack" op is then refused).  On success
  * *ctl holds the new block, its gen bumped when it changed (*changed).  On
- * error *ctl is untouched and err says why: -EINVAL for a malformed or
- * invalid request, -EPERM for a change asked by an unprivileged peer.
+ * error *ctl and *fs are untouched and err says why: -EINVAL for a malformed
+ * or invalid request, -EPERM for a change asked by an unprivileged peer,
+ * -ETIME/-ERANGE for a rack grant whose lease or watts do not hold.
  */
 int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl *ctl,
-		     bool *changed, char *err, size_t errlen);
+		     struct ws_fleet_state *fs, bool *changed, char *err, size_t errlen);
 /* The JSON answer to a request that returned @ret; its length, or -errno. */
-int ws_control_reply(const struct ws_ctl *ctl, int ret, const char *err, char *buf, size_t len);
+int ws_control_reply(const struct ws_ctl *ctl, const struct ws_fleet_state *fs, int ret,
+		     const char *err, char *buf, size_t len);
+/* For ops defined elsewhere (fleet.c): refuse keys not in @allowed. */
+int ws_ctl_only_fields(struct json_object *req, const char *const *allowed, char *err,
+		       size_t errlen);
 
 /* Loader: listen at @path (created 0600 in a 0700 directory). */
 int ws_ctl_listen(const char *path);
@@ -37,6 +47,8 @@ void ws_ctl_serve(int lfd, int timeout_ms, ws_ctl_handler_t handler, void *data)
 
 /* Client: send @req, put the answer in @resp.  0, or -errno with a message printed. */
 int ws_ctl_request(const char *req, char *resp, size_t len);
+/* The same, quietly: 0, or -errno with err set. */
+int ws_ctl_try_request(const char *req, char *resp, size_t len, char *err, size_t errlen);
 
 struct ws_ctl_answer {
 	char policy[32];

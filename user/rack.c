@@ -291,6 +291,13 @@ static int check_name(const char *s, const char *fpath, char *err, size_t errlen
 	return 0;
 }
 
+bool rack_valid_name(const char *s, size_t max)
+{
+	size_t len = strnlen(s, max);
+
+	return len && len < max && !check_name(s, "", NULL, 0);
+}
+
 /* Leap years and month lengths of the proleptic Gregorian calendar. */
 static int days_in_month(int year, int month)
 {

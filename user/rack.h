@@ -126,6 +126,13 @@ enum ws_class rack_host_classify(const struct rack_host *host, const char *cgrou
 /* Free what rack_parse() allocated; leaves *doc empty.  NULL-safe. */
 void rack_doc_free(struct rack_doc *doc);
 
+/*
+ * Is s a valid rack or host id: 1..max-1 bytes of letters, digits, '.', '-'
+ * and '_'?  For ids that come from elsewhere than a document (the control
+ * socket).
+ */
+bool rack_valid_name(const char *s, size_t max);
+
 /* Class names as documents spell them <-> enum ws_class; -1 when unknown. */
 const char *rack_class_name(unsigned int cls);
 int rack_class_from_name(const char *name);

@@ -26,6 +26,8 @@
 
 #include "classes.h"
 #include "control.h"
+#include "fleet.h"
+#include "metrics.h"
 #include "power.h"
 #include "thermal.h"
 #include "topology.h"
@@ -232,6 +234,7 @@ struct run_opts {
 	unsigned long long cap_watts;
 	struct ws_power_model model;
 	struct ws_thermal_cfg thermal;
+	struct ws_fleet_opts fleet;
 };
 
 #define WS_CONTROL_PERIOD_MS	250
@@ -358,33 +361,80 @@ static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budg
 struct ctl_owner {
 	struct ws_ctl *ctl;
 	int map_fd;
+	struct ws_fleet *fleet;
 };
+
+/* Write @next to the control map; on success it is the block in force. */
+static int ctl_commit(struct ctl_owner *own, const struct ws_ctl *next, char *err,
+		      size_t errlen)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(own->map_fd, &zero, next, BPF_EXIST)) {
+		snprintf(err, errlen, "writing the control map: %s", strerror(errno));
+		return -errno;
+	}
+	*own->ctl = *next;
+	printf("wattsched: policy %s, cap %u W, origin %s (generation %u)\n",
+	       ws_policy_name(next->policy), next->cap_watts,
+	       ws_cap_origin_name(own->fleet->st.origin), next->gen);
+	fflush(stdout);
+	return 0;
+}
 
 static int handle_request(void *data, const char *msg, size_t len, bool privileged,
 			  char *reply, size_t replylen)
 {
 	struct ctl_owner *own = data;
 	struct ws_ctl next = *own->ctl;
-	char err[256] = "";
-	__u32 zero = 0;
+	struct ws_fleet_state fs = own->fleet->st;
+	char err[512] = "";
 	bool changed;
 	int ret;
 
-	ret = ws_control_apply(msg, len, privileged, &next, &changed, err, sizeof(err));
+	ret = ws_control_apply(msg, len, privileged, &next, &fs, &changed, err, sizeof(err));
 	if (!ret && changed) {
-		if (bpf_map_update_elem(own->map_fd, &zero, &next, BPF_EXIST)) {
-			ret = -errno;
-			snprintf(err, sizeof(err), "writing the control map: %s", strerror(errno));
-		} else {
-			*own->ctl = next;
-			printf("wattsched: policy %s, cap %u W (generation %u)\n",
-			       ws_policy_name(next.policy), next.cap_watts, next.gen);
-			fflush(stdout);
-		}
+		struct ws_fleet_state before = own->fleet->st;
+
+		own->fleet->st = fs;
+		ret = ctl_commit(own, &next, err, sizeof(err));
+		if (ret)
+			own->fleet->st = before;
 	}
 	if (ret)
 		ws_warn("control request refused: %s", err);
-	return ws_control_reply(own->ctl, ret, err, reply, replylen);
+	return ws_control_reply(own->ctl, &own->fleet->st, ret, err, reply, replylen);
+}
+
+/*
+ * The fleet feed's part of a control period (user/fleet.c): the drop
+ * directory and the lease may change the block; compliance and the metrics
+ * file follow the budget the control tick just wrote.
+ */
+static void fleet_tick(struct ctl_owner *own, const struct ws_budget *b, int stats_fd)
+{
+	struct ws_fleet *f = own->fleet;
+	struct ws_fleet_state before = f->st;
+	struct ws_ctl next = *own->ctl;
+	__u64 stats[WS_NR_STATS];
+	time_t now = time(NULL);
+	char err[512];
+
+	if (ws_fleet_poll(f, &next, now)) {
+		next.gen = own->ctl->gen + 1;
+		if (ctl_commit(own, &next, err, sizeof(err))) {
+			f->st = before;
+			ws_warn("fleet: %s", err);
+		}
+	}
+	ws_fleet_observe(&f->st, own->ctl, b, f->nr_online, now);
+	if (ws_fleet_metrics_due(f, now) && !read_stats(stats_fd, stats)) {
+		struct ws_metrics_in in = { .ctl = own->ctl, .fs = &f->st, .stats = stats,
+					    .now = now };
+
+		if (ws_metrics_write(f->opts->metrics_file, &in, err, sizeof(err)))
+			ws_warn("--metrics-file: %s", err);
+	}
 }
 
 /*
@@ -401,7 +451,8 @@ static int run_once(const struct run_opts *o)
 	struct bpf_link *link = NULL;
 	struct ws_budget budget = {};
 	struct ws_ctl ctl = {};
-	struct ctl_owner owner = { .ctl = &ctl };
+	struct ws_fleet fleet;
+	struct ctl_owner owner = { .ctl = &ctl, .fleet = &fleet };
 	char err[256], ops[128];
 	__u32 zero = 0, i;
 	int ret, sock = -1;
@@ -414,12 +465,17 @@ static int run_once(const struct run_opts *o)
 		ws_err("reading CPU topology: %s", err);
 		goto free_topo;
 	}
+	ret = ws_fleet_open(&fleet, &o->fleet, topo->nr_online);
+	if (ret)
+		goto free_topo;
+	if (o->cap_watts)
+		fleet.st.origin = WS_ORIGIN_CLI;
 
 	skel = wattsched_bpf__open();
 	if (!skel) {
 		ret = -errno;
 		ws_err("opening the BPF object: %s", strerror(errno));
-		goto free_topo;
+		goto close_fleet;
 	}
 	fill_topology(skel, topo);
 	skel->rodata->slice_ns = o->slice_us * 1000;
@@ -498,6 +554,7 @@ static int run_once(const struct run_opts *o)
 			ws_ctl_serve(sock, WS_CONTROL_PERIOD_MS, handle_request, &owner);
 			control_tick(&ctl, bpf_map__fd(skel->maps.ws_budget), &budget, topo,
 				     o, &loop);
+			fleet_tick(&owner, &budget, bpf_map__fd(skel->maps.ws_stats));
 		}
 		if (o->interval && !skel->bss->uei.kind &&
 		    !read_stats(bpf_map__fd(skel->maps.ws_stats), stats)) {
@@ -527,6 +584,8 @@ unpin:
 	unpin_all(skel);
 destroy_skel:
 	wattsched_bpf__destroy(skel);
+close_fleet:
+	ws_fleet_close(&fleet);
 free_topo:
 	free(topo);
 	return ret;
@@ -539,7 +598,8 @@ static void run_usage(FILE *f)
 		"              [--cap-watts W] [--power-model FILE]\n"
 		"              [--device-affinity PID=PCI_ADDR]... [--class CGROUP=CLASS]...\n"
 		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
-		"              [--thermal-hysteresis-c C]\n\n"
+		"              [--thermal-hysteresis-c C] [--rack-dir DIR]\n"
+		"              [--host-id ID] [--safe-cap-watts W] [--metrics-file PATH]\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
@@ -558,7 +618,8 @@ static void run_usage(FILE *f)
 		"                  at runtime: `%s class set`\n"
 		"  --thermal-limit-c C  a sensor's limit when it reports none (default 100)\n"
 		"  --thermal-margin-c C  a core is hot within C of its limit (default 5)\n"
-		"  --thermal-hysteresis-c C  and cool again C below that (default 5)\n\n"
+		"  --thermal-hysteresis-c C  and cool again C below that (default 5)\n"
+		WS_FLEET_USAGE "\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
 		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
 }
@@ -589,6 +650,7 @@ int cmd_run(int argc, char **argv)
 		{ "thermal-limit-c", required_argument, NULL, 'L' },
 		{ "thermal-margin-c", required_argument, NULL, 'M' },
 		{ "thermal-hysteresis-c", required_argument, NULL, 'H' },
+		WS_FLEET_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -682,6 +744,10 @@ int cmd_run(int argc, char **argv)
 		case 'h':
 			run_usage(stdout);
 			return 0;
+		case WS_FLEET_OPT_RACK_DIR ... WS_FLEET_OPT_SAFE_CAP:
+			if (ws_fleet_parse_opt(c, optarg, &o.fleet))
+				return 2;
+			break;
 		default:
 			run_usage(stderr);
 			return 2;
@@ -779,6 +845,9 @@ int cmd_status(int argc, char **argv)
 	};
 	__u64 stats[WS_NR_STATS];
 	char state[64] = "unsupported", ops[128];
+	struct ws_fleet_state fs;
+	unsigned int gen, tries;
+	char note[512];
 	struct ws_budget b;
 	struct ws_ctl ctl;
 	int c, json = 0, ctl_fd, budget_fd, stats_fd, i, ret = 1;
@@ -816,10 +885,17 @@ int cmd_status(int argc, char **argv)
 	stats_fd = open_pinned("ws_stats");
 	if (stats_fd < 0)
 		goto close_budget;
-	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) ||
-	    bpf_map_lookup_elem(budget_fd, &zero, &b) || read_stats(stats_fd, stats)) {
-		ws_err("status: reading the pinned maps: %s", strerror(errno));
-		goto close_stats;
+	for (tries = 0; tries < 3; tries++) {
+		if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl) ||
+		    bpf_map_lookup_elem(budget_fd, &zero, &b) || read_stats(stats_fd, stats)) {
+			ws_err("status: reading the pinned maps: %s", strerror(errno));
+			goto close_stats;
+		}
+		/* Origin, lease and compliance are the loader's; the maps do not hold them. */
+		ret = ws_fleet_status_fetch(&fs, &gen, note, sizeof(note));
+		/* The loader changed the block between the two reads: read both again. */
+		if (ret || gen == ctl.gen)
+			break;
 	}
 
 	if (json) {
@@ -836,7 +912,9 @@ int cmd_status(int argc, char **argv)
 			       (unsigned long long)stats[i]);
 		printf("},\"thermal_sensed_cpus\":%u,\"hot_cpus\":[", b.nr_sensed);
 		print_cpus(b.avoid_mask, ",");
-		printf("]}\n");
+		printf("]");
+		ws_fleet_status_print(&fs, ret ? note : NULL, true, time(NULL));
+		printf("}\n");
 	} else {
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
@@ -854,6 +932,7 @@ int cmd_status(int argc, char **argv)
 				printf(" none");
 			printf("\n");
 		}
+		ws_fleet_status_print(&fs, ret ? note : NULL, false, time(NULL));
 		printf("counters since attach:\n");
 		for (i = 0; i < WS_NR_STATS; i++)
 			printf("  %-13s %12llu  %s\n", stat_names[i],

@@ -13,7 +13,7 @@
 
 static int apply(const char *msg, bool priv, struct ws_ctl *ctl, bool *changed, char *err)
 {
-	return ws_control_apply(msg, strlen(msg), priv, ctl, changed, err, 256);
+	return ws_control_apply(msg, strlen(msg), priv, ctl, NULL, changed, err, 256);
 }
 
 /* A refused request: the expected errno, the message, and no change at all. */
@@ -81,9 +81,9 @@ int main(void)
 		&ctl);
 
 	memset(big, ' ', sizeof(big));
-	tap_ok(ws_control_apply(big, sizeof(big), true, &ctl, &changed, err, sizeof(err)) ==
+	tap_ok(ws_control_apply(big, sizeof(big), true, &ctl, NULL, &changed, err, sizeof(err)) ==
 	       -EINVAL && strstr(err, "longer than"), "an overlong request is refused");
-	tap_ok(ws_control_reply(&ctl, 0, "", reply, sizeof(reply)) > 0 &&
+	tap_ok(ws_control_reply(&ctl, NULL, 0, "", reply, sizeof(reply)) > 0 &&
 	       !strcmp(reply, "{\"ok\":true,\"policy\":\"performance\",\"generation\":5,"
 		       "\"cap_watts\":0}"), "the answer to an accepted request");
 	return tap_done();

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * t_fleet.c - the fleet feed on a running loader: `rack apply`, bad and
+ * expired documents, the lease's fail-safe, `run --rack-dir` with a
+ * ConfigMap-style ..data swap, and the metrics file.  The oracle for the
+ * cap in force is `status --json`, i.e. the loader's own answer; the
+ * expected shares are worked out by hand from the documents below.
+ *
+ * The documents name this guest by its host name and are issued "now", so
+ * their leases are real ones the loader judges by its own clock.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../unit/promcheck.h"
+#include "../unit/rackdoc.h"
+#include "wstest.h"
+
+#define DIR	"/tmp/ws-fleet"
+#define LOG	DIR "/loader.log"
+#define PROM	DIR "/metrics/wattsched.prom"
+#define RACKDIR	DIR "/rack"
+
+static pid_t loader;
+static char host[256];
+
+/* A document issued now naming this host; tests/unit/rackdoc.h has the shape. */
+static int write_doc(const char *path, int cap, int safe, int lease, int min, int max,
+		     const char *policy)
+{
+	return rackdoc_write(path, host, time(NULL), cap, safe, lease, min, max, policy);
+}
+
+static void log_loader(void)
+{
+	char buf[4096];
+
+	if (ws_sh_out(buf, sizeof(buf), "tail -n 30 " LOG) >= 0)
+		ws_log("loader log (last 30 lines):\n%s", buf);
+}
+
+/* Start the loader with @args; @fresh: empty the scratch directory first. */
+static enum ws_result start(const char *args, bool fresh)
+{
+	char st[64];
+
+	if (ws_scx_state(st, sizeof(st)) < 0)
+		return ws_skip("kernel has no sched_ext");
+	if (gethostname(host, sizeof(host) - 1))
+		return WS_FAIL;
+	if (fresh)
+		ws_sh("rm -rf " DIR " && mkdir -p " DIR "/metrics " RACKDIR);
+	loader = ws_loader_start(LOG, args);
+	if (loader < 0 || !ws_loader_wait_attached(15000)) {
+		log_loader();
+		ws_loader_stop(loader, SIGKILL, 5000);
+		return WS_FAIL;
+	}
+	return WS_PASS;
+}
+
+static void stop(void *ctx)
+{
+	ws_loader_stop(loader, SIGINT, 10000);
+	ws_scx_wait_state("disabled", 10000);
+	log_loader();
+}
+
+static int status(char *buf, size_t len)
+{
+	return ws_sh_out(buf, len, "%s status --json", ws_wattsched());
+}
+
+/* Does the JSON text have "key":VALUE, VALUE as written (e.g. "\"rack\"" or "400")? */
+static bool has(const char *json, const char *key, const char *value)
+{
+	char pat[256];
+
+	snprintf(pat, sizeof(pat), "\"%s\":%s", key, value);
+	return strstr(json, pat) != NULL;
+}
+
+/* Poll status until it has "key":value, for up to @ms. */
+static bool wait_status(char *buf, size_t len, const char *key, const char *value, int ms)
+{
+	long long end = ws_now_ms() + ms;
+
+	do {
+		if (status(buf, len) == 0 && has(buf, key, value))
+			return true;
+		ws_sleep_ms(1000);
+	} while (ws_now_ms() < end);
+	return false;
+}
+
+static enum ws_result apply_setup(void **ctx)
+{
+	return start("run --interval 0", true);
+}
+
+static enum ws_result apply_run(void *ctx)
+{
+	char buf[4096], gen[64], *p;
+	int rc;
+
+	/* No socket: status still works and says why it knows less. */
+	rc = ws_sh_out(buf, sizeof(buf), "WATTSCHED_SOCKET=" DIR "/none %s status --json",
+		       ws_wattsched());
+	ws_log("status without the socket: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 0 && has(buf, "cap_origin", "null") &&
+		  strstr(buf, "\"loader_note\":\"cannot reach the loader at " DIR "/none"),
+		  "status without a socket: exit %d: %s", rc, buf);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_origin", "\"none\"") &&
+		  has(buf, "cap_watts", "0"), "before any document: %s", buf);
+
+	/* cap 900: this host gets 100 + 2 * 600 / 4 = 400 W */
+	WS_ASSERT(write_doc(DIR "/good.json", 900, 0, 3600, 100, 1000, "performance") == 0,
+		  "cannot write the document");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/good.json 2>&1", ws_wattsched());
+	ws_log("rack apply good.json: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0, "status failed");
+	ws_log("status --json: %s", buf);
+	WS_ASSERT(has(buf, "cap_watts", "400") && has(buf, "cap_origin", "\"rack\"") &&
+		  has(buf, "rack", "\"vm-rack\"") && has(buf, "policy", "\"performance\"") &&
+		  has(buf, "share_watts", "400.000") && has(buf, "lease_expired", "false"),
+		  "the loader does not hold this host's share: %s", buf);
+	p = strstr(buf, "\"generation\":");
+	WS_ASSERT(p, "no generation: %s", buf);
+	snprintf(gen, sizeof(gen), "%.*s", (int)strcspn(p, ","), p);
+
+	/* A bad document: exit 2, its precise error, nothing sent. */
+	WS_ASSERT(write_doc(DIR "/bad.json", 250, 0, 3600, 100, 1000, "powersave") == 0,
+		  "cannot write the document");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/bad.json 2>&1", ws_wattsched());
+	ws_log("rack apply bad.json: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 2 && strstr(buf, "bad.json: cap_watts: 250 W is below the sum of the "
+				    "hosts' min_watts (300 W)"), "bad document: exit %d: %s", rc, buf);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
+		  has(buf, "policy", "\"performance\"") && strstr(buf, gen),
+		  "a bad document changed the state (want %s): %s", gen, buf);
+
+	/*
+	 * Expired by the loader's clock, though valid at --now: the client
+	 * sends it, the loader refuses it.
+	 */
+	WS_ASSERT(ws_sh("sed -e 's/\"issued_at\": \"[^\"]*\"/\"issued_at\": \"2025-01-01T00:00:00Z\"/' "
+			DIR "/good.json > " DIR "/old.json") == 0, "sed");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/old.json --now "
+		       "2025-01-01T00:10:00Z 2>&1", ws_wattsched());
+	ws_log("rack apply old.json --now (expired for the loader): exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 1 && strstr(buf, "refused: rack: lease expired at 2025-01-01T01:00:00Z"),
+		  "expired document: exit %d: %s", rc, buf);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") && strstr(buf, gen),
+		  "a refused document changed the state: %s", buf);
+
+	/* This host not in the document: exit 2. */
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/good.json --host-id nosuch 2>&1",
+		       ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(buf, "no entry for host \"nosuch\""), "exit %d: %s", rc, buf);
+
+	/* An operator's cap takes over from the document. */
+	WS_ASSERT(ws_sh("%s cap 300 >/dev/null", ws_wattsched()) == 0, "cap 300 refused");
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "300") &&
+		  has(buf, "cap_origin", "\"cli\"") && has(buf, "rack", "null"),
+		  "after 'cap 300': %s", buf);
+	return WS_PASS;
+}
+WS_TEST(fleet_rack_apply,
+	"rack apply sets this host's share (status says origin rack); bad, expired and foreign "
+	"documents are refused with the state kept; status works without the socket",
+	"basic", apply_setup, apply_run, stop);
+
+static enum ws_result lease_setup(void **ctx)
+{
+	return start("run --interval 0 --safe-cap-watts 123", true);
+}
+
+/*
+ * Apply a 25 s document (cap 900: share 400 W) with safe_cap_watts @safe,
+ * then wait for the safe cap: @want_cap watts, origin safe.
+ */
+static enum ws_result lease_round(int safe, const char *want_cap)
+{
+	char buf[4096];
+	int rc;
+
+	WS_ASSERT(write_doc(DIR "/short.json", 900, safe, 25, 100, 1000, "balanced") == 0, "write");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/short.json 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
+		  has(buf, "cap_origin", "\"rack\"") && has(buf, "lease_expired", "false"),
+		  "before expiry (a new document must leave safe mode): %s", buf);
+	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
+		  "no safe cap 60 s after a 25 s lease: %s", buf);
+	ws_log("after expiry: %s", buf);
+	WS_ASSERT(has(buf, "cap_watts", want_cap) && has(buf, "lease_expired", "true"),
+		  "the safe cap is not %s W: %s", want_cap, buf);
+	return WS_PASS;
+}
+
+static enum ws_result lease_run(void *ctx)
+{
+	/* No safe_cap_watts: --safe-cap-watts 123. */
+	if (lease_round(0, "123") != WS_PASS)
+		return WS_FAIL;
+	/* safe_cap_watts 600: this host's safe share is 100 + 2 * 300 / 4 = 250 W. */
+	if (lease_round(600, "250") != WS_PASS)
+		return WS_FAIL;
+	WS_ASSERT(ws_sh("grep -q 'lease expired at .*: safe cap 250 W' " LOG) == 0,
+		  "the loader did not log the switch");
+	return WS_PASS;
+}
+WS_TEST(fleet_lease_expiry,
+	"a lease that ends switches to the safe cap (--safe-cap-watts, then the document's safe "
+	"share), origin safe",
+	"basic", lease_setup, lease_run, stop);
+
+static enum ws_result dir_setup(void **ctx)
+{
+	if (gethostname(host, sizeof(host) - 1))
+		return WS_FAIL;
+	/* The ConfigMap volume layout, in place before the loader starts. */
+	if (ws_sh("rm -rf " DIR " && mkdir -p " RACKDIR "/..2026_a") ||
+	    write_doc(RACKDIR "/..2026_a/rack.json", 900, 0, 3600, 100, 1000, "powersave") ||
+	    ws_sh("ln -s ..2026_a " RACKDIR "/..data && ln -s ..data/rack.json " RACKDIR
+		  "/rack.json"))
+		return WS_FAIL;
+	return start("run --interval 0 --rack-dir " RACKDIR, false);
+}
+
+/* What the kubelet does: a new timestamped dir, ..data_tmp renamed over ..data. */
+static int swap(const char *from, const char *to)
+{
+	return ws_sh("cd " RACKDIR " && ln -s %s ..data_tmp && mv -T ..data_tmp ..data && rm -r %s",
+		     to, from);
+}
+
+static enum ws_result dir_run(void *ctx)
+{
+	char buf[4096];
+
+	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_watts", "400", 20000),
+		  "the document present at start was not applied: %s", buf);
+	WS_ASSERT(has(buf, "cap_origin", "\"rack\"") && has(buf, "policy", "\"powersave\""),
+		  "at start: %s", buf);
+
+	/* cap 1300: 100 + 2 * 1000 / 4 = 600 W */
+	WS_ASSERT(ws_sh("mkdir " RACKDIR "/..2026_b") == 0 &&
+		  write_doc(RACKDIR "/..2026_b/rack.json", 1300, 0, 3600, 100, 1000,
+			    "performance") == 0 && swap("..2026_a", "..2026_b") == 0, "swap");
+	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_watts", "600", 20000),
+		  "the ..data swap was not applied within 20 s: %s", buf);
+	WS_ASSERT(has(buf, "policy", "\"performance\""), "policy after the swap: %s", buf);
+
+	/* A bad document swapped in: logged with its error, the cap stays. */
+	WS_ASSERT(ws_sh("mkdir " RACKDIR "/..2026_c") == 0 &&
+		  write_doc(RACKDIR "/..2026_c/rack.json", 250, 0, 3600, 100, 1000,
+			    "balanced") == 0 && swap("..2026_b", "..2026_c") == 0, "swap");
+	ws_sleep_ms(3000);
+	WS_ASSERT(ws_sh("grep -q 'rack.json: cap_watts: 250 W is below the sum of the hosts. "
+			"min_watts (300 W); ignored' " LOG) == 0,
+		  "the loader did not log the bad document's error");
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "600") &&
+		  has(buf, "policy", "\"performance\""), "a bad document changed the cap: %s", buf);
+	return WS_PASS;
+}
+WS_TEST(fleet_rack_dir,
+	"run --rack-dir applies the document at start and after a ConfigMap-style ..data swap; "
+	"a bad document is logged and ignored",
+	"basic", dir_setup, dir_run, stop);
+
+static enum ws_result metrics_setup(void **ctx)
+{
+	return start("run --interval 0 --metrics-file " PROM, true);
+}
+
+static long long metric(const char *text, const char *series)
+{
+	char pat[600];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s ", series);
+	p = strstr(text, pat);
+	return p ? atoll(p + strlen(pat)) : -1;
+}
+
+static enum ws_result metrics_run(void *ctx)
+{
+	char text[16384], st[4096], err[256], series[512];
+	long long t1;
+	int n;
+
+	/* this host pinned at 40 W (min = max): the model's idle power alone is 50 W */
+	WS_ASSERT(write_doc(DIR "/tight.json", 240, 0, 3600, 40, 40, "balanced") == 0, "write");
+	WS_ASSERT(ws_sh("%s rack apply " DIR "/tight.json >/dev/null", ws_wattsched()) == 0,
+		  "rack apply tight.json failed");
+	WS_ASSERT(wait_status(st, sizeof(st), "compliance", "\"over_cap\"", 10000),
+		  "a 40 W cap is not reported over_cap: %s", st);
+	ws_sleep_ms(2000);	/* the next metrics write after the change */
+	/* status reads the maps, then asks the loader: asked again, both settled */
+	WS_ASSERT(status(st, sizeof(st)) == 0, "status failed");
+
+	n = ws_read(PROM, text + 1, sizeof(text) - 2);
+	WS_ASSERT(n > 0, "cannot read %s: %d", PROM, n);
+	text[0] = '\n';		/* metric() looks for "\nNAME " */
+	strcat(text, "\n");	/* ws_read strips the final newline */
+	WS_ASSERT(prom_check(text + 1, err, sizeof(err)) == 0, "%s fails the checker: %s", PROM,
+		  err);
+	ws_log("%s passes the strict checker (%d bytes)", PROM, n);
+	WS_ASSERT(metric(text, "wattsched_cap_watts") == 40, "cap_watts %lld",
+		  metric(text, "wattsched_cap_watts"));
+	snprintf(series, sizeof(series),
+		 "wattsched_cap_info{origin=\"rack\",rack=\"vm-rack\",host=\"%s\"}", host);
+	WS_ASSERT(metric(text, series) == 1, "no %s", series);
+	WS_ASSERT(metric(text, "wattsched_in_cap") == 0, "in_cap %lld",
+		  metric(text, "wattsched_in_cap"));
+	WS_ASSERT(metric(text, "wattsched_policy_info{policy=\"balanced\"}") == 1, "policy_info");
+	WS_ASSERT(metric(text, "wattsched_lease_expiry_seconds") > time(NULL) + 3000,
+		  "lease expiry %lld", metric(text, "wattsched_lease_expiry_seconds"));
+	WS_ASSERT(metric(text, "wattsched_active_cpus") >= 1 &&
+		  has(st, "active_cpus", "") && metric(text, "wattsched_active_cpus") ==
+		  atoll(strstr(st, "\"active_cpus\":") + 14),
+		  "active_cpus %lld differs from status: %s\n%s",
+		  metric(text, "wattsched_active_cpus"), st, text);
+	WS_ASSERT(metric(text, "wattsched_events_total{event=\"enq_local\"}") >= 0 &&
+		  metric(text, "wattsched_events_total{event=\"kick_idle\"}") >= 0,
+		  "scheduler counters missing");
+	/* Written by rename: every read, whenever it lands, is a whole file. */
+	for (n = 0; n < 12; n++) {
+		int len = ws_read(PROM, text + 1, sizeof(text) - 2);
+
+		WS_ASSERT(len > 0, "read %d of %s: %d", n, PROM, len);
+		strcat(text, "\n");
+		WS_ASSERT(prom_check(text + 1, err, sizeof(err)) == 0, "read %d: %s", n, err);
+		ws_sleep_ms(170);
+	}
+	WS_ASSERT(ws_sh("ls -A " DIR "/metrics | "
+			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(.tmp\\)\\{0,1\\}$'") != 0,
+		  "files other than the metrics file and its temporary one in its directory");
+
+	t1 = metric(text, "wattsched_last_update_seconds");
+	ws_sleep_ms(2500);
+	n = ws_read(PROM, text + 1, sizeof(text) - 2);
+	WS_ASSERT(n > 0 && metric(text, "wattsched_last_update_seconds") > t1,
+		  "the file is not rewritten every second (%lld then %lld)", t1,
+		  metric(text, "wattsched_last_update_seconds"));
+	return WS_PASS;
+}
+WS_TEST(fleet_metrics_file,
+	"run --metrics-file: the file passes the strict text-format checker and reports the cap, "
+	"its origin, over_cap, the lease and the counters; rewritten every second",
+	"basic", metrics_setup, metrics_run, stop);

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * metrics.c - the metrics file: the loader's cap, its origin and lease,
+ * the power reading, compliance, the active CPUs, the policy and the
+ * scheduler's counters, in Prometheus text format.  Every family has HELP
+ * and TYPE lines and its samples together; tests/unit/promcheck.h is the
+ * strict checker the tests hold this output to.
+ */
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "power.h"
+#include "ws.h"
+
+static const char *const event_names[WS_NR_STATS] = {
+#define WS_EVENT_NAME(name, desc) #name,
+	WS_STATS(WS_EVENT_NAME)
+#undef WS_EVENT_NAME
+};
+
+void ws_prom_escape(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = '\0';
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int ws_metrics_format(FILE *f, const struct ws_metrics_in *in)
+{
+	const struct ws_fleet_state *fs = in->fs;
+	char a[2 * RACK_ID_MAX], b[2 * RACK_HOST_ID_MAX];
+	unsigned int i;
+
+	family(f, "wattsched_cap_watts", "gauge", "Host power cap in force, in watts; 0 means none.");
+	fprintf(f, "wattsched_cap_watts %u\n", in->ctl->cap_watts);
+
+	family(f, "wattsched_cap_info", "gauge",
+	       "Where the cap in force came from: origin none, cli, rack or safe; "
+	       "rack and host from the rack document.");
+	ws_prom_escape(fs->have_grant ? fs->grant.rack : "", a, sizeof(a));
+	ws_prom_escape(fs->have_grant ? fs->grant.host : "", b, sizeof(b));
+	fprintf(f, "wattsched_cap_info{origin=\"%s\",rack=\"%s\",host=\"%s\"} 1\n",
+		ws_cap_origin_name(fs->origin), a, b);
+
+	family(f, "wattsched_power_estimate_watts", "gauge",
+	       "The loader's last power reading, in watts, by source.");
+	fprintf(f, "wattsched_power_estimate_watts{source=\"%s\"} %.3f\n",
+		ws_power_source_name(fs->power_source), fs->power_watts);
+
+	family(f, "wattsched_in_cap", "gauge",
+	       "1 when the power reading is at or under the cap (or there is no cap), 0 when over it.");
+	fprintf(f, "wattsched_in_cap %d\n", fs->compliance != WS_OVER_CAP);
+
+	family(f, "wattsched_compliance_since_seconds", "gauge",
+	       "Unix time since which wattsched_in_cap has had its value.");
+	fprintf(f, "wattsched_compliance_since_seconds %lld\n", (long long)fs->compliance_since);
+
+	family(f, "wattsched_active_cpus", "gauge", "CPUs that may take new work.");
+	fprintf(f, "wattsched_active_cpus %u\n", fs->active_cpus);
+
+	family(f, "wattsched_policy_info", "gauge", "The scheduler policy in force.");
+	fprintf(f, "wattsched_policy_info{policy=\"%s\"} 1\n", ws_policy_name(in->ctl->policy));
+
+	family(f, "wattsched_control_generation", "gauge",
+	       "Writes of the control block since the loader started.");
+	fprintf(f, "wattsched_control_generation %u\n", in->ctl->gen);
+
+	family(f, "wattsched_lease_expiry_seconds", "gauge",
+	       "Unix time at which the applied rack document's lease ends; absent without one.");
+	if (fs->have_grant)
+		fprintf(f, "wattsched_lease_expiry_seconds %lld\n", (long long)fs->grant.expires);
+
+	family(f, "wattsched_lease_expired", "gauge",
+	       "1 once the applied rack document's lease has ended.");
+	fprintf(f, "wattsched_lease_expired %d\n", fs->have_grant && fs->lease_expired);
+
+	family(f, "wattsched_events_total", "counter",
+	       "Scheduler events since attach, by event (wattsched status describes each).");
+	for (i = 0; i < WS_NR_STATS; i++)
+		fprintf(f, "wattsched_events_total{event=\"%s\"} %llu\n", event_names[i],
+			(unsigned long long)in->stats[i]);
+
+	family(f, "wattsched_last_update_seconds", "gauge",
+	       "Unix time of this file; a stale value means the loader is gone.");
+	fprintf(f, "wattsched_last_update_seconds %lld\n", (long long)in->now);
+	return ferror(f) ? -EIO : 0;
+}
+
+int ws_metrics_write(const char *path, const struct ws_metrics_in *in, char *err,
+		     size_t errlen)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX], base[PATH_MAX];
+	FILE *f;
+	int fd, ret;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	/* node_exporter reads only *.prom: a dot-name without it is never read half-written. */
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dirname(dir), basename(base)) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: name too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return ret;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto unlink_tmp;
+	}
+	ret = ws_metrics_format(f, in);
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "writing %s: %s", tmp, strerror(-ret));
+		goto unlink_tmp;
+	}
+	if (rename(tmp, path)) {
+		ret = -errno;
+		snprintf(err, errlen, "renaming %s to %s: %s", tmp, path, strerror(errno));
+		goto unlink_tmp;
+	}
+	return 0;
+unlink_tmp:
+	unlink(tmp);
+	return ret;
+}
