@@ -76,7 +76,7 @@ __u32 usable_weight;
 /* Batch work held back under a cap waits here, vtime-ordered. */
 #define WS_DSQ_BATCH	(WS_DSQ_CPU_BASE + WS_MAX_CPUS)
 /* Under a cap a batch task waits at most this long for a CPU (no stall). */
-#define WS_BATCH_MAX_WAIT_NS	(500ULL * 1000 * 1000)
+#define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
 
 /* The class (+1; 0 when none) of the task running on each CPU. */
 __u32 cpu_run_class[WS_MAX_CPUS];
@@ -162,6 +162,7 @@ struct task_ctx {
 	u64 started_at;		/* when it last started running */
 	u64 queued_at;		/* when it was last held back as batch work */
 	u64 cgrp_token;		/* the ws_cgrp_class token cgrp_class was read under */
+	u64 cgrp_id;		/* the cgroup it was read for */
 	u32 cgrp_class;		/* its cgroup's class, WS_NR_CLASSES for none */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 };
@@ -445,24 +446,43 @@ static __always_inline u32 cgroup_class(struct cgroup *cgrp)
 }
 
 /*
+ * The id of @p's cgroup in the cgroup v2 hierarchy.  Not the cpu
+ * controller's cgroup (scx_bpf_task_cgroup(), ops.cgroup_move): that is the
+ * root wherever the cpu controller is not enabled, and classes by cgroup
+ * must not depend on it.
+ */
+static __always_inline u64 task_cgroup_id(struct task_struct *p)
+{
+	struct css_set *cset = p->cgroups;
+
+	if (!cset || !cset->dfl_cgrp)
+		return 0;
+	return cset->dfl_cgrp->kn->id;
+}
+
+/*
  * A task's class: its cgroup's, else batch for SCHED_BATCH (3) and
- * SCHED_IDLE (5), else normal.  The cgroup's is re-read only when the
- * rules changed since it was last read.
+ * SCHED_IDLE (5), else normal.  The cgroup's is worked out again only when
+ * the task changed cgroup or the rules changed since it was last read.
  */
 static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 {
-	u64 tok;
+	u64 tok, cgid;
 
 	if (!tctx)
 		return WS_CLASS_NORMAL;
 	tok = cgrp_token();
-	if (tok != tctx->cgrp_token) {
-		struct cgroup *cgrp = scx_bpf_task_cgroup(p);
+	cgid = task_cgroup_id(p);
+	if (tok != tctx->cgrp_token || cgid != tctx->cgrp_id) {
+		struct cgroup *cgrp = cgid ? bpf_cgroup_from_id(cgid) : NULL;
 
-		tctx->cgrp_class = cgroup_class(cgrp);
-		tctx->cgrp_token = tok;
-		if (cgrp)
+		tctx->cgrp_class = WS_NR_CLASSES;
+		if (cgrp) {
+			tctx->cgrp_class = cgroup_class(cgrp);
 			bpf_cgroup_release(cgrp);
+		}
+		tctx->cgrp_token = tok;
+		tctx->cgrp_id = cgid;
 	}
 	if (tctx->cgrp_class < WS_NR_CLASSES)
 		return tctx->cgrp_class;
@@ -844,7 +864,7 @@ static bool take_orphans(void)
  * WS_BATCH_MAX_WAIT_NS (@overdue), otherwise only while fewer CPUs than
  * the duty cycle allows run batch work.  Without a cap the queue drains.
  */
-static bool take_batch(bool overdue, s32 cpu, struct task_struct *prev)
+static __noinline bool take_batch(bool overdue, bool prev_batch)
 {
 	struct task_struct *head = ws_dsq_peek(WS_DSQ_BATCH);
 	struct ws_ctl *ctl = get_ctl();
@@ -863,12 +883,11 @@ static bool take_batch(bool overdue, s32 cpu, struct task_struct *prev)
 		return true;
 	}
 	/*
-	 * A batch @prev whose slice ran out still counts as running, but the
+	 * A batch prev whose slice ran out (@prev_batch) still counts as running, but the
 	 * head would take its place: batch tasks take turns on the CPUs the
 	 * duty cycle gives them.
 	 */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && running &&
-	    cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1)
+	if (prev_batch && running)
 		running--;
 	if (running >= batch_limit(ctl) || !ws_dsq_move_to_local(WS_DSQ_BATCH))
 		return false;
@@ -886,14 +905,17 @@ static bool take_batch(bool overdue, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
-	bool usable;
+	bool usable, prev_batch;
 
 	refresh_usable();
 	usable = cpu_usable(cpu);
 
 	if (usable && take_orphans())
 		return;
-	if (usable && take_batch(true, cpu, prev))
+	/* a batch task whose slice ran out, still counted as running */
+	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
+		     cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1;
+	if (usable && take_batch(true, prev_batch))
 		return;
 
 	if (keep_prev(prev, cpu, llc, usable)) {
@@ -924,7 +946,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 		}
 	}
-	take_batch(false, cpu, prev);
+	take_batch(false, prev_batch);
 }
 
 void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
@@ -993,30 +1015,10 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!tctx)
 		return -ENOMEM;
-	tctx->cgrp_token = cgrp_token();
+	/* task_class() works the class out when the task is first queued */
 	tctx->cgrp_class = WS_NR_CLASSES;
 	tctx->last_cpu = -1;
-	/* args->cgroup is not a trusted pointer: look the cgroup up by id */
-	if (args->cgroup) {
-		struct cgroup *cgrp = bpf_cgroup_from_id(args->cgroup->kn->id);
-
-		if (cgrp) {
-			tctx->cgrp_class = cgroup_class(cgrp);
-			bpf_cgroup_release(cgrp);
-		}
-	}
 	return 0;
-}
-
-void BPF_STRUCT_OPS(wattsched_cgroup_move, struct task_struct *p, struct cgroup *from,
-		    struct cgroup *to)
-{
-	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-
-	if (!tctx)
-		return;
-	tctx->cgrp_token = cgrp_token();
-	tctx->cgrp_class = cgroup_class(to);
 }
 
 static s32 install_mask(struct mask_slot *slot)
@@ -1131,7 +1133,6 @@ struct sched_ext_ops wattsched_ops = {
 	.stopping	= (void *)wattsched_stopping,
 	.enable		= (void *)wattsched_enable,
 	.init_task	= (void *)wattsched_init_task,
-	.cgroup_move	= (void *)wattsched_cgroup_move,
 	.init		= (void *)wattsched_init,
 	.exit		= (void *)wattsched_exit,
 	.flags		= SCX_OPS_ENQ_LAST,

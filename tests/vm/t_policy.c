@@ -349,7 +349,7 @@ static enum ws_result batch_run(void *ctx)
 {
 	unsigned long long u0, u1;
 	double rate_free, rate_cap;
-	int p99_free, p99_cap, cap, half = nr_cpus / 2;
+	int p99_free, p99_cap, cap, rc, half = nr_cpus / 2;
 	long long t0;
 	char buf[4096];
 
@@ -374,7 +374,8 @@ static enum ws_result batch_run(void *ctx)
 
 	/* the smallest cap whose 95% holds half the CPUs by the default model */
 	cap = (50 + 10 * half) * 100 / 95 + 1;
-	WS_ASSERT(ws_sh("%s cap %d >/dev/null", ws_wattsched(), cap) == 0, "cap refused");
+	rc = ws_sh_out(buf, sizeof(buf), "%s cap %d 2>&1", ws_wattsched(), cap);
+	WS_ASSERT(rc == 0, "cap %d: exit %d: %s", cap, rc, buf);
 	ws_sleep_ms(2000);
 	u0 = cg_usage(CG_BATCH);
 	t0 = ws_now_ms();
@@ -387,6 +388,16 @@ static enum ws_result batch_run(void *ctx)
 		  "status failed");
 	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
 	ws_sh("pkill -KILL stress-ng; true");
+	{
+		static const char *const keys[] = { "throttled", "batch_rescued", "preempt_batch" };
+		unsigned int k;
+
+		for (k = 0; k < 3; k++) {
+			const char *v = strstr(buf, keys[k]);
+
+			ws_log("counter %.*s", v ? (int)strcspn(v, ",}") : 0, v ? v : "");
+		}
+	}
 
 	WS_ASSERT(p99_cap >= 0, "cyclictest failed under the cap");
 	WS_ASSERT(rate_cap < rate_free * 0.6, "batch CPU time did not fall: %.2f -> %.2f CPUs",
