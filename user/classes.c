@@ -130,7 +130,7 @@ static int open_map(const char *what)
 		return -1;
 	fd = bpf_obj_get(CGRP_MAP);
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		ws_err("%s: %s: permission denied: classes need root", what, CGRP_MAP);
+		ws_err("%s: %s: permission denied: changing classes needs root", what, CGRP_MAP);
 	else if (fd < 0)
 		ws_err("%s: cannot open %s: %s", what, CGRP_MAP, strerror(errno));
 	return fd;
