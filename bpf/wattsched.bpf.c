@@ -558,6 +558,12 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	if (bpf_cpumask_empty(cast_mask(cand)))
 		return prev_cpu;	/* enqueue parks it on a CPU it can use */
 	prev_ok = bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand));
+	if (!prev_ok && prev_cpu >= 0 && prev_cpu < WS_MAX_CPUS) {
+		struct ws_budget *b = get_budget();
+
+		if (b && ws_cpu_test(b->avoid_mask, prev_cpu))
+			stat_inc(WS_STAT_avoided_hot);
+	}
 
 	/*
 	 * A warm cache on an idle previous CPU beats a fresh idle core, except

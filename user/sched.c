@@ -919,7 +919,8 @@ int cmd_status(int argc, char **argv)
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
 		if (ctl.cap_watts)
-			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts, b.nr_active);
+			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts,
+			       b.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
 		else
 			printf("cap:        none\n");
 		printf("power:      %.1f W (source: %s)\n", b.est_milliwatts / 1000.0,

@@ -293,6 +293,8 @@ static enum ws_result thermal_run(void *ctx)
 		  "status failed");
 	WS_ASSERT(strstr(buf, "\"hot_cpus\":[") && strstr(buf, "\"thermal_sensed_cpus\":"),
 		  "status has no thermal state: %s", buf);
+	WS_ASSERT(!strstr(buf, "\"avoided_hot\":0,"), "no placement avoided the hot core: %s",
+		  buf);
 
 	/* 92 C: below the hot mark, above the hysteresis: still avoided */
 	WS_ASSERT(inject_temp(target, 92000) == 0, "inject failed");
