@@ -112,6 +112,14 @@ include $(SRC)/tests/tests.mk
 
 install: all
 	install -D -m 0755 $(WATTSCHED) $(DESTDIR)$(PREFIX)/sbin/wattsched
+	install -D -m 0644 $(SRC)/docs/wattsched.8 $(DESTDIR)$(PREFIX)/share/man/man8/wattsched.8
+	install -D -m 0644 $(SRC)/configs/wattsched.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/wattsched
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/sbin/wattsched|$(PREFIX)/sbin/wattsched|' $(SRC)/configs/wattsched.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/wattsched.service
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/wattsched $(SRC)/configs/power-model.conf \
+		$(SRC)/configs/rack-example.json $(SRC)/configs/rack-schema.json
 
 -include $(USER_OBJS:.o=.d)
 endif
@@ -169,7 +177,7 @@ help:
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
 	@echo '  bench      EEVDF vs wattsched vs scx_simple in one VM boot'
 	@echo '  check      checkpatch on the module'
-	@echo '  install    install the CLI (DESTDIR=, PREFIX=)'
+	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
 	@echo 'Variables: V=1 shows commands; O=DIR builds out of tree;'
 	@echo '  WATTSCHED_CACHE=DIR moves the dependency cache (default ~/.cache/wattsched).'
