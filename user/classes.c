@@ -124,16 +124,7 @@ static void usage(FILE *f)
 
 static int open_map(const char *what)
 {
-	int fd;
-
-	if (!ws_attached_or_explain(what))
-		return -1;
-	fd = bpf_obj_get(CGRP_MAP);
-	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		ws_err("%s: %s: permission denied: changing classes needs root", what, CGRP_MAP);
-	else if (fd < 0)
-		ws_err("%s: cannot open %s: %s", what, CGRP_MAP, strerror(errno));
-	return fd;
+	return ws_attached_or_explain(what) ? ws_open_pinned("ws_cgrp_class") : -1;
 }
 
 /* nftw() has no context argument: the search's target and result. */

@@ -803,7 +803,7 @@ static bool attached_or_explain(const char *what)
 }
 
 /* Open the pinned map @name of a running instance. */
-static int open_pinned(const char *name)
+int ws_open_pinned(const char *name)
 {
 	char path[256];
 	int fd;
@@ -825,7 +825,7 @@ static unsigned int print_cpus(const __u64 *mask, const char *sep)
 
 	for (cpu = 0; cpu < WS_MAX_CPUS; cpu++)
 		if (ws_cpu_test(mask, cpu))
-			printf("%s%u", n++ ? sep : (*sep == ' ' ? " " : ""), cpu);
+			printf("%s%u", n++ ? sep : "", cpu);
 	return n;
 }
 
@@ -876,13 +876,13 @@ int cmd_status(int argc, char **argv)
 		state[strcspn(state, "\n")] = '\0';
 	scx_current_ops(ops, sizeof(ops));
 
-	ctl_fd = open_pinned("ws_ctl");
+	ctl_fd = ws_open_pinned("ws_ctl");
 	if (ctl_fd < 0)
 		return 1;
-	budget_fd = open_pinned("ws_budget");
+	budget_fd = ws_open_pinned("ws_budget");
 	if (budget_fd < 0)
 		goto close_ctl;
-	stats_fd = open_pinned("ws_stats");
+	stats_fd = ws_open_pinned("ws_stats");
 	if (stats_fd < 0)
 		goto close_budget;
 	for (tries = 0; tries < 3; tries++) {
@@ -928,9 +928,9 @@ int cmd_status(int argc, char **argv)
 		if (!b.nr_sensed) {
 			printf("thermal:    no readings (telemetry module not loaded, or no sensors)\n");
 		} else {
-			printf("thermal:    %u CPUs sensed; hot CPUs avoided:", b.nr_sensed);
+			printf("thermal:    %u CPUs sensed; hot CPUs avoided: ", b.nr_sensed);
 			if (!print_cpus(b.avoid_mask, " "))
-				printf(" none");
+				printf("none");
 			printf("\n");
 		}
 		ws_fleet_status_print(&fs, ret ? note : NULL, false, time(NULL));

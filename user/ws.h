@@ -25,6 +25,9 @@ int cmd_cap(int argc, char **argv);
 int cmd_device_affinity(int argc, char **argv);
 int cmd_class(int argc, char **argv);
 
+/* Open the pinned map @name of a running instance; -1 after printing why. */
+int ws_open_pinned(const char *name);
+
 /* Is wattsched the attached scheduler?  If not, say why (prefixed by @what). */
 bool ws_attached_or_explain(const char *what);
 int cmd_rack(int argc, char **argv);
