@@ -67,6 +67,9 @@ enum ws_power_source {
 	WS_POWER_PUSHED	= 3,	/* a reading pushed by fleet tooling (BMC) */
 };
 
+/* Under a cap, batch work holds at most this % of the usable CPUs by default. */
+#define WS_BATCH_DUTY_DEFAULT	50
+
 /* cpufreq target range used by scx_bpf_cpuperf_set(). */
 #define WS_PERF_MAX		1024
 
@@ -89,7 +92,7 @@ struct ws_ctl {
 	__u32 policy;				/* enum ws_policy */
 	__u32 gen;				/* bumped on every write */
 	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
-	__u32 batch_duty_pct;			/* % of the usable CPUs batch may hold under a cap, 1..100 */
+	__u32 batch_duty_pct;			/* % of the usable CPUs batch may hold under a cap, 1..100; 0 = no limit */
 	__u32 cap_watts;			/* host power cap; 0 = none (set by `wattsched cap`) */
 	__u32 policy_before_cap;		/* restored by `wattsched cap --clear` */
 };

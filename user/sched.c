@@ -89,8 +89,6 @@ void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy)
 		/* balanced and capped: leave the frequency to the governor */
 		break;
 	}
-	/* under a cap, batch work runs on at most half the CPUs that take work */
-	ctl->batch_duty_pct = policy == WS_POLICY_CAPPED ? 50 : 100;
 }
 
 static bool scx_supported(void)
@@ -232,6 +230,7 @@ struct run_opts {
 	unsigned long long slice_us;
 	unsigned long long interval;
 	unsigned long long cap_watts;
+	unsigned long long batch_duty_pct;
 	struct ws_power_model model;
 	struct ws_thermal_cfg thermal;
 	struct ws_fleet_opts fleet;
@@ -490,6 +489,7 @@ static int run_once(const struct run_opts *o)
 	ws_policy_defaults(&ctl, o->cap_watts ? WS_POLICY_CAPPED : o->policy);
 	ctl.policy_before_cap = o->policy;
 	ctl.cap_watts = o->cap_watts;
+	ctl.batch_duty_pct = o->batch_duty_pct;
 	ctl.gen = 1;
 	ws_budget_step(&ctl, &budget, topo, &o->model, 0, NULL);
 	budget.gen = 1;
@@ -595,7 +595,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
-		"              [--cap-watts W] [--power-model FILE]\n"
+		"              [--cap-watts W] [--batch-duty-pct PCT] [--power-model FILE]\n"
 		"              [--device-affinity PID=PCI_ADDR]... [--class CGROUP=CLASS]...\n"
 		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
 		"              [--thermal-hysteresis-c C] [--rack-dir DIR]\n"
@@ -608,6 +608,8 @@ static void run_usage(FILE *f)
 		"  --slice-us N    time slice in microseconds, 100..100000 (default 5000)\n"
 		"  --interval SEC  seconds between stats lines, 0 for none, max 3600 (default 1)\n"
 		"  --cap-watts W   start with a host power cap of W watts (policy capped)\n"
+		"  --batch-duty-pct PCT  under a cap, batch work may hold at most PCT%% of\n"
+		"                  the CPUs that take work, 1..100 (default 50)\n"
 		"  --power-model FILE  power model coefficients (default: built in, the same\n"
 		"                  as configs/power-model.conf)\n"
 		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
@@ -645,6 +647,7 @@ int cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "cap-watts", required_argument, NULL, 'c' },
 		{ "power-model", required_argument, NULL, 'm' },
+		{ "batch-duty-pct", required_argument, NULL, 'D' },
 		{ "device-affinity", required_argument, NULL, 'd' },
 		{ "class", required_argument, NULL, 'C' },
 		{ "thermal-limit-c", required_argument, NULL, 'L' },
@@ -654,7 +657,8 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct run_opts o = { .policy = WS_POLICY_BALANCED, .slice_us = 5000, .interval = 1 };
+	struct run_opts o = { .policy = WS_POLICY_BALANCED, .slice_us = 5000, .interval = 1,
+			      .batch_duty_pct = WS_BATCH_DUTY_DEFAULT };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];
 	int c, ret;
@@ -673,6 +677,12 @@ int cmd_run(int argc, char **argv)
 			if (ret)
 				return ret;
 			o.nr_class++;
+			break;
+		case 'D':
+			if (ws_parse_u64(optarg, 1, 100, &o.batch_duty_pct)) {
+				ws_err("--batch-duty-pct: '%s' is not a percentage in 1..100", optarg);
+				return 2;
+			}
 			break;
 		case 'L':
 			if (parse_celsius("--thermal-limit-c", optarg, 30, 150, &o.thermal.limit_mc))
