@@ -887,13 +887,13 @@ DEFINE_SHOW_ATTRIBUTE(ws_thermal);
 
 /* ---- power ----------------------------------------------------------- */
 
-/* Injected energy: the base plus inj_mw since the injection (mW * ns / 1e6 = µJ). */
-static u64 ws_inj_energy(struct ws_pkg *p, enum ws_rapl_domain d)
+/* Injected energy at @now: the base plus inj_mw since the injection (mW * ns / 1e6 = µJ). */
+static u64 ws_inj_energy(struct ws_pkg *p, enum ws_rapl_domain d, u64 now)
 {
 	u64 e = p->inj_energy_uj[d];
 
 	if (p->inj_mw[d])
-		e += mul_u64_u32_div(ktime_get_ns() - p->inj_t0_ns[d], p->inj_mw[d], 1000000);
+		e += mul_u64_u32_div(now - p->inj_t0_ns[d], p->inj_mw[d], 1000000);
 	return e;
 }
 
@@ -903,6 +903,8 @@ static int ws_power_show(struct seq_file *m, void *unused)
 	struct ws_pkg *p;
 	int cpu;
 
+	u64 now;
+
 	ws_header(m, "power");
 	mutex_lock(&ws_lock);
 	cpus_read_lock();
@@ -910,6 +912,8 @@ static int ws_power_show(struct seq_file *m, void *unused)
 		ws_rapl_sample_all();
 	else
 		seq_puts(m, "rapl=unavailable\n");
+	/* the time the energies below were sampled, for readers that difference them */
+	now = ktime_get_ns();
 	for_each_online_cpu(cpu) {
 		if (!ws_first_in_pkg(cpu))
 			continue;
@@ -918,14 +922,14 @@ static int ws_power_show(struct seq_file *m, void *unused)
 			continue;
 		for (d = 0; d < WS_RAPL_NR; d++) {
 			if (p->inj_power[d])
-				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu watts_mw=%u source=injected\n",
-					   p->id, ws_rapl_domain_name[d], ws_inj_energy(p, d),
-					   p->inj_mw[d]);
+				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu watts_mw=%u source=injected ktime_ns=%llu\n",
+					   p->id, ws_rapl_domain_name[d],
+					   ws_inj_energy(p, d, now), p->inj_mw[d], now);
 			else if (p->rapl[d])
-				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu cpu=%d source=msr\n",
+				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu cpu=%d source=msr ktime_ns=%llu\n",
 					   p->id, ws_rapl_domain_name[d],
 					   mul_u64_u32_shr(p->rapl_counts[d], 1000000, p->rapl_esu),
-					   cpu);
+					   cpu, now);
 		}
 	}
 	cpus_read_unlock();
@@ -1075,7 +1079,7 @@ static int ws_inj_power(char *buf)
 	unsigned int mw = 0;
 	struct ws_pkg *p;
 	int n, id, ret;
-	u64 e = 0;
+	u64 e = 0, now;
 
 	n = ws_parse_kv(buf, kv, keys);
 	if (n < 0)
@@ -1103,11 +1107,12 @@ static int ws_inj_power(char *buf)
 	if (!p)
 		return -ENOSPC;
 	/* a new rate continues from the energy injected so far */
+	now = ktime_get_ns();
 	if (w_s)
-		e = p->inj_power[d] ? ws_inj_energy(p, d) : 0;
+		e = p->inj_power[d] ? ws_inj_energy(p, d, now) : 0;
 	p->inj_energy_uj[d] = e;
 	p->inj_mw[d] = mw;
-	p->inj_t0_ns[d] = ktime_get_ns();
+	p->inj_t0_ns[d] = now;
 	p->inj_power[d] = true;
 	return 0;
 }
