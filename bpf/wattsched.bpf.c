@@ -56,6 +56,7 @@ const volatile __u32 nr_llcs = 1;
 const volatile __u32 nr_nodes = 1;
 const volatile __u64 slice_ns = 5000000ULL;
 const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
+const volatile __s32 smt_sibling[WS_MAX_CPUS];	/* another thread of the core, or -1 */
 const volatile __u32 llc_node[WS_MAX_LLCS];
 
 struct ws_exit_info uei;
@@ -408,6 +409,24 @@ static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
 	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
 }
 
+/* Is another SMT thread of @cpu's core running something? */
+static bool sibling_busy(s32 cpu)
+{
+	const struct cpumask *idle;
+	s32 sib;
+	bool busy;
+
+	if (cpu < 0 || cpu >= WS_MAX_CPUS)
+		return false;
+	sib = smt_sibling[cpu];
+	if (sib < 0 || sib >= WS_MAX_CPUS)
+		return false;
+	idle = scx_bpf_get_idle_cpumask();
+	busy = !bpf_cpumask_test_cpu(sib, idle);
+	scx_bpf_put_idle_cpumask(idle);
+	return busy;
+}
+
 static __always_inline u64 cgrp_token(void)
 {
 	u64 key = WS_CGRP_TOKEN, *tok = bpf_map_lookup_elem(&ws_cgrp_class, &key);
@@ -436,8 +455,9 @@ static __always_inline u32 cgroup_class(struct cgroup *cgrp)
 		id = anc->kn->id;
 		bpf_cgroup_release(anc);
 		v = bpf_map_lookup_elem(&ws_cgrp_class, &id);
-		if (v && *v < WS_NR_CLASSES) {
-			cls = *v;
+		/* the low 32 bits are the class (WS_CGRP_FROM_RACK marks the origin) */
+		if (v && (u32)*v < WS_NR_CLASSES) {
+			cls = (u32)*v;
 			break;
 		}
 	}
@@ -713,8 +733,24 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
 	 * or the heat took away it must move, which is why we ask for it.
 	 */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand))) {
+		/*
+		 * performance spreads over whole cores: a task whose slice ends
+		 * beside a busy SMT sibling moves to a fully idle core, so that
+		 * tasks placed before a switch to performance spread too.  Only
+		 * to a whole idle core, so no task is ever moved back.
+		 */
+		if (ctl && ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(cpu)) {
+			idle = scx_bpf_pick_idle_cpu(cast_mask(cand), SCX_PICK_IDLE_CORE);
+			if (idle >= 0) {
+				ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns, enq_flags);
+				scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+				stat_inc(WS_STAT_spread_core);
+				return;
+			}
+		}
 		goto run_on;
+	}
 	/*
 	 * A latency-critical wakeup found no idle CPU (select_cpu looked):
 	 * it takes a CPU from batch work, straight onto that CPU ahead of it.

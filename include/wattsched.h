@@ -56,6 +56,8 @@ enum ws_class {
  * when the token differs from the one it last saw.
  */
 #define WS_CGRP_TOKEN		0ULL
+/* A value's low 32 bits are the class; this bit marks a rack document's rule. */
+#define WS_CGRP_FROM_RACK	(1ULL << 32)
 #define WS_MAX_CGRP_RULES	1024
 #define WS_CGRP_MAX_DEPTH	16
 
@@ -111,6 +113,8 @@ struct ws_budget {
 	__u32 est_milliwatts;			/* the loader's last power reading */
 	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u32 nr_sensed;			/* CPUs with a temperature reading */
+	__u32 cap_watts;			/* the cap the budget holds to: ws_ctl's, or the safe cap while telemetry is stale; 0 = none */
+	__u32 telemetry_stale;			/* 1: measured power went stale, the model is the source */
 	__u32 pad;
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
@@ -136,6 +140,7 @@ struct ws_budget {
 	X(dev_local,	"wakeups of device-bound tasks placed on the device's node") \
 	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
 	X(avoided_hot,	"placements that skipped a hot CPU")		\
+	X(spread_core,	"tasks moved off a busy SMT sibling to an idle core (performance)") \
 	X(throttled,	"batch tasks held back by the power cap")	\
 	X(batch_rescued, "batch tasks run after waiting too long under the cap") \
 	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \

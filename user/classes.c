@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "classes.h"
+#include "rack.h"
 #include "ws.h"
 
 #define CGRP_MAP		WS_PIN_DIR "/ws_cgrp_class"
@@ -46,15 +46,15 @@ int ws_class_from_name(const char *name)
 	return -1;
 }
 
-int ws_cgroup_resolve(const char *what, const char *path, __u64 *id)
+int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen)
 {
 	char full[4096];
 	struct statfs sfs;
 	struct stat st;
 
 	if (path[0] != '/') {
-		ws_err("%s: '%s' is not a cgroup path (give it from the cgroup2 root, e.g. "
-		       "/batch.slice, or under %s)", what, path, CGROUP_ROOT);
+		snprintf(err, errlen, "'%s' is not a cgroup path (give it from the cgroup2 root, "
+			 "e.g. /batch.slice, or under %s)", path, CGROUP_ROOT);
 		return -EINVAL;
 	}
 	if (!strncmp(path, CGROUP_ROOT "/", sizeof(CGROUP_ROOT)) || !strcmp(path, CGROUP_ROOT))
@@ -62,30 +62,83 @@ int ws_cgroup_resolve(const char *what, const char *path, __u64 *id)
 	else if ((size_t)snprintf(full, sizeof(full), "%s%s", CGROUP_ROOT, path) >= sizeof(full))
 		return -ENAMETOOLONG;
 	if (stat(full, &st) || statfs(full, &sfs)) {
-		ws_err("%s: cgroup %s: %s", what, full, strerror(errno));
+		snprintf(err, errlen, "cgroup %s: %s", full, strerror(errno));
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode) || sfs.f_type != CGROUP2_MAGIC) {
-		ws_err("%s: %s is not a cgroup v2 directory", what, full);
+		snprintf(err, errlen, "%s is not a cgroup v2 directory", full);
 		return -EINVAL;
 	}
 	*id = st.st_ino;
 	return 0;
 }
 
+int ws_cgroup_resolve(const char *what, const char *path, __u64 *id)
+{
+	char err[4200];
+	int ret = ws_cgroup_id(path, id, err, sizeof(err));
+
+	if (ret)
+		ws_err("%s: %s", what, err);
+	return ret;
+}
+
+static int write_token(int fd)
+{
+	__u64 key = WS_CGRP_TOKEN, val;
+
+	/* a token nobody has seen: the time now, never 0 (no token) */
+	val = (__u64)(ws_mono_now() * 1e9) ?: 1;
+	return bpf_map_update_elem(fd, &key, &val, BPF_ANY) ? -errno : 0;
+}
+
 int ws_class_write(int fd, __u64 id, int cls)
 {
-	__u64 key = WS_CGRP_TOKEN, val = cls;
-	struct timespec ts;
+	__u64 val = cls;
 
 	if (cls < 0 ? bpf_map_delete_elem(fd, &id) : bpf_map_update_elem(fd, &id, &val, BPF_ANY))
 		return -errno;
-	/* a token nobody has seen: the time now, never 0 (no token) */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	val = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	if (bpf_map_update_elem(fd, &key, &val, BPF_ANY))
-		return -errno;
-	return 0;
+	return write_token(fd);
+}
+
+int ws_class_apply_rack(int fd, const struct rack_host *h, const char *what)
+{
+	__u64 key, next, val;
+	char err[4200];
+	void *prev = NULL;
+	unsigned int cls;
+	size_t i;
+	int n = 0, ret;
+
+	/* the earlier document's rules go: collect first, deleting breaks the walk */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key != WS_CGRP_TOKEN && !bpf_map_lookup_elem(fd, &key, &val) &&
+		    (val & WS_CGRP_FROM_RACK) && bpf_map_delete_elem(fd, &key) == 0)
+			prev = NULL;	/* restart: the deleted key cannot lead on */
+	}
+	for (cls = 0; h && cls < WS_NR_CLASSES; cls++) {
+		const struct rack_class_rule *r = &h->classes[cls];
+
+		for (i = 0; i < r->nr_cgroups; i++) {
+			if (ws_cgroup_id(r->cgroups[i], &key, err, sizeof(err))) {
+				ws_warn("%s: classes.%s: %s; skipped", what, ws_class_name(cls), err);
+				continue;
+			}
+			val = cls | WS_CGRP_FROM_RACK;
+			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+				ret = -errno;
+				ws_err("%s: classes.%s: %s: %s", what, ws_class_name(cls),
+				       r->cgroups[i], strerror(errno));
+				write_token(fd);
+				return ret;
+			}
+			n++;
+		}
+	}
+	ret = write_token(fd);
+	return ret ?: n;
 }
 
 int ws_class_rule_parse(const char *what, const char *arg, __u64 *id, int *cls)
@@ -157,14 +210,15 @@ static int cmd_list(void)
 	fd = open_map("class list");
 	if (fd < 0)
 		return 1;
-	printf("%-20s %-18s %s\n", "CGROUP_ID", "CLASS", "CGROUP");
+	printf("%-20s %-18s %-6s %s\n", "CGROUP_ID", "CLASS", "FROM", "CGROUP");
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (key == WS_CGRP_TOKEN || bpf_map_lookup_elem(fd, &key, &val))
 			continue;
 		path = cgroup_path_of(key);
-		printf("%-20llu %-18s %s\n", (unsigned long long)key, ws_class_name(val),
+		printf("%-20llu %-18s %-6s %s\n", (unsigned long long)key,
+		       ws_class_name((__u32)val), val & WS_CGRP_FROM_RACK ? "rack" : "cli",
 		       path ?: "(removed)");
 		n++;
 	}

@@ -3,12 +3,18 @@
 #ifndef __WS_CLASSES_H
 #define __WS_CLASSES_H
 
+#include <stddef.h>
+
 #include "wattsched.h"
+
+struct rack_host;
 
 /* Class names <-> enum ws_class; -1 when unknown. */
 const char *ws_class_name(unsigned int cls);
 int ws_class_from_name(const char *name);
 
+/* The cgroup id of cgroup v2 path @path, quietly: 0, or -errno with err set. */
+int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen);
 /*
  * The cgroup id of cgroup v2 path @path ("/batch.slice", or a path under
  * /sys/fs/cgroup); 0, or a negative errno after printing why (-EINVAL:
@@ -18,6 +24,16 @@ int ws_cgroup_resolve(const char *what, const char *path, __u64 *id);
 
 /* Set (cls >= 0) or delete (cls < 0) the rule for @id in map @fd, then a new token. */
 int ws_class_write(int fd, __u64 id, int cls);
+
+/*
+ * Make a rack document's class rules the map's: the rules an earlier
+ * document wrote (tagged WS_CGRP_FROM_RACK) go, @h's are written tagged
+ * (NULL: none), then a new token.  A cgroup this host lacks is skipped with
+ * a warning naming it.  Returns the number of rules written, or -errno
+ * after printing why (the map is then part way; the next apply redoes it).
+ * @what prefixes the messages.
+ */
+int ws_class_apply_rack(int fd, const struct rack_host *h, const char *what);
 
 /* Parse CGROUP=CLASS: 0, 2 for a malformed rule, 1 for a missing cgroup. */
 int ws_class_rule_parse(const char *what, const char *arg, __u64 *id, int *cls);

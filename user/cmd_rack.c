@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "control.h"
 #include "fleet.h"
 #include "rack.h"
@@ -145,7 +146,7 @@ static int rack_apply(const char *path, const char *host_id, time_t now)
 	struct ws_ctl_answer ans;
 	struct ws_rack_grant g;
 	struct rack_plan plan;
-	int ret;
+	int ret, fd, n;
 
 	if (!host_id) {
 		if (gethostname(hostname, sizeof(hostname))) {
@@ -161,7 +162,6 @@ static int rack_apply(const char *path, const char *host_id, time_t now)
 		return 2;
 	}
 	ret = ws_rack_grant_from_plan(&plan, &g, err, sizeof(err));
-	rack_plan_free(&plan);
 	if (!ret)
 		ret = ws_rack_grant_check(&g, now, err, sizeof(err));
 	if (!ret && ws_rack_grant_request(&g, req, sizeof(req)) < 0) {
@@ -170,16 +170,32 @@ static int rack_apply(const char *path, const char *host_id, time_t now)
 	}
 	if (ret) {
 		ws_err("%s: %s", path, err);
-		return 2;
+		ret = 2;
+		goto free_plan;
 	}
-	if (!ws_attached_or_explain("rack apply"))
-		return 1;
-	if (ws_ctl_call("rack apply", req, &ans))
-		return 1;
+	ret = 1;
+	if (!ws_attached_or_explain("rack apply") || ws_ctl_call("rack apply", req, &ans))
+		goto free_plan;
 	rack_format_time(g.expires, t, sizeof(t));
 	printf("rack apply: rack %s, host %s: share %.3f W -> cap %u W, policy %s, lease until %s "
 	       "(generation %u)\n", g.rack, g.host, g.watts, ans.cap_watts, ans.policy, t, ans.gen);
-	return 0;
+	/* The loader took the document: its class rules replace the last one's. */
+	fd = ws_open_pinned("ws_cgrp_class");
+	if (fd < 0)
+		goto free_plan;
+	n = ws_class_apply_rack(fd, plan.self, "rack apply");
+	close(fd);
+	if (n < 0)
+		goto free_plan;
+	if (g.batch_duty_pct)
+		printf("rack apply: %d class rules in force, batch duty cycle %u%%\n", n,
+		       g.batch_duty_pct);
+	else
+		printf("rack apply: %d class rules in force, the loader's batch duty cycle\n", n);
+	ret = 0;
+free_plan:
+	rack_plan_free(&plan);
+	return ret;
 }
 
 int cmd_rack(int argc, char **argv)

@@ -17,8 +17,11 @@
  *	{"op":"cap","clear":true}
  *	{"op":"get"}
  *	{"op":"rack","rack":ID,"host":ID,"watts":W,"policy":P,"expires":T,...}
+ *	{"op":"power","watts":312.5}
+ *	{"op":"power","clear":true}
  *
- * The "rack" op and the fleet state in every answer (cap origin, lease,
+ * The "power" op pushes a host power reading (a BMC's) and changes only the
+ * loader's fleet state, not the block.  The "rack" op and the fleet state in every answer (cap origin, lease,
  * compliance) are fleet.c's.  Answers are {"ok":true,"policy":...,"generation":...,"cap_watts":...} or
  * {"ok":false,"error":"..."}.  A refused request changes nothing.  Changes
  * need the peer to be root (SO_PEERCRED), whatever the socket's mode.
@@ -106,21 +109,32 @@ static int apply_policy(struct json_object *req, struct ws_ctl *ctl, char *err, 
 	return 0;
 }
 
-static int apply_cap(struct json_object *req, struct ws_ctl *ctl, char *err, size_t errlen)
+int ws_ctl_watts_or_clear(struct json_object *req, const char *op, struct json_object **watts,
+			  char *err, size_t errlen)
 {
 	static const char *const fields[] = { "op", "watts", "clear", NULL };
-	struct json_object *w = NULL, *c = NULL;
-	int64_t watts;
+	struct json_object *c = NULL;
 
+	*watts = NULL;
 	if (only_fields(req, fields, err, errlen))
 		return -EINVAL;
-	json_object_object_get_ex(req, "watts", &w);
+	json_object_object_get_ex(req, "watts", watts);
 	json_object_object_get_ex(req, "clear", &c);
-	if (!w == !c)
-		return fail(err, errlen, "cap: give exactly one of 'watts' and 'clear'");
-	if (c) {
-		if (!json_object_is_type(c, json_type_boolean) || !json_object_get_boolean(c))
-			return fail(err, errlen, "cap: 'clear' must be true");
+	if (!*watts == !c)
+		return fail(err, errlen, "%s: give exactly one of 'watts' and 'clear'", op);
+	if (c && (!json_object_is_type(c, json_type_boolean) || !json_object_get_boolean(c)))
+		return fail(err, errlen, "%s: 'clear' must be true", op);
+	return 0;
+}
+
+static int apply_cap(struct json_object *req, struct ws_ctl *ctl, char *err, size_t errlen)
+{
+	struct json_object *w;
+	int64_t watts;
+
+	if (ws_ctl_watts_or_clear(req, "cap", &w, err, errlen))
+		return -EINVAL;
+	if (!w) {
 		if (ctl->cap_watts)
 			ws_policy_defaults(ctl, ctl->policy_before_cap);
 		ctl->cap_watts = 0;
@@ -173,7 +187,7 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 		goto free_req;
 	}
 	if (!json_object_object_get_ex(req, "op", &v) || !json_object_is_type(v, json_type_string)) {
-		ret = fail(err, errlen, "missing string field 'op' (policy, cap, rack, get)");
+		ret = fail(err, errlen, "missing string field 'op' (policy, cap, rack, power, get)");
 		goto free_req;
 	}
 	op = json_object_get_string(v);
@@ -183,8 +197,8 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 		ret = only_fields(req, fields, err, errlen);
 		goto free_req;
 	}
-	if (strcmp(op, "policy") && strcmp(op, "cap") && strcmp(op, "rack")) {
-		ret = fail(err, errlen, "unknown op '%s' (policy, cap, rack, get)", op);
+	if (strcmp(op, "policy") && strcmp(op, "cap") && strcmp(op, "rack") && strcmp(op, "power")) {
+		ret = fail(err, errlen, "unknown op '%s' (policy, cap, rack, power, get)", op);
 		goto free_req;
 	}
 	if (!privileged) {
@@ -194,7 +208,14 @@ int ws_control_apply(const char *msg, size_t len, bool privileged, struct ws_ctl
 	}
 	if (fs)
 		next_fs = *fs;
-	if (!strcmp(op, "rack")) {
+	if (!strcmp(op, "power")) {
+		/* a reading, not a change of intent: the block stays as it is */
+		ret = fs ? ws_fleet_power_op(req, ws_mono_now(), &next_fs, err, errlen) :
+			   fail(err, errlen, "power: this loader takes no readings");
+		if (!ret)
+			*fs = next_fs;
+		goto free_req;
+	} else if (!strcmp(op, "rack")) {
 		ret = ws_fleet_rack_op(req, time(NULL), &next, fs ? &next_fs : NULL, err, errlen);
 	} else if (!strcmp(op, "policy")) {
 		ret = apply_policy(req, &next, err, errlen);
@@ -287,10 +308,7 @@ void ws_ctl_close(int fd, const char *path)
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	return (long long)(ws_mono_now() * 1000);
 }
 
 void ws_ctl_serve(int lfd, int timeout_ms, ws_ctl_handler_t handler, void *data)

@@ -21,7 +21,8 @@ const char *ws_ctl_sock_path(void);
 /*
  * Apply one request (JSON text, not NUL-terminated) to *ctl and the loader's
  * fleet state *fs (NULL: none; the "rack" op is then refused).  On success
- * *ctl holds the new block, its gen bumped when it changed (*changed).  On
+ * *ctl holds the new block, its gen bumped when it changed (*changed); the
+ * "power" op changes only *fs.  On
  * error *ctl and *fs are untouched and err says why: -EINVAL for a malformed
  * or invalid request, -EPERM for a change asked by an unprivileged peer,
  * -ETIME/-ERANGE for a rack grant whose lease or watts do not hold.
@@ -34,6 +35,14 @@ int ws_control_reply(const struct ws_ctl *ctl, const struct ws_fleet_state *fs, 
 /* For ops defined elsewhere (fleet.c): refuse keys not in @allowed. */
 int ws_ctl_only_fields(struct json_object *req, const char *const *allowed, char *err,
 		       size_t errlen);
+
+/*
+ * The {"watts":W} | {"clear":true} shape of the "cap" and "power" ops:
+ * only those fields, exactly one of them, clear only true.  *watts is the
+ * watts member, NULL for clear.  0, or -EINVAL with err set.
+ */
+int ws_ctl_watts_or_clear(struct json_object *req, const char *op, struct json_object **watts,
+			  char *err, size_t errlen);
 
 /* Loader: listen at @path (created 0600 in a 0700 directory). */
 int ws_ctl_listen(const char *path);

@@ -31,6 +31,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "control.h"
 #include "fleet.h"
 #include "power.h"
@@ -84,6 +85,25 @@ fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 
 /* ---- grants ------------------------------------------------------------ */
 
+/* FNV-1a over a host's class rules: a document that changes only them is new. */
+static unsigned long long classes_sig(const struct rack_host *h)
+{
+	unsigned long long sig = 0xcbf29ce484222325ULL;
+	unsigned int cls;
+	size_t i;
+
+	for (cls = 0; cls < WS_NR_CLASSES; cls++) {
+		for (i = 0; i < h->classes[cls].nr_cgroups; i++) {
+			const unsigned char *p = (const unsigned char *)h->classes[cls].cgroups[i];
+
+			sig = (sig ^ (cls + 1)) * 0x100000001b3ULL;
+			for (; *p; p++)
+				sig = (sig ^ *p) * 0x100000001b3ULL;
+		}
+	}
+	return sig;
+}
+
 int ws_rack_grant_from_plan(const struct rack_plan *plan, struct ws_rack_grant *g,
 			    char *err, size_t errlen)
 {
@@ -96,6 +116,8 @@ int ws_rack_grant_from_plan(const struct rack_plan *plan, struct ws_rack_grant *
 	g->safe_watts = plan->safe_shares ? plan->safe_shares[plan->self_idx] : 0;
 	g->policy = plan->self->policy;
 	g->expires = plan->doc.expires_at;
+	g->batch_duty_pct = plan->self->classes[WS_CLASS_BATCH].max_duty_pct;
+	g->classes_sig = classes_sig(plan->self);
 	return 0;
 }
 
@@ -152,6 +174,8 @@ int ws_rack_grant_request(const struct ws_rack_grant *g, char *buf, size_t len)
 	json_object_object_add(o, "expires", json_object_new_int64(g->expires));
 	if (g->safe_watts > 0)
 		json_object_object_add(o, "safe_watts", json_watts(g->safe_watts));
+	if (g->batch_duty_pct)
+		json_object_object_add(o, "batch_duty_pct", json_object_new_int(g->batch_duty_pct));
 	n = snprintf(buf, len, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return n < (int)len ? n : -ENOSPC;
@@ -193,7 +217,8 @@ int ws_fleet_rack_op(struct json_object *req, time_t now, struct ws_ctl *ctl,
 		     struct ws_fleet_state *fs, char *err, size_t errlen)
 {
 	static const char *const fields[] = {
-		"op", "rack", "host", "watts", "policy", "expires", "safe_watts", NULL
+		"op", "rack", "host", "watts", "policy", "expires", "safe_watts", "batch_duty_pct",
+		NULL
 	};
 	struct ws_rack_grant g = {};
 	struct json_object *v;
@@ -226,6 +251,13 @@ int ws_fleet_rack_op(struct json_object *req, time_t now, struct ws_ctl *ctl,
 		return fail(err, errlen, -EINVAL,
 			    "rack: 'expires' must be the lease's end in seconds since the epoch");
 	g.expires = json_object_get_int64(v);
+	if (json_object_object_get_ex(req, "batch_duty_pct", &v)) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
+		    json_object_get_int64(v) > 100)
+			return fail(err, errlen, -EINVAL,
+				    "rack: 'batch_duty_pct' must be a whole percentage in 1..100");
+		g.batch_duty_pct = json_object_get_int64(v);
+	}
 	ret = ws_rack_grant_check(&g, now, err, errlen);
 	if (ret)
 		return ret;
@@ -243,6 +275,7 @@ void ws_fleet_apply_grant(const struct ws_rack_grant *g, struct ws_ctl *ctl,
 		ctl->policy_before_cap = ctl->policy;
 	ws_policy_defaults(ctl, g->policy);
 	ctl->cap_watts = (unsigned int)floor(g->watts);
+	ctl->batch_duty_pct = g->batch_duty_pct ?: fs->batch_duty_pct;
 	fs->origin = WS_ORIGIN_RACK;
 	fs->grant = *g;
 	fs->have_grant = true;
@@ -269,8 +302,7 @@ bool ws_fleet_lease_step(struct ws_fleet_state *fs, struct ws_ctl *ctl, time_t n
 		return false;
 	fs->lease_expired = true;
 	rack_format_time(fs->grant.expires, t, sizeof(t));
-	safe = fs->grant.safe_watts > 0 ? (unsigned int)floor(fs->grant.safe_watts) :
-					  fs->safe_cap_watts;
+	safe = ws_fleet_safe_watts(fs);
 	if (!safe) {
 		snprintf(msg, msglen, "rack %s: lease expired at %s; the document has no "
 			 "safe_cap_watts and no --safe-cap-watts was given: the cap stays at %u W",
@@ -286,6 +318,74 @@ bool ws_fleet_lease_step(struct ws_fleet_state *fs, struct ws_ctl *ctl, time_t n
 	return true;
 }
 
+unsigned int ws_fleet_safe_watts(const struct ws_fleet_state *fs)
+{
+	if (fs->have_grant && fs->grant.safe_watts > 0)
+		return (unsigned int)floor(fs->grant.safe_watts);
+	return fs->safe_cap_watts;
+}
+
+unsigned int ws_fleet_power_step(struct ws_fleet_state *fs, const struct ws_ctl *ctl,
+				 unsigned int source, time_t now, char *msg, size_t msglen)
+{
+	unsigned int safe = ws_fleet_safe_watts(fs), cap = ctl->cap_watts;
+	bool stale;
+
+	msg[0] = '\0';
+	if (source == WS_POWER_PUSHED || source == WS_POWER_RAPL)
+		fs->measured_seen = true;
+	stale = fs->measured_seen && source == WS_POWER_MODEL;
+	if (stale && !fs->telemetry_stale) {
+		fs->stale_since = now;
+		if (!cap)
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "no cap is in force");
+		else if (safe && safe < cap)
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "safe cap %u W in force instead of %u W", safe, cap);
+		else
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "the cap stays at %u W (%s)", cap,
+				 safe ? "the safe cap is not lower" : "no safe cap configured");
+	} else if (!stale && fs->telemetry_stale) {
+		snprintf(msg, msglen, "power telemetry fresh again (source %s): cap %u W",
+			 ws_power_source_name(source), cap);
+	}
+	fs->telemetry_stale = stale;
+	if (stale && cap && safe && safe < cap)
+		cap = safe;
+	fs->cap_in_force = cap;
+	return cap;
+}
+
+int ws_fleet_power_op(struct json_object *req, double mono, struct ws_fleet_state *fs,
+		      char *err, size_t errlen)
+{
+	struct json_object *w;
+	double watts;
+
+	if (ws_ctl_watts_or_clear(req, "power", &w, err, errlen))
+		return -EINVAL;
+	if (!w) {
+		memset(&fs->pushed, 0, sizeof(fs->pushed));
+		fs->measured_seen = false;
+		fs->telemetry_stale = false;
+		return 0;
+	}
+	if (!json_object_is_type(w, json_type_int) && !json_object_is_type(w, json_type_double)) {
+		snprintf(err, errlen, "power: 'watts' must be a number");
+		return -EINVAL;
+	}
+	watts = json_object_get_double(w);
+	if (!(watts > 0 && watts <= WS_PUSHED_MAX_WATTS)) {
+		snprintf(err, errlen, "power: %g W is outside (0, %u]", watts, WS_PUSHED_MAX_WATTS);
+		return -EINVAL;
+	}
+	fs->pushed.watts = watts;
+	fs->pushed.at = mono;
+	return 0;
+}
+
 void ws_fleet_observe(struct ws_fleet_state *fs, const struct ws_ctl *ctl,
 		      const struct ws_budget *b, unsigned int nr_online, time_t now)
 {
@@ -293,10 +393,10 @@ void ws_fleet_observe(struct ws_fleet_state *fs, const struct ws_ctl *ctl,
 
 	fs->power_watts = b->est_milliwatts / 1000.0;
 	fs->power_source = b->power_source;
-	fs->active_cpus = ctl->cap_watts && b->nr_active ? b->nr_active : nr_online;
+	fs->active_cpus = b->nr_active ?: nr_online;	/* the cap's set, or compaction's */
 	if (b->power_source == WS_POWER_NONE)
 		c = WS_COMPLIANCE_UNKNOWN;
-	else if (!ctl->cap_watts || fs->power_watts <= ctl->cap_watts)
+	else if (!b->cap_watts || fs->power_watts <= b->cap_watts)
 		c = WS_IN_CAP;
 	else
 		c = WS_OVER_CAP;
@@ -334,6 +434,14 @@ void ws_fleet_to_json(const struct ws_fleet_state *fs, struct json_object *o)
 	json_object_object_add(o, "power_source",
 			       json_object_new_string(ws_power_source_name(fs->power_source)));
 	json_object_object_add(o, "active_cpus", json_object_new_int64(fs->active_cpus));
+	json_object_object_add(o, "cap_in_force_watts", json_object_new_int64(fs->cap_in_force));
+	json_object_object_add(o, "telemetry_stale", json_object_new_boolean(fs->telemetry_stale));
+	json_object_object_add(o, "telemetry_stale_since", fs->telemetry_stale ?
+			       json_object_new_int64(fs->stale_since) : NULL);
+	json_object_object_add(o, "pushed_watts", fs->pushed.at ?
+			       json_watts(fs->pushed.watts) : NULL);
+	json_object_object_add(o, "pushed_age_s", fs->pushed.at ?
+			       json_watts(ws_mono_now() - fs->pushed.at) : NULL);
 }
 
 /* ---- the loader -------------------------------------------------------- */
@@ -371,11 +479,14 @@ int ws_fleet_parse_opt(int opt, const char *arg, struct ws_fleet_opts *o)
 	}
 }
 
-int ws_fleet_open(struct ws_fleet *f, const struct ws_fleet_opts *o, unsigned int nr_online)
+int ws_fleet_open(struct ws_fleet *f, const struct ws_fleet_opts *o, unsigned int nr_online,
+		  unsigned int batch_duty_pct)
 {
 	memset(f, 0, sizeof(*f));
 	f->opts = o;
 	f->watch_fd = -1;
+	f->class_fd = -1;
+	f->st.batch_duty_pct = batch_duty_pct;
 	f->nr_online = nr_online;
 	f->st.safe_cap_watts = o->safe_cap_watts;
 	if (o->host_id)
@@ -450,24 +561,32 @@ static bool apply_dir(struct ws_fleet *f, struct ws_ctl *ctl, time_t now)
 		return false;
 	}
 	ret = rack_load_file(path, f->host_id, now, &plan, err, sizeof(err));
-	if (!ret) {
-		ret = ws_rack_grant_from_plan(&plan, &g, err, sizeof(err));
-		rack_plan_free(&plan);
-	}
-	if (!ret)
-		ret = ws_rack_grant_check(&g, now, err, sizeof(err));
 	if (ret) {
 		ws_warn("--rack-dir: %s: %s; ignored, the cap in force stays", path, err);
 		return false;
 	}
-	/* A re-read of the same document changes nothing. */
-	if (f->st.have_grant && !f->st.lease_expired && !memcmp(&g, &f->st.grant, sizeof(g)))
+	ret = ws_rack_grant_from_plan(&plan, &g, err, sizeof(err));
+	if (!ret)
+		ret = ws_rack_grant_check(&g, now, err, sizeof(err));
+	if (ret) {
+		rack_plan_free(&plan);
+		ws_warn("--rack-dir: %s: %s; ignored, the cap in force stays", path, err);
 		return false;
+	}
+	/* A re-read of the same document changes nothing. */
+	if (f->st.have_grant && !f->st.lease_expired && !memcmp(&g, &f->st.grant, sizeof(g))) {
+		rack_plan_free(&plan);
+		return false;
+	}
 	ws_fleet_apply_grant(&g, ctl, &f->st);
 	rack_format_time(g.expires, t, sizeof(t));
 	printf("wattsched: rack %s from %s: host %s, share %.3f W: cap %u W, policy %s, "
 	       "lease until %s\n", g.rack, path, g.host, g.watts, ctl->cap_watts,
 	       ws_policy_name(ctl->policy), t);
+	if (f->class_fd >= 0 && (ret = ws_class_apply_rack(f->class_fd, plan.self, "--rack-dir")) >= 0)
+		printf("wattsched: rack %s: %d class rules in force, batch duty cycle %u%%\n",
+		       g.rack, ret, ctl->batch_duty_pct);
+	rack_plan_free(&plan);
 	fflush(stdout);
 	return true;
 }
@@ -541,6 +660,15 @@ int ws_fleet_status_fetch(struct ws_fleet_state *fs, unsigned int *gen, char *no
 	fs->safe_cap_watts = get_num(o, "safe_cap_watts");
 	fs->power_watts = get_num(o, "power_watts");
 	fs->active_cpus = get_num(o, "active_cpus");
+	fs->cap_in_force = get_num(o, "cap_in_force_watts");
+	fs->telemetry_stale = json_object_object_get_ex(o, "telemetry_stale", &r) &&
+			      json_object_get_boolean(r);
+	fs->stale_since = get_num(o, "telemetry_stale_since");
+	if (json_object_object_get_ex(o, "pushed_watts", &r) && r) {
+		fs->pushed.watts = json_object_get_double(r);
+		fs->pushed.at = 1;	/* present; its age is pushed_age */
+		fs->pushed_age = get_num(o, "pushed_age_s");
+	}
 	if (json_object_object_get_ex(o, "rack", &r) && json_object_is_type(r, json_type_object)) {
 		struct json_object *v;
 
@@ -593,6 +721,16 @@ static void print_json(const struct ws_fleet_state *fs, const char *note)
 			       json_object_new_int64(fs->compliance_since) : NULL);
 	json_object_object_add(o, "compliance_since_at", known && fs->compliance_since ?
 			       json_time(fs->compliance_since) : NULL);
+	json_object_object_add(o, "cap_in_force_watts", known ?
+			       json_object_new_int64(fs->cap_in_force) : NULL);
+	json_object_object_add(o, "telemetry_stale", known ?
+			       json_object_new_boolean(fs->telemetry_stale) : NULL);
+	json_object_object_add(o, "telemetry_stale_since", known && fs->telemetry_stale ?
+			       json_object_new_int64(fs->stale_since) : NULL);
+	json_object_object_add(o, "pushed_watts", known && fs->pushed.at ?
+			       json_watts(fs->pushed.watts) : NULL);
+	json_object_object_add(o, "pushed_age_s", known && fs->pushed.at ?
+			       json_watts(fs->pushed_age) : NULL);
 	json_object_object_add(o, "loader_note", note ? json_object_new_string(note) : NULL);
 	/* Members of status's object: its braces are status's own. */
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -634,6 +772,15 @@ void ws_fleet_status_print(const struct ws_fleet_state *fs, const char *note, bo
 			printf("; safe cap %u W (--safe-cap-watts)\n", fs->safe_cap_watts);
 		else
 			printf("; no safe cap: the last cap stays when it ends\n");
+	}
+	if (fs->pushed.at)
+		printf("pushed:     %.1f W, %.1f s ago\n", fs->pushed.watts, fs->pushed_age);
+	if (fs->telemetry_stale) {
+		rack_format_time(fs->stale_since, t, sizeof(t));
+		printf("telemetry:  STALE since %s: the model is the source", t);
+		if (fs->cap_in_force)
+			printf("; cap in force %u W", fs->cap_in_force);
+		printf("\n");
 	}
 	if (fs->compliance_since) {
 		rack_format_time(fs->compliance_since, t, sizeof(t));

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "psource.h"
 #include "rack.h"
 #include "wattsched.h"
 
@@ -46,6 +47,8 @@ struct ws_rack_grant {
 	double safe_watts;	/* its share of safe_cap_watts; 0 = the document has none */
 	int policy;		/* enum ws_policy */
 	time_t expires;		/* the lease's end */
+	unsigned int batch_duty_pct; /* classes.batch.max_duty_pct; 0 = the document has none */
+	unsigned long long classes_sig;	/* of its class rules (drop directory only) */
 };
 
 /* The loader's fleet state.  Plain data: copied, changed, committed. */
@@ -55,11 +58,19 @@ struct ws_fleet_state {
 	bool have_grant;
 	bool lease_expired;
 	unsigned int safe_cap_watts;	/* `run --safe-cap-watts`; 0 = none */
+	unsigned int batch_duty_pct;	/* `run --batch-duty-pct`, for documents without one */
 	enum ws_compliance compliance;
 	time_t compliance_since;
 	double power_watts;		/* the last reading, as compliance saw it */
 	unsigned int power_source;	/* enum ws_power_source */
 	unsigned int active_cpus;
+	/* power telemetry and its fail-safe (ws_fleet_power_step) */
+	struct ws_pushed pushed;	/* the last reading fleet tooling pushed */
+	double pushed_age;		/* status only: its age in s when asked */
+	bool measured_seen;		/* a measured source (RAPL, pushed) was in use */
+	bool telemetry_stale;		/* ...and none is fresh now: the model is */
+	time_t stale_since;
+	unsigned int cap_in_force;	/* the cap the budget holds to; 0 = none */
 };
 
 const char *ws_cap_origin_name(enum ws_cap_origin o);
@@ -79,7 +90,10 @@ int ws_rack_grant_request(const struct ws_rack_grant *g, char *buf, size_t len);
  */
 int ws_fleet_rack_op(struct json_object *req, time_t now, struct ws_ctl *ctl,
 		     struct ws_fleet_state *fs, char *err, size_t errlen);
-/* Apply a checked grant: cap = floor(watts), the document's policy, origin rack. */
+/*
+ * Apply a checked grant: cap = floor(watts), the document's policy and
+ * batch duty cycle (else fs->batch_duty_pct), origin rack.
+ */
 void ws_fleet_apply_grant(const struct ws_rack_grant *g, struct ws_ctl *ctl,
 			  struct ws_fleet_state *fs);
 /* After a `cap` request changed ctl: origin cli, or none when cleared. */
@@ -93,7 +107,28 @@ void ws_fleet_note_cap(const struct ws_ctl *ctl, struct ws_fleet_state *fs);
 bool ws_fleet_lease_step(struct ws_fleet_state *fs, struct ws_ctl *ctl, time_t now,
 			 char *msg, size_t msglen);
 
-/* Compliance from the budget's power reading against ctl's cap. */
+/* The safe cap: the document's share, else --safe-cap-watts; 0 = none. */
+unsigned int ws_fleet_safe_watts(const struct ws_fleet_state *fs);
+
+/*
+ * Telemetry staleness, from this period's power @source: once a measured
+ * source has been in use, the model being the source means it went stale.
+ * While stale, the cap in force is the safe cap when that is lower than
+ * ctl's.  Returns the cap in force (0 = none); msg (may be empty) says
+ * what changed, for the log.
+ */
+unsigned int ws_fleet_power_step(struct ws_fleet_state *fs, const struct ws_ctl *ctl,
+				 unsigned int source, time_t now, char *msg, size_t msglen);
+
+/*
+ * The control socket's "power" op at @mono (CLOCK_MONOTONIC s): a reading
+ * {"watts":W} pushed by fleet tooling, or {"clear":true} to forget every
+ * measured source, which ends a stale state.  On error *fs is untouched.
+ */
+int ws_fleet_power_op(struct json_object *req, double mono, struct ws_fleet_state *fs,
+		      char *err, size_t errlen);
+
+/* Compliance from the budget's power reading against the cap in force. */
 void ws_fleet_observe(struct ws_fleet_state *fs, const struct ws_ctl *ctl,
 		      const struct ws_budget *b, unsigned int nr_online, time_t now);
 
@@ -140,10 +175,12 @@ struct ws_fleet {
 	bool reread;			/* read the drop directory at the next poll */
 	unsigned int nr_online;
 	time_t next_metrics;
+	int class_fd;			/* ws_cgrp_class, for a document's classes; -1 none */
 };
 
 /* 0, or -errno after printing why (a --rack-dir that cannot be watched). */
-int ws_fleet_open(struct ws_fleet *f, const struct ws_fleet_opts *o, unsigned int nr_online);
+int ws_fleet_open(struct ws_fleet *f, const struct ws_fleet_opts *o, unsigned int nr_online,
+		  unsigned int batch_duty_pct);
 void ws_fleet_close(struct ws_fleet *f);
 /* The drop directory and the lease; true when *ctl changed. */
 bool ws_fleet_poll(struct ws_fleet *f, struct ws_ctl *ctl, time_t now);

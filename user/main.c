@@ -21,6 +21,7 @@ static const struct ws_cmd cmds[] = {
 	{ "policy",	cmd_policy,	"switch the running scheduler's policy" },
 	{ "telemetry", cmd_telemetry, "print the telemetry module's PCIe, thermal and power data" },
 	{ "cap",	cmd_cap,	"set or clear the host power cap in watts" },
+	{ "power",	cmd_power,	"push a measured host power reading (a BMC's)" },
 	{ "rack",	cmd_rack,	"check a rack power policy document and print each host's share" },
 	{ "class",	cmd_class,	"give the tasks of a cgroup a priority class (batch, ...)" },
 	{ "device-affinity", cmd_device_affinity, "bind a process to a PCIe device's NUMA node" },

@@ -67,6 +67,14 @@ int ws_metrics_format(FILE *f, const struct ws_metrics_in *in)
 	fprintf(f, "wattsched_power_estimate_watts{source=\"%s\"} %.3f\n",
 		ws_power_source_name(fs->power_source), fs->power_watts);
 
+	family(f, "wattsched_cap_in_force_watts", "gauge",
+	       "The cap the CPU budget holds to: the cap, or the safe cap while telemetry is stale.");
+	fprintf(f, "wattsched_cap_in_force_watts %u\n", fs->cap_in_force);
+
+	family(f, "wattsched_telemetry_stale", "gauge",
+	       "1 when a measured power source was in use and none is fresh, else 0.");
+	fprintf(f, "wattsched_telemetry_stale %d\n", fs->telemetry_stale);
+
 	family(f, "wattsched_in_cap", "gauge",
 	       "1 when the power reading is at or under the cap (or there is no cap), 0 when over it.");
 	fprintf(f, "wattsched_in_cap %d\n", fs->compliance != WS_OVER_CAP);

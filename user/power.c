@@ -11,17 +11,20 @@
  * /proc/stat; perf is the cpufreq target the policy sets (1024 when it
  * leaves frequency to the governor, the worst case).
  *
- * Control law: the number of CPUs allowed to take work is the largest n with
+ * Control law (docs/policies.md, "The control law"): the number of CPUs
+ * allowed to take work is the largest n with
  *
- *	idle_watts + n * cpu_watts * (perf / 1024)^perf_exponent <= cap * (1 - reserve_pct / 100)
+ *	k * (idle_watts + n * cpu_watts * (perf / 1024)^perf_exponent) <= cap * (1 - reserve_pct / 100)
  *
  * i.e. the model's worst case with n CPUs fully busy stays under the cap,
  * with reserve_pct (default 5) kept for the kernel threads and pinned tasks
- * that still run on the CPUs outside the set.
- * n is a pure function of the cap and the model, not of the measured power,
- * so the loop has no feedback path that could oscillate: a load change moves
- * the estimate, never the mask.  (With a measured source such a loop would
- * need an integrator and hysteresis; see docs/policies.md.)
+ * that still run on the CPUs outside the set.  k is 1 while the power comes
+ * from the model: n is then a pure function of the cap and the model, and
+ * there is no feedback path.  With a measured source (RAPL, a pushed BMC
+ * reading) k is the smoothed ratio of measured to modelled power, a gain
+ * calibration of the model; ws_cap_law_step() shrinks the set at once and
+ * grows it only after a dwell time and with a hysteresis band, so that a
+ * ratio that moves with the load cannot make the set flap.
  */
 #include <bpf/bpf.h>
 #include <ctype.h>
@@ -31,6 +34,7 @@
 
 #include "control.h"
 #include "power.h"
+#include "psource.h"
 #include "ws.h"
 
 void ws_power_model_defaults(struct ws_power_model *m)
@@ -39,6 +43,7 @@ void ws_power_model_defaults(struct ws_power_model *m)
 	m->cpu_watts = 10.0;
 	m->perf_exponent = 2.0;
 	m->reserve_pct = 5.0;
+	m->rapl_extra_watts = 0;
 }
 
 static int set_key(struct ws_power_model *m, const char *key, const char *val, char *err,
@@ -53,6 +58,7 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 		{ "cpu_watts", offsetof(struct ws_power_model, cpu_watts), 0.001, 10000 },
 		{ "perf_exponent", offsetof(struct ws_power_model, perf_exponent), 0, 4 },
 		{ "reserve_pct", offsetof(struct ws_power_model, reserve_pct), 0, 50 },
+		{ "rapl_extra_watts", offsetof(struct ws_power_model, rapl_extra_watts), 0, 100000 },
 	};
 	size_t i;
 	double v;
@@ -68,7 +74,8 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 		*(double *)((char *)m + keys[i].off) = v;
 		return 0;
 	}
-	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent, reserve_pct)", key);
+	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent, reserve_pct, "
+		 "rapl_extra_watts)", key);
 	return -EINVAL;
 }
 
@@ -224,8 +231,43 @@ unsigned int ws_compact_step(struct ws_compact *c, double load, unsigned int nr_
 	return c->n;
 }
 
+unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model *m,
+			     unsigned int cap_watts, unsigned int perf, unsigned int nr_online,
+			     double ratio)
+{
+	unsigned int down, up;
+	bool measured = ratio > 0;
+
+	if (measured) {
+		ratio = fmin(fmax(ratio, WS_LAW_RATIO_MIN), WS_LAW_RATIO_MAX);
+		/* a rise is taken whole, so an over-cap host acts at once; a fall is smoothed */
+		law->k = law->measured && ratio < law->k ? law->k + WS_LAW_ALPHA * (ratio - law->k) :
+							   ratio;
+	} else {
+		law->k = 1;
+	}
+	down = ws_power_cpus_for_cap(m, cap_watts / law->k, perf, nr_online);
+	up = measured ? ws_power_cpus_for_cap(m, cap_watts * (1 - WS_LAW_BAND) / law->k, perf,
+					      nr_online) : down;
+	if (!measured || !law->measured || !law->n || cap_watts != law->cap || down < law->n) {
+		/* the open-loop model, a new source or cap, or over the cap: at once */
+		law->n = down;
+		law->up = 0;
+	} else if (up > law->n) {
+		if (++law->up >= WS_LAW_DWELL) {
+			law->n = up;
+			law->up = 0;
+		}
+	} else {
+		law->up = 0;
+	}
+	law->cap = cap_watts;
+	law->measured = measured;
+	return law->n;
+}
+
 bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
-		    const struct ws_topology *topo, const struct ws_power_model *m,
+		    const struct ws_topology *topo, unsigned int n_cap,
 		    unsigned int n_compact, const __u64 *hot)
 {
 	__u64 mask[WS_CPU_WORDS] = {}, avoid[WS_CPU_WORDS] = {};
@@ -233,9 +275,8 @@ bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
 
 	if (hot)
 		memcpy(avoid, hot, sizeof(avoid));
-	if (ctl->cap_watts)
-		n = ws_power_cpus_for_cap(m, ctl->cap_watts, ctl->perf[WS_CLASS_NORMAL],
-					  topo->nr_online);
+	if (n_cap && n_cap < n)
+		n = n_cap;
 	if (ctl->policy == WS_POLICY_POWERSAVE && n_compact && n_compact < n)
 		n = n_compact;
 	if (n >= topo->nr_online)
@@ -344,5 +385,57 @@ int cmd_cap(int argc, char **argv)
 		printf("cap: cleared; policy %s\n", ans.policy);
 	else
 		printf("cap: %u W; policy %s\n", ans.cap_watts, ans.policy);
+	return 0;
+}
+
+static void power_usage(FILE *f)
+{
+	fprintf(f, "Usage: %s power WATTS\n"
+		"       %s power --clear\n\n"
+		"Push a measured host power reading to the running scheduler, for example\n"
+		"a BMC's (IPMI DCMI, Redfish PowerControl) host power in watts (up to %u,\n"
+		"decimals allowed).  While a pushed reading is fresh (`run\n"
+		"--telemetry-stale-s`, default %d s) it is the power source the cap is held\n"
+		"to, ahead of RAPL and the model; fleet tooling pushes one every few\n"
+		"seconds.  When readings stop, the loader falls back to RAPL or the model\n"
+		"and, under a cap, to the safe cap (docs/policies.md, docs/reliability.md).\n"
+		"--clear forgets pushed readings and ends that stale state, for a host\n"
+		"whose feed was retired on purpose.\n",
+		ws_prog, ws_prog, WS_PUSHED_MAX_WATTS, WS_STALE_S_DEFAULT);
+}
+
+int cmd_power(int argc, char **argv)
+{
+	struct ws_ctl_answer ans;
+	double watts = 0;
+	char req[128];
+	bool clear;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		power_usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		power_usage(stderr);
+		return 2;
+	}
+	clear = !strcmp(argv[1], "--clear");
+	if (!clear && (ws_parse_double(argv[1], 0, WS_PUSHED_MAX_WATTS, &watts) || watts <= 0)) {
+		ws_err("power: '%s' is not a number of watts above 0 and up to %u", argv[1],
+		       WS_PUSHED_MAX_WATTS);
+		return 2;
+	}
+	if (!ws_attached_or_explain("power"))
+		return 1;
+	if (clear)
+		snprintf(req, sizeof(req), "{\"op\":\"power\",\"clear\":true}");
+	else
+		snprintf(req, sizeof(req), "{\"op\":\"power\",\"watts\":%.3f}", watts);
+	if (ws_ctl_call("power", req, &ans))
+		return 1;
+	if (clear)
+		printf("power: pushed readings cleared\n");
+	else
+		printf("power: %.3f W pushed\n", watts);
 	return 0;
 }

@@ -17,6 +17,7 @@ struct ws_power_model {
 	double cpu_watts;	/* one logical CPU fully busy at full perf */
 	double perf_exponent;	/* power ~ (perf/1024)^exponent */
 	double reserve_pct;	/* % of a cap kept for work the cap cannot move */
+	double rapl_extra_watts; /* host power RAPL does not see (fans, disks, PSU loss) */
 };
 
 void ws_power_model_defaults(struct ws_power_model *m);
@@ -51,13 +52,44 @@ struct ws_compact {
 unsigned int ws_compact_step(struct ws_compact *c, double load, unsigned int nr_online);
 
 /*
- * Derive the budget from the control block: the CPUs that take new work
- * (the cap's count, and under powersave the compacted count @n_compact, 0
- * for none, whichever is smaller, chosen outside @hot) and the CPUs to
- * avoid (@hot, NULL for none).  True when a mask changed.
+ * The control law under a cap (docs/policies.md).  k scales the model by
+ * the measured/modelled power ratio (1 while the model is the source),
+ * taken whole when it rises and smoothed by WS_LAW_ALPHA when it falls;
+ * the set shrinks at once when k * model(n) exceeds the cap, and grows only
+ * after WS_LAW_DWELL periods in which it would still fit with a
+ * WS_LAW_BAND margin.
+ */
+#define WS_LAW_ALPHA		0.25	/* smoothing of a falling k per period */
+#define WS_LAW_BAND		0.05	/* growing needs this share of the cap spare */
+#define WS_LAW_DWELL		8	/* periods (2 s) of room before growing */
+#define WS_LAW_RATIO_MIN	0.25
+#define WS_LAW_RATIO_MAX	4.0
+
+struct ws_cap_law {
+	double k;		/* measured / modelled power, smoothed */
+	unsigned int n;		/* CPUs allowed now; 0 = not started */
+	unsigned int up;	/* consecutive periods with room for more */
+	unsigned int cap;	/* the cap of the last step */
+	bool measured;		/* was the last step's power measured? */
+};
+
+/*
+ * One period under a cap of @cap_watts: @ratio is the measured power over
+ * the model's estimate for the same period, 0 when the power is not
+ * measured.  Returns the number of CPUs that may take work.
+ */
+unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model *m,
+			     unsigned int cap_watts, unsigned int perf, unsigned int nr_online,
+			     double ratio);
+
+/*
+ * Derive the budget: the CPUs that take new work (@n_cap, the cap's count,
+ * 0 for no cap, and under powersave the compacted count @n_compact, 0 for
+ * none, whichever is smaller, chosen outside @hot) and the CPUs to avoid
+ * (@hot, NULL for none).  True when a mask changed.
  */
 bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
-		    const struct ws_topology *topo, const struct ws_power_model *m,
+		    const struct ws_topology *topo, unsigned int n_cap,
 		    unsigned int n_compact, const __u64 *hot);
 
 struct ws_cpu_sample {

@@ -506,6 +506,12 @@ static int parse_class(struct json_object *cv, const char *cpath, int cls,
 			return fail(err, errlen, -EINVAL, path,
 				    "not allowed for latency-critical (never duty-limited)");
 		}
+		/* Normal work gives way through the cap's CPU count, not a duty cycle. */
+		if (cls == WS_CLASS_NORMAL) {
+			join_key(path, cpath, "max_duty_pct");
+			return fail(err, errlen, -EINVAL, path,
+				    "not allowed for normal (only batch work is duty-limited)");
+		}
 		rule->max_duty_pct = duty;
 	}
 

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "fleet.h"
 #include "metrics.h"
 #include "power.h"
+#include "psource.h"
 #include "thermal.h"
 #include "topology.h"
 #include "ws.h"
@@ -210,8 +212,19 @@ static int fill_topology(struct wattsched_bpf *skel, const struct ws_topology *t
 	skel->rodata->nr_cpus = topo->nr_cpus;
 	skel->rodata->nr_llcs = topo->nr_llcs;
 	skel->rodata->nr_nodes = topo->nr_nodes ?: 1;
-	for (i = 0; i < topo->nr_cpus; i++)
+	for (i = 0; i < topo->nr_cpus; i++) {
+		unsigned int j;
+
 		skel->rodata->cpu_topo[i] = topo->cpu[i];
+		skel->rodata->smt_sibling[i] = -1;
+		for (j = 0; j < topo->nr_cpus; j++) {
+			if (j != i && ws_cpu_test(topo->online, j) &&
+			    topo->cpu[j].core == topo->cpu[i].core) {
+				skel->rodata->smt_sibling[i] = j;
+				break;
+			}
+		}
+	}
 	for (i = 0; i < topo->nr_llcs; i++)
 		skel->rodata->llc_node[i] = topo->llc_node[i];
 	return 0;
@@ -231,6 +244,7 @@ struct run_opts {
 	unsigned long long interval;
 	unsigned long long cap_watts;
 	unsigned long long batch_duty_pct;
+	unsigned long long stale_s;
 	struct ws_power_model model;
 	struct ws_thermal_cfg thermal;
 	struct ws_fleet_opts fleet;
@@ -244,9 +258,14 @@ struct ctl_loop {
 	struct ws_cpu_sample *prev, *cur;
 	double *busy;
 	int *temp_mc, *limit_mc;
-	char *text;			/* the thermal file */
+	char *text;			/* the thermal file, then the power file */
 	__u64 hot[WS_CPU_WORDS];
 	struct ws_compact compact;
+	struct ws_rapl rapl;
+	struct ws_cap_law law;
+	double load;			/* busy CPUs' worth in the last period */
+	double watts, model_watts;	/* its power reading and the model's estimate */
+	unsigned int source;		/* enum ws_power_source of the reading */
 	bool thermal_ok;		/* did the last period have readings? */
 };
 
@@ -258,7 +277,8 @@ static int ctl_loop_init(struct ctl_loop *l, unsigned int nr_cpus)
 	l->busy = calloc(nr_cpus, sizeof(*l->busy));
 	l->temp_mc = calloc(nr_cpus, sizeof(*l->temp_mc));
 	l->limit_mc = calloc(nr_cpus, sizeof(*l->limit_mc));
-	l->text = malloc(WS_THERMAL_TEXT_MAX);
+	l->text = malloc(WS_THERMAL_TEXT_MAX > WS_POWER_TEXT_MAX ? WS_THERMAL_TEXT_MAX :
+			 WS_POWER_TEXT_MAX);
 	if (!l->prev || !l->cur || !l->busy || !l->temp_mc || !l->limit_mc || !l->text)
 		return -ENOMEM;
 	ws_cpu_busy_sample(l->prev, nr_cpus);
@@ -307,46 +327,82 @@ static unsigned int thermal_tick(struct ctl_loop *l, const struct ws_topology *t
 }
 
 /*
- * One control period: measure utilisation and temperatures, estimate
- * power, and derive the budget from the control block @ctl: the cap's CPU
- * count, powersave compaction, hot CPUs.  The loop is the only writer of
- * the budget, which it keeps in @b; gen is bumped only when a mask
- * changes, which is what BPF reacts to.
+ * One control period: measure utilisation and temperatures, take the power
+ * reading (pushed, RAPL or model: user/psource.c), and derive the budget
+ * from the control block @ctl: the cap's CPU count by the control law,
+ * powersave compaction, hot CPUs.  The loop is the only writer of the
+ * budget, which it keeps in @b; gen is bumped only when a mask changes,
+ * which is what BPF reacts to.  @fs holds the pushed reading and the
+ * telemetry-stale state.
  */
 static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budget *b,
 			 const struct ws_topology *topo, const struct run_opts *o,
-			 struct ctl_loop *l)
+			 struct ctl_loop *l, struct ws_fleet_state *fs, bool sample)
 {
-	unsigned int n_compact = 0, nr_was = b->nr_active;
-	double load = 0;
+	unsigned int n_compact = 0, n_cap = 0, nr_was = b->nr_active, cap;
+	unsigned int perf = ctl->perf[WS_CLASS_NORMAL];
+	double now = ws_mono_now();
 	__u32 zero = 0, cpu;
-	bool changed;
+	char msg[256];
+	bool changed, rapl;
 
-	if (ws_cpu_busy_sample(l->cur, topo->nr_cpus) <= 0)
-		return;
-	for (cpu = 0; cpu < topo->nr_cpus; cpu++) {
-		l->busy[cpu] = ws_cpu_busy_frac(&l->prev[cpu], &l->cur[cpu]);
-		load += l->busy[cpu];
+	if (sample) {
+		if (ws_cpu_busy_sample(l->cur, topo->nr_cpus) <= 0)
+			return;
+		l->load = 0;
+		for (cpu = 0; cpu < topo->nr_cpus; cpu++) {
+			l->busy[cpu] = ws_cpu_busy_frac(&l->prev[cpu], &l->cur[cpu]);
+			l->load += l->busy[cpu];
+		}
+		memcpy(l->prev, l->cur, topo->nr_cpus * sizeof(*l->cur));
+		b->nr_sensed = thermal_tick(l, topo, &o->thermal);
+
+		l->model_watts = ws_power_estimate(&o->model, l->busy, topo->nr_cpus, perf);
+		now = ws_mono_now();	/* as close to the energy read as we can */
+		rapl = ws_rapl_step(&l->rapl, ws_read_file(WS_POWER_FILE, l->text,
+							   WS_POWER_TEXT_MAX) >= 0 ?
+				    l->text : NULL, now, o->stale_s);
+		l->source = ws_power_pick(&fs->pushed, rapl,
+					  l->rapl.watts + o->model.rapl_extra_watts,
+					  l->model_watts, now, o->stale_s, &l->watts);
 	}
-	memcpy(l->prev, l->cur, topo->nr_cpus * sizeof(*l->cur));
 
-	if (ctl->policy == WS_POLICY_POWERSAVE)
-		n_compact = ws_compact_step(&l->compact, load, topo->nr_online);
-	else
+	/*
+	 * Between periods (@sample false: a control request just changed the
+	 * block) the last period's measurements stand; only the block's
+	 * consequences are derived again, so a switch is in the budget before
+	 * its requester hears back.
+	 */
+	if (ctl->policy != WS_POLICY_POWERSAVE)
 		memset(&l->compact, 0, sizeof(l->compact));
-	b->nr_sensed = thermal_tick(l, topo, &o->thermal);
+	else if (sample || !l->compact.n)
+		n_compact = ws_compact_step(&l->compact, l->load, topo->nr_online);
+	else
+		n_compact = l->compact.n;
+	cap = ws_fleet_power_step(fs, ctl, l->source, time(NULL), msg, sizeof(msg));
+	if (msg[0])
+		ws_warn("%s", msg);
+	if (!cap)
+		memset(&l->law, 0, sizeof(l->law));
+	else if (sample || !l->law.n || cap != l->law.cap)
+		n_cap = ws_cap_law_step(&l->law, &o->model, cap, perf, topo->nr_online,
+					l->source == WS_POWER_MODEL || l->model_watts <= 0 ? 0 :
+					l->watts / l->model_watts);
+	else
+		n_cap = l->law.n;
 
-	changed = ws_budget_step(ctl, b, topo, &o->model, n_compact, l->hot);
+	changed = ws_budget_step(ctl, b, topo, n_cap, n_compact, l->hot);
 	if (changed)
 		b->gen++;
-	b->est_milliwatts = ws_power_estimate(&o->model, l->busy, topo->nr_cpus,
-					      ctl->perf[WS_CLASS_NORMAL]) * 1000;
-	b->power_source = WS_POWER_MODEL;
+	b->est_milliwatts = l->watts * 1000;
+	b->power_source = l->source;
+	b->cap_watts = cap;
+	b->telemetry_stale = fs->telemetry_stale;
 	if (bpf_map_update_elem(budget_fd, &zero, b, BPF_EXIST))
 		ws_warn("control loop: writing the budget map: %s", strerror(errno));
-	else if (changed && b->nr_active != nr_was && ctl->cap_watts)
-		printf("wattsched: policy %s, cap %u W: %u of %u CPUs take work\n",
-		       ws_policy_name(ctl->policy), ctl->cap_watts,
+	else if (changed && b->nr_active != nr_was && cap)
+		printf("wattsched: policy %s, cap %u W (power %.1f W, %s): %u of %u CPUs take work\n",
+		       ws_policy_name(ctl->policy), cap, l->watts, ws_power_source_name(l->source),
 		       b->nr_active ?: topo->nr_online, topo->nr_online);
 	else if (changed && b->nr_active != nr_was)
 		printf("wattsched: policy %s, no cap: %u of %u CPUs take work\n",
@@ -361,6 +417,12 @@ struct ctl_owner {
 	struct ws_ctl *ctl;
 	int map_fd;
 	struct ws_fleet *fleet;
+	/* the control loop, to derive the budget of a new block at once */
+	int budget_fd;
+	struct ws_budget *budget;
+	const struct ws_topology *topo;
+	const struct run_opts *o;
+	struct ctl_loop *loop;
 };
 
 /* Write @next to the control map; on success it is the block in force. */
@@ -374,6 +436,9 @@ static int ctl_commit(struct ctl_owner *own, const struct ws_ctl *next, char *er
 		return -errno;
 	}
 	*own->ctl = *next;
+	if (own->loop)
+		control_tick(own->ctl, own->budget_fd, own->budget, own->topo, own->o, own->loop,
+			     &own->fleet->st, false);
 	printf("wattsched: policy %s, cap %u W, origin %s (generation %u)\n",
 	       ws_policy_name(next->policy), next->cap_watts,
 	       ws_cap_origin_name(own->fleet->st.origin), next->gen);
@@ -399,6 +464,8 @@ static int handle_request(void *data, const char *msg, size_t len, bool privileg
 		ret = ctl_commit(own, &next, err, sizeof(err));
 		if (ret)
 			own->fleet->st = before;
+	} else if (!ret) {
+		own->fleet->st = fs;	/* a pushed reading: the loader's state only */
 	}
 	if (ret)
 		ws_warn("control request refused: %s", err);
@@ -464,7 +531,7 @@ static int run_once(const struct run_opts *o)
 		ws_err("reading CPU topology: %s", err);
 		goto free_topo;
 	}
-	ret = ws_fleet_open(&fleet, &o->fleet, topo->nr_online);
+	ret = ws_fleet_open(&fleet, &o->fleet, topo->nr_online, o->batch_duty_pct);
 	if (ret)
 		goto free_topo;
 	if (o->cap_watts)
@@ -491,7 +558,10 @@ static int run_once(const struct run_opts *o)
 	ctl.cap_watts = o->cap_watts;
 	ctl.batch_duty_pct = o->batch_duty_pct;
 	ctl.gen = 1;
-	ws_budget_step(&ctl, &budget, topo, &o->model, 0, NULL);
+	ws_budget_step(&ctl, &budget, topo, ctl.cap_watts ?
+		       ws_power_cpus_for_cap(&o->model, ctl.cap_watts, ctl.perf[WS_CLASS_NORMAL],
+					     topo->nr_online) : 0, 0, NULL);
+	budget.cap_watts = ctl.cap_watts;
 	budget.gen = 1;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ws_ctl), &zero, &ctl, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.ws_budget), &zero, &budget, BPF_ANY)) {
@@ -524,6 +594,7 @@ static int run_once(const struct run_opts *o)
 		goto unpin;
 	}
 	owner.map_fd = bpf_map__fd(skel->maps.ws_ctl);
+	fleet.class_fd = bpf_map__fd(skel->maps.ws_cgrp_class);
 
 	link = bpf_map__attach_struct_ops(skel->maps.wattsched_ops);
 	if (!link) {
@@ -546,6 +617,11 @@ static int run_once(const struct run_opts *o)
 		ws_err("out of memory");
 		goto detach;
 	}
+	owner.budget_fd = bpf_map__fd(skel->maps.ws_budget);
+	owner.budget = &budget;
+	owner.topo = topo;
+	owner.o = o;
+	owner.loop = &loop;
 
 	while (!exiting && !skel->bss->uei.kind) {
 		unsigned long long left = (o->interval ?: 1) * 1000 / WS_CONTROL_PERIOD_MS;
@@ -553,7 +629,7 @@ static int run_once(const struct run_opts *o)
 		while (left-- && !exiting && !skel->bss->uei.kind) {
 			ws_ctl_serve(sock, WS_CONTROL_PERIOD_MS, handle_request, &owner);
 			control_tick(&ctl, bpf_map__fd(skel->maps.ws_budget), &budget, topo,
-				     o, &loop);
+				     o, &loop, &fleet.st, true);
 			fleet_tick(&owner, &budget, bpf_map__fd(skel->maps.ws_stats));
 		}
 		if (o->interval && !skel->bss->uei.kind &&
@@ -596,6 +672,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
 		"              [--cap-watts W] [--batch-duty-pct PCT] [--power-model FILE]\n"
+		"              [--telemetry-stale-s S]\n"
 		"              [--device-affinity PID=PCI_ADDR]... [--class CGROUP=CLASS]...\n"
 		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
 		"              [--thermal-hysteresis-c C] [--rack-dir DIR]\n"
@@ -612,6 +689,9 @@ static void run_usage(FILE *f)
 		"                  the CPUs that take work, 1..100 (default 50)\n"
 		"  --power-model FILE  power model coefficients (default: built in, the same\n"
 		"                  as configs/power-model.conf)\n"
+		"  --telemetry-stale-s S  a measured power reading (pushed, RAPL) counts for S\n"
+		"                  seconds, 1..3600 (default %d); then the model takes over and,\n"
+		"                  under a cap, the safe cap applies if lower\n"
 		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
 		"                  node of PCI device PCI_ADDR (DDDD:BB:DD.F); repeatable, up to\n"
 		"                  %d; at runtime: `%s device-affinity add`\n"
@@ -623,7 +703,7 @@ static void run_usage(FILE *f)
 		"  --thermal-hysteresis-c C  and cool again C below that (default 5)\n"
 		WS_FLEET_USAGE "\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
-		ws_prog, WS_RUN_MAX_DEVAFF, ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
+		ws_prog, WS_STALE_S_DEFAULT, WS_RUN_MAX_DEVAFF, ws_prog, WS_RUN_MAX_DEVAFF, ws_prog);
 }
 
 /* A temperature option in degrees C, stored in milli-degrees. */
@@ -648,6 +728,7 @@ int cmd_run(int argc, char **argv)
 		{ "cap-watts", required_argument, NULL, 'c' },
 		{ "power-model", required_argument, NULL, 'm' },
 		{ "batch-duty-pct", required_argument, NULL, 'D' },
+		{ "telemetry-stale-s", required_argument, NULL, 'S' },
 		{ "device-affinity", required_argument, NULL, 'd' },
 		{ "class", required_argument, NULL, 'C' },
 		{ "thermal-limit-c", required_argument, NULL, 'L' },
@@ -658,7 +739,8 @@ int cmd_run(int argc, char **argv)
 		{}
 	};
 	struct run_opts o = { .policy = WS_POLICY_BALANCED, .slice_us = 5000, .interval = 1,
-			      .batch_duty_pct = WS_BATCH_DUTY_DEFAULT };
+			      .batch_duty_pct = WS_BATCH_DUTY_DEFAULT,
+			      .stale_s = WS_STALE_S_DEFAULT };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];
 	int c, ret;
@@ -681,6 +763,13 @@ int cmd_run(int argc, char **argv)
 		case 'D':
 			if (ws_parse_u64(optarg, 1, 100, &o.batch_duty_pct)) {
 				ws_err("--batch-duty-pct: '%s' is not a percentage in 1..100", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			if (ws_parse_u64(optarg, WS_STALE_S_MIN, WS_STALE_S_MAX, &o.stale_s)) {
+				ws_err("--telemetry-stale-s: '%s' is not a number of seconds in %d..%d",
+				       optarg, WS_STALE_S_MIN, WS_STALE_S_MAX);
 				return 2;
 			}
 			break;
@@ -778,6 +867,17 @@ int cmd_run(int argc, char **argv)
 	}
 
 	libbpf_set_print(libbpf_print);
+	/*
+	 * The control loop must not be starved by the load it caps: under a
+	 * cap of one CPU and a dozen hogs, a SCHED_OTHER loader would get a
+	 * share of that CPU, and a pushed reading or a `cap --clear` would
+	 * wait behind them.  SCHED_FIFO 1 puts it outside sched_ext, above
+	 * every task the scheduler runs; it sleeps between periods, and the
+	 * kernel's RT throttling bounds it should it ever spin.
+	 */
+	if (sched_setscheduler(0, SCHED_FIFO, &(struct sched_param){ .sched_priority = 1 }))
+		ws_warn("run: cannot run the control loop SCHED_FIFO: %s; it may lag under load",
+			strerror(errno));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
@@ -911,10 +1011,11 @@ int cmd_status(int argc, char **argv)
 	if (json) {
 		printf("{\"sched_ext_state\":\"%s\",\"ops\":\"%s\",\"attached\":%s,"
 		       "\"policy\":\"%s\",\"generation\":%u,\"cap_watts\":%u,"
+		       "\"batch_duty_pct\":%u,"
 		       "\"power_watts\":%.1f,\"power_source\":\"%s\",\"active_cpus\":%u,"
 		       "\"stats\":{",
 		       state, ops, strcmp(ops, WS_NAME) ? "false" : "true",
-		       ws_policy_name(ctl.policy), ctl.gen, ctl.cap_watts,
+		       ws_policy_name(ctl.policy), ctl.gen, ctl.cap_watts, ctl.batch_duty_pct,
 		       b.est_milliwatts / 1000.0, ws_power_source_name(b.power_source),
 		       b.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
 		for (i = 0; i < WS_NR_STATS; i++)
@@ -928,11 +1029,17 @@ int cmd_status(int argc, char **argv)
 	} else {
 		printf("sched_ext:  %s (ops: %s)\n", state, ops[0] ? ops : "none");
 		printf("policy:     %s (generation %u)\n", ws_policy_name(ctl.policy), ctl.gen);
-		if (ctl.cap_watts)
+		if (ctl.cap_watts && b.cap_watts && b.cap_watts != ctl.cap_watts)
+			printf("cap:        %u W; %u W in force (telemetry stale), %u CPUs take work\n",
+			       ctl.cap_watts, b.cap_watts,
+			       b.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
+		else if (ctl.cap_watts)
 			printf("cap:        %u W, %u CPUs take work\n", ctl.cap_watts,
 			       b.nr_active ?: (unsigned int)libbpf_num_possible_cpus());
 		else
 			printf("cap:        none\n");
+		printf("batch duty: %u%% of the CPUs that take work, while a cap is in force\n",
+		       ctl.batch_duty_pct ?: 100);
 		printf("power:      %.1f W (source: %s)\n", b.est_milliwatts / 1000.0,
 		       ws_power_source_name(b.power_source));
 		if (!b.nr_sensed) {

@@ -20,23 +20,9 @@ void ws_thermal_defaults(struct ws_thermal_cfg *cfg)
 /* The value of " key=" in @line as an int; false when absent or not a number. */
 static bool field_int(const char *line, const char *key, int *out)
 {
-	size_t klen = strlen(key);
-	const char *p = line;
-	char *end;
-	long v;
+	long long v;
 
-	while ((p = strstr(p, key))) {
-		if ((p == line || p[-1] == ' ') && p[klen] == '=')
-			break;
-		p += klen;
-	}
-	if (!p)
-		return false;
-	p += klen + 1;
-	errno = 0;
-	v = strtol(p, &end, 10);
-	if (errno || end == p || (*end && *end != ' ' && *end != '\n') || v < INT_MIN / 2 ||
-	    v > INT_MAX / 2)
+	if (!ws_kv_field(line, key, &v) || v < INT_MIN / 2 || v > INT_MAX / 2)
 		return false;
 	*out = v;
 	return true;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ws.h"
@@ -145,4 +146,35 @@ int ws_parse_cpulist(const char *s, __u64 *mask, unsigned int max_cpus)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+bool ws_kv_field(const char *line, const char *key, long long *out)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+	char *end;
+	long long v;
+
+	while ((p = strstr(p, key))) {
+		if ((p == line || p[-1] == ' ') && p[klen] == '=')
+			break;
+		p += klen;
+	}
+	if (!p)
+		return false;
+	p += klen + 1;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	if (errno || end == p || (*end && *end != ' ' && *end != '\n'))
+		return false;
+	*out = v;
+	return true;
+}
+
+double ws_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

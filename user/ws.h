@@ -22,6 +22,7 @@ int cmd_status(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_telemetry(int argc, char **argv);
 int cmd_cap(int argc, char **argv);
+int cmd_power(int argc, char **argv);
 int cmd_device_affinity(int argc, char **argv);
 int cmd_class(int argc, char **argv);
 
@@ -60,6 +61,14 @@ void ws_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
 		 unsigned long long *out);
 int ws_parse_double(const char *s, double min, double max, double *out);
+/*
+ * The decimal value of the field "key=" in a telemetry record @line
+ * (docs/telemetry.md: space-separated key=value fields); false when the
+ * field is absent or not a whole number.
+ */
+bool ws_kv_field(const char *line, const char *key, long long *out);
+/* CLOCK_MONOTONIC in seconds. */
+double ws_mono_now(void);
 
 /*
  * Check a binding of process @pid to PCI device @addr: 0 with its process

@@ -85,7 +85,7 @@ static void test_rack_dir(void)
 	write_doc(path, 900, 0, 3600);	/* h1: 100 + 2 * 150 = 400 */
 	sh("ln -s ..2026_a %s/..data && ln -s ..data/rack.json %s/rack.json", dir);
 
-	tap_is_int(ws_fleet_open(&f, &o, 4), 0, "rack-dir: watching the directory");
+	tap_is_int(ws_fleet_open(&f, &o, 4, WS_BATCH_DUTY_DEFAULT), 0, "rack-dir: watching the directory");
 	tap_ok(ws_fleet_poll(&f, &ctl, now) && ctl.cap_watts == 400 &&
 	       ctl.policy == WS_POLICY_POWERSAVE && f.st.origin == WS_ORIGIN_RACK,
 	       "rack-dir: the document there at start is applied (400 W, powersave)");
@@ -175,6 +175,7 @@ static void test_compliance(void)
 	struct ws_budget b = {};
 	struct ws_ctl ctl = { .cap_watts = 100 };
 
+	b.cap_watts = 100;
 	ws_fleet_observe(&fs, &ctl, &b, 4, now);
 	tap_ok(fs.compliance == WS_COMPLIANCE_UNKNOWN && fs.active_cpus == 4,
 	       "compliance: unknown before the first reading");
@@ -190,10 +191,73 @@ static void test_compliance(void)
 	ws_fleet_observe(&fs, &ctl, &b, 4, now + 3);
 	tap_ok(fs.compliance == WS_OVER_CAP && fs.compliance_since == now + 3,
 	       "compliance: 100.001 W is over_cap, since then");
-	ctl.cap_watts = 0;
+	b.cap_watts = 150;	/* the safe cap in force is what compliance is held to */
 	ws_fleet_observe(&fs, &ctl, &b, 4, now + 4);
+	tap_ok(fs.compliance == WS_IN_CAP, "compliance: against the cap in force");
+	ctl.cap_watts = 0;
+	b.cap_watts = 0;
+	b.nr_active = 0;
+	ws_fleet_observe(&fs, &ctl, &b, 4, now + 5);
 	tap_ok(fs.compliance == WS_IN_CAP && fs.active_cpus == 4,
 	       "compliance: without a cap, in_cap and every CPU active");
+}
+
+/* Pushed readings ("power" op) and the telemetry-stale fail-safe. */
+static void test_power_feed(void)
+{
+	struct ws_fleet_state fs = { .safe_cap_watts = 60 };
+	struct ws_ctl ctl = { .cap_watts = 100, .gen = 7 }, c;
+	char err[256], msg[256];
+
+	refused("{\"op\":\"power\",\"watts\":300}", false, -EPERM, "needs root", &ctl, &fs);
+	refused("{\"op\":\"power\"}", true, -EINVAL, "exactly one of 'watts' and 'clear'", &ctl,
+		&fs);
+	refused("{\"op\":\"power\",\"watts\":1,\"clear\":true}", true, -EINVAL,
+		"exactly one of", &ctl, &fs);
+	refused("{\"op\":\"power\",\"watts\":\"300\"}", true, -EINVAL,
+		"'watts' must be a number", &ctl, &fs);
+	refused("{\"op\":\"power\",\"watts\":0}", true, -EINVAL, "0 W is outside (0, 100000]",
+		&ctl, &fs);
+	refused("{\"op\":\"power\",\"watts\":-5}", true, -EINVAL, "-5 W is outside", &ctl, &fs);
+	refused("{\"op\":\"power\",\"watts\":100000.5}", true, -EINVAL, "is outside", &ctl, &fs);
+	refused("{\"op\":\"power\",\"watts\":NaN}", true, -EINVAL, "nan W is outside", &ctl, &fs);
+	refused("{\"op\":\"power\",\"clear\":false}", true, -EINVAL, "'clear' must be true", &ctl,
+		&fs);
+	refused("{\"op\":\"power\",\"watts\":300,\"ttl\":5}", true, -EINVAL,
+		"unknown field 'ttl'", &ctl, &fs);
+
+	c = ctl;
+	tap_ok(!apply("{\"op\":\"power\",\"watts\":312.5}", true, &c, &fs, err) &&
+	       fs.pushed.watts == 312.5 && fs.pushed.at > 0 && !memcmp(&c, &ctl, sizeof(c)),
+	       "power: a pushed reading is kept; the block and its generation stay");
+
+	tap_is_int(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now, msg, sizeof(msg)), 100,
+		   "stale: the model from the start is not stale");
+	tap_ok(!fs.telemetry_stale && !msg[0], "stale: nothing said");
+	tap_is_int(ws_fleet_power_step(&fs, &ctl, WS_POWER_RAPL, now, msg, sizeof(msg)), 100,
+		   "stale: RAPL in use, the cap in force is the cap");
+	tap_is_int(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now + 1, msg, sizeof(msg)), 60,
+		   "stale: measured then model: the safe cap (60 W) is in force");
+	tap_ok(fs.telemetry_stale && fs.stale_since == now + 1 && strstr(msg, "safe cap 60 W"),
+	       "stale: flagged, since then, said");
+	tap_ok(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now + 2, msg, sizeof(msg)) == 60 &&
+	       !msg[0] && fs.stale_since == now + 1, "stale: said once, since unchanged");
+	tap_ok(ws_fleet_power_step(&fs, &ctl, WS_POWER_PUSHED, now + 3, msg, sizeof(msg)) == 100 &&
+	       !fs.telemetry_stale && strstr(msg, "fresh again"),
+	       "stale: a fresh reading restores the cap");
+	fs.safe_cap_watts = 150;
+	tap_ok(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now + 4, msg, sizeof(msg)) == 100 &&
+	       fs.telemetry_stale && strstr(msg, "the safe cap is not lower"),
+	       "stale: a safe cap above the cap never loosens it");
+	ctl.cap_watts = 0;
+	tap_ok(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now + 5, msg, sizeof(msg)) == 0,
+	       "stale: no cap, none in force");
+	ctl.cap_watts = 100;
+	tap_ok(!apply("{\"op\":\"power\",\"clear\":true}", true, &ctl, &fs, err) &&
+	       !fs.pushed.at && !fs.measured_seen && !fs.telemetry_stale,
+	       "power --clear: forgets the readings and the stale state");
+	tap_ok(ws_fleet_power_step(&fs, &ctl, WS_POWER_MODEL, now + 6, msg, sizeof(msg)) == 100 &&
+	       !fs.telemetry_stale, "after --clear the model is no longer stale");
 }
 
 int main(void)
@@ -207,7 +271,7 @@ int main(void)
 	int fd;
 
 	now = time(NULL);
-	tap_plan(57);
+	tap_plan(57 + 1 + 22 + 5);
 
 	ws_policy_defaults(&ctl, WS_POLICY_BALANCED);
 	ctl.gen = 1;
@@ -228,6 +292,22 @@ int main(void)
 	refused(rack_req(3600, "400", ",\"safe_watts\":-1"), true, -ERANGE, "safe share", &ctl, &fs);
 	refused(rack_req(3600, "400", ",\"lease\":1"), true, -EINVAL, "unknown field 'lease'", &ctl,
 		&fs);
+	refused(rack_req(3600, "400", ",\"batch_duty_pct\":0"), true, -EINVAL,
+		"'batch_duty_pct' must be a whole percentage in 1..100", &ctl, &fs);
+	refused(rack_req(3600, "400", ",\"batch_duty_pct\":101"), true, -EINVAL,
+		"'batch_duty_pct' must be", &ctl, &fs);
+	refused(rack_req(3600, "400", ",\"batch_duty_pct\":\"40\""), true, -EINVAL,
+		"'batch_duty_pct' must be", &ctl, &fs);
+	{
+		struct ws_fleet_state f = { .batch_duty_pct = 70 };
+		struct ws_ctl c = ctl;
+
+		tap_ok(!apply(rack_req(3600, "400", ",\"batch_duty_pct\":40"), true, &c, &f, err) &&
+		       c.batch_duty_pct == 40 && f.grant.batch_duty_pct == 40,
+		       "rack: the document's batch duty cycle is the block's");
+		tap_ok(!apply(rack_req(3600, "400", ""), true, &c, &f, err) && c.batch_duty_pct == 70,
+		       "rack: without one, the loader's --batch-duty-pct");
+	}
 	refused("{\"op\":\"rack\",\"host\":\"h1\",\"watts\":400,\"policy\":\"balanced\","
 		"\"expires\":9999999999}", true, -EINVAL, "missing field 'rack'", &ctl, &fs);
 	refused("{\"op\":\"rack\",\"rack\":\"r1\",\"watts\":400,\"policy\":\"balanced\","
@@ -302,6 +382,8 @@ int main(void)
 		struct ws_ctl c = {};
 		struct ws_fleet_state f = {};
 
+		/* the class rules travel apart (rack apply writes them itself) */
+		g.classes_sig = 0;
 		tap_ok(ws_rack_grant_request(&g, req, sizeof(req)) > 0 &&
 		       !apply(req, true, &c, &f, err) && c.cap_watts == 400 &&
 		       f.grant.safe_watts == 250 && !memcmp(&f.grant, &g, sizeof(g)),
@@ -314,6 +396,7 @@ int main(void)
 
 	test_lease();
 	test_compliance();
+	test_power_feed();
 	test_rack_dir();
 	return tap_done();
 }

@@ -138,6 +138,8 @@ int main(void)
 	fs.power_watts = 412.5;
 	fs.power_source = WS_POWER_MODEL;
 	fs.active_cpus = 3;
+	fs.cap_in_force = 250;
+	fs.telemetry_stale = true;
 	text = format(&in);
 	tap_ok(text && !prom_check(text, err, sizeof(err)),
 	       "rack-capped metrics with escaped labels pass the checker");
@@ -147,6 +149,8 @@ int main(void)
 	       strstr(text, "{origin=\"rack\",rack=\"dc1-row4\",host=\"we\\\"ird\\\\host\\n\"} 1\n") &&
 	       strstr(text, "\nwattsched_power_estimate_watts{source=\"model\"} 412.500\n") &&
 	       strstr(text, "\nwattsched_in_cap 0\n") &&
+	       strstr(text, "\nwattsched_cap_in_force_watts 250\n") &&
+	       strstr(text, "\nwattsched_telemetry_stale 1\n") &&
 	       strstr(text, "\nwattsched_compliance_since_seconds 1789999990\n") &&
 	       strstr(text, "\nwattsched_active_cpus 3\n") &&
 	       strstr(text, "\nwattsched_policy_info{policy=\"performance\"} 1\n") &&

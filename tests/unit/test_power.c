@@ -24,6 +24,70 @@ static void fake_topo(struct ws_topology *t)
 	}
 }
 
+/* The open-loop cap count of ctl's cap, 0 for none, as the loader's first step. */
+static unsigned int ncap(const struct ws_power_model *m, const struct ws_ctl *ctl)
+{
+	return ctl->cap_watts ? ws_power_cpus_for_cap(m, ctl->cap_watts, 0, 8) : 0;
+}
+
+/*
+ * The measured law: 95 W allows 4 CPUs by the model.  A measured/modelled
+ * ratio of 2 halves the budget at once; back at 1 the set grows only after
+ * the dwell, to the band's count, and then stays.
+ */
+static void test_law(const struct ws_power_model *m)
+{
+	struct ws_cap_law law = {};
+	unsigned int i, n = 0, changes = 0, reversals = 0, prev, first_growth = 0;
+	int dir = 0;
+
+	tap_is_int(ws_cap_law_step(&law, m, 95, 0, 8, 0), 4, "law: model source, 95 W: 4 CPUs");
+	tap_is_int(ws_cap_law_step(&law, m, 95, 0, 8, 0), 4, "law: model source: no change");
+	tap_is_int(ws_cap_law_step(&law, m, 95, 0, 8, 2.0), 1,
+		   "law: measured 2x the model: shrinks at once (k = 2, 47.5 W: 1 CPU)");
+	for (i = 1; i <= 60; i++) {
+		prev = n ?: 1;
+		n = ws_cap_law_step(&law, m, 95, 0, 8, 1.0);
+		if (n > prev && !first_growth)
+			first_growth = i;
+	}
+	/*
+	 * k falls from 2 towards 1 by a quarter of the gap per period; with the
+	 * band, 2 CPUs fit from k = 1.178 (period 6), so the set may grow only
+	 * at period 6 + WS_LAW_DWELL - 1 = 13.
+	 */
+	if (!tap_is_int(first_growth, 6 + WS_LAW_DWELL - 1, "law: growth waits for the dwell"))
+		printf("# grew at period %u\n", first_growth);
+	tap_is_int(n, 3, "law: settles at the band's count at k = 1 (3 CPUs; the model allows 4)");
+	for (i = 0; i < 40; i++)
+		changes += ws_cap_law_step(&law, m, 95, 0, 8, 1.0) != n;
+	tap_is_int(changes, 0, "law: steady ratio, steady set (40 periods)");
+	tap_is_int(ws_cap_law_step(&law, m, 150, 0, 8, 1.0), 8, "law: a new cap applies at once");
+	tap_is_int(ws_cap_law_step(&law, m, 150, 0, 8, 9.0), 1,
+		   "law: a ratio beyond 4 is clamped to 4 (37.5 W: 1 CPU)");
+
+	/*
+	 * A model whose shape is wrong: the true ratio grows with the CPUs in
+	 * use, 0.8 + 0.1 n, so shrinking lowers it.  The set must settle, not
+	 * flap: at most one change of direction over 200 periods.
+	 */
+	memset(&law, 0, sizeof(law));
+	n = ws_cap_law_step(&law, m, 100, 0, 8, 0);
+	for (i = 0; i < 200; i++) {
+		prev = n;
+		n = ws_cap_law_step(&law, m, 100, 0, 8, 0.8 + 0.1 * n);
+		if (n != prev) {
+			int d = n > prev ? 1 : -1;
+
+			if (dir && d != dir)
+				reversals++;
+			dir = d;
+		}
+	}
+	if (!tap_ok(reversals <= 1, "law: a load-dependent ratio settles"))
+		printf("# %u reversals, n = %u\n", reversals, n);
+}
+
 int main(void)
 {
 	struct ws_power_model m, keep;
@@ -36,7 +100,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(35);
+	tap_plan(44);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
@@ -49,7 +113,7 @@ int main(void)
 	tap_is_int(ws_power_model_parse("idle_watts = 80\nturbo = 1\n", &m, err, sizeof(err)),
 		   -EINVAL, "model: unknown key refused");
 	tap_is_str(err, "line 2: unknown key 'turbo' (idle_watts,"
-		   " cpu_watts, perf_exponent, reserve_pct)",
+		   " cpu_watts, perf_exponent, reserve_pct, rapl_extra_watts)",
 		   "model: error names line and key");
 	tap_ok(!memcmp(&m, &keep, sizeof(m)), "model: refused text changes nothing");
 	tap_is_int(ws_power_model_parse("cpu_watts = -3\n", &m, err, sizeof(err)), -EINVAL,
@@ -83,22 +147,22 @@ int main(void)
 	tap_is_int(mask[0], 0x1c, "3 CPUs with core 0 hot: core 1, then the next LLC");
 
 	ctl.cap_watts = 95;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, NULL),
+	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL),
 	       "cap step: first application changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 0, NULL),
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL),
 	       "cap step: same cap, no change (no oscillation)");
-	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, hot), "a hot core changes the set");
+	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, hot), "a hot core changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0x3c && b.avoid_mask[0] == 0x3,
 	       "cap with core 0 hot: 4 CPUs from core 1 on, core 0 avoided");
 	ctl.cap_watts = 0;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 0, NULL), "clearing the cap changes the set");
+	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL), "clearing the cap changes the set");
 	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0 && b.avoid_mask[0] == 0,
 	       "cleared: no restriction");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 0, NULL), "no cap, nothing to do");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, &m, 3, NULL), "compaction ignored outside powersave");
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL), "no cap, nothing to do");
+	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 3, NULL), "compaction ignored outside powersave");
 	ctl.policy = WS_POLICY_POWERSAVE;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, &m, 3, NULL) && b.nr_active == 3 &&
+	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 3, NULL) && b.nr_active == 3 &&
 	       b.active_mask[0] == 0x7, "powersave: the compacted 3 CPUs, packed");
 
 	/* compaction: grow at once above 85%, shrink after 8 periods that fit fewer */
@@ -110,5 +174,7 @@ int main(void)
 	tap_is_int(ws_compact_step(&c, 1.0, 8), 2, "8th low period: shrunk to ceil(1/0.6)");
 	tap_is_int(ws_compact_step(&c, 1.9, 8), 4, "saturated (1.9 > 0.85 * 2): grows at once");
 	tap_is_int(ws_compact_step(&c, 7.9, 8), 8, "saturated again: all CPUs, never more");
+	ws_power_model_defaults(&m);
+	test_law(&m);
 	return tap_done();
 }

@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -397,4 +399,25 @@ int main(int argc, char **argv)
 		}
 	}
 	return failed ? 1 : 0;
+}
+
+int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = WS_CTL_SOCK_PATH };
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, len, 0) < 0) {
+		close(fd);
+		return -1;
+	}
+	n = recv(fd, buf, buflen - 1, 0);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
 }

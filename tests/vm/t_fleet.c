@@ -354,3 +354,109 @@ WS_TEST(fleet_metrics_file,
 	"run --metrics-file: the file passes the strict text-format checker and reports the cap, "
 	"its origin, over_cap, the lease and the counters; rewritten every second",
 	"basic", metrics_setup, metrics_run, stop);
+
+/*
+ * A document's classes become the class map's rules, tagged as the
+ * document's; the next document replaces them; rules set by hand stay;
+ * a cgroup this host lacks is skipped with a warning; batch.max_duty_pct
+ * is the block's batch duty cycle.
+ */
+#define CG	"/sys/fs/cgroup"
+
+static int write_class_doc(const char *path, const char *classes)
+{
+	char at[32];
+	time_t now = time(NULL);
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	fprintf(f, "{\"version\": 1, \"rack\": \"vm-rack\", \"cap_watts\": 600,\n"
+		"\"lease\": {\"issued_at\": \"%s\", \"lease_seconds\": 3600},\n"
+		"\"hosts\": [{\"id\": \"%s\", \"min_watts\": 100, \"max_watts\": 1000,"
+		" \"policy\": \"capped\", \"classes\": {%s}}]}\n", at, host, classes);
+	return fclose(f);
+}
+
+/* The line of `class list` for cgroup @cg, in buf; NULL when there is none. */
+static const char *class_line(char *buf, size_t len, const char *cg)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "%%s class list | grep ' %s$'", cg);
+	return ws_sh_out(buf, len, cmd, ws_wattsched()) == 0 ? buf : NULL;
+}
+
+static enum ws_result classes_setup(void **ctx)
+{
+	if (ws_sh("mkdir -p " CG "/ws-rk-batch " CG "/ws-rk-lat " CG "/ws-rk-hand"))
+		return ws_skip("cannot make cgroups under " CG);
+	return start("run --interval 0 --batch-duty-pct 60", true);
+}
+
+static void classes_cleanup(void *ctx)
+{
+	stop(ctx);
+	ws_sh("rmdir " CG "/ws-rk-batch " CG "/ws-rk-lat " CG "/ws-rk-hand 2>/dev/null; true");
+}
+
+static enum ws_result classes_run(void *ctx)
+{
+	char buf[4096], line[512];
+	int rc;
+
+	WS_ASSERT(ws_sh("%s class set /ws-rk-hand latency-critical >/dev/null", ws_wattsched()) == 0,
+		  "class set refused");
+	WS_ASSERT(write_class_doc(DIR "/cls1.json",
+				  "\"batch\": {\"cgroups\": [\"/ws-rk-batch\", \"/ws-rk-missing\"],"
+				  " \"max_duty_pct\": 30},"
+				  " \"latency-critical\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0,
+		  "cannot write the document");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls1.json 2>&1", ws_wattsched());
+	ws_log("rack apply cls1.json: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 0 && strstr(buf, "classes.batch: cgroup " CG "/ws-rk-missing: No such file "
+				    "or directory; skipped") &&
+		  strstr(buf, "2 class rules in force, batch duty cycle 30%"),
+		  "rack apply with classes: exit %d: %s", rc, buf);
+	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-batch") && strstr(line, " batch ") &&
+		  strstr(line, " rack "), "/ws-rk-batch: %s", line);
+	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-lat") &&
+		  strstr(line, " latency-critical ") && strstr(line, " rack "), "/ws-rk-lat: %s", line);
+	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "),
+		  "the hand-set rule: %s", line);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "30") &&
+		  has(buf, "cap_origin", "\"rack\""), "status after cls1: %s", buf);
+
+	/* the next document's rules replace the last one's; its duty is the default's */
+	WS_ASSERT(write_class_doc(DIR "/cls2.json",
+				  "\"batch\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0, "write");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls2.json 2>&1", ws_wattsched());
+	ws_log("rack apply cls2.json: exit %d: %s", rc, buf);
+	WS_ASSERT(rc == 0 && strstr(buf, "1 class rules in force"), "exit %d: %s", rc, buf);
+	WS_ASSERT(!class_line(line, sizeof(line), "/ws-rk-batch"),
+		  "the first document's rule stayed: %s", line);
+	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch ") &&
+		  strstr(line, " rack "), "/ws-rk-lat after cls2: %s", line);
+	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "),
+		  "the hand-set rule after cls2: %s", line);
+	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "60"),
+		  "without a duty the loader's --batch-duty-pct 60: %s", buf);
+
+	/* a refused document changes no class */
+	WS_ASSERT(write_class_doc(DIR "/cls3.json",
+				  "\"normal\": {\"cgroups\": [\"/ws-rk-batch\"], \"max_duty_pct\": 50}")
+		  == 0, "write");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls3.json 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(buf, "classes.normal.max_duty_pct: not allowed for normal"),
+		  "normal duty: exit %d: %s", rc, buf);
+	WS_ASSERT(!class_line(line, sizeof(line), "/ws-rk-batch") &&
+		  class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch "),
+		  "a refused document changed the classes: %s", line);
+	return WS_PASS;
+}
+WS_TEST(fleet_rack_classes,
+	"a document's classes become class rules (tagged rack; missing cgroups skipped with a "
+	"warning), the next document replaces them, hand-set rules stay, batch.max_duty_pct is "
+	"the duty cycle; a refused document changes no class",
+	"basic", classes_setup, classes_run, classes_cleanup);

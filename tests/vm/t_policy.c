@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,94 @@ static enum ws_result performance_run(void *ctx)
 WS_TEST(performance_spreads,
 	"performance: two CPU hogs run on different physical cores (field 39, sysfs siblings)",
 	"numa", policy_setup, performance_run, policy_cleanup);
+
+/* Move @tid to @cpu (affinity to it alone), or back to every CPU (@cpu < 0). */
+static int pin(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+	int c;
+
+	CPU_ZERO(&set);
+	for (c = 0; c < nr_cpus; c++)
+		if (cpu < 0 || c == cpu)
+			CPU_SET(c, &set);
+	return sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/* A switch through the control socket: the loader answers after the budget is written. */
+static int switch_to(const char *policy)
+{
+	char req[96], buf[1024];
+
+	snprintf(req, sizeof(req), "{\"op\":\"policy\",\"policy\":\"%s\"}", policy);
+	return ws_ctl_raw(req, strlen(req), buf, sizeof(buf)) || !strstr(buf, "\"ok\":true");
+}
+
+/*
+ * Each switch shows in placement within 100 ms.  Two hogs are put on the
+ * SMT siblings of one core of the second LLC (affinity to one CPU each,
+ * then back to all; balanced leaves running tasks where they are).  100 ms
+ * after a switch to performance they must run on different physical
+ * cores; 100 ms after the next switch, to powersave, both must run inside
+ * the compacted set, which the loader packs from CPU 0 (the first LLC).
+ */
+static enum ws_result switch_place_run(void *ctx)
+{
+	pid_t hog[MAX_THREADS];
+	int cycle, a_cpu = -1, b_cpu = -1, n_active;
+	struct ws_pstat a, b;
+	char st[4096];
+	const char *p;
+
+	for (a_cpu = nr_cpus / 2; a_cpu + 1 < nr_cpus; a_cpu++)
+		if (cpu_core[a_cpu + 1] == cpu_core[a_cpu] && cpu_llc[a_cpu] != cpu_llc[0])
+			break;
+	WS_ASSERT(a_cpu + 1 < nr_cpus, "no SMT pair outside the first LLC");
+	b_cpu = a_cpu + 1;
+	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	for (cycle = 0; cycle < 10; cycle++) {
+		WS_ASSERT(switch_to("balanced") == 0, "balanced refused");
+		WS_ASSERT(pin(hog[0], a_cpu) == 0 && pin(hog[1], b_cpu) == 0, "sched_setaffinity");
+		ws_sleep_ms(300);
+		WS_ASSERT(pin(hog[0], -1) == 0 && pin(hog[1], -1) == 0, "sched_setaffinity");
+		ws_sleep_ms(300);
+		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		if (cpu_core[a.cpu] != cpu_core[b.cpu] || a.cpu != a_cpu) {
+			ws_log("cycle %d: balanced moved the hogs to cpu%d, cpu%d; set up again",
+			       cycle, a.cpu, b.cpu);
+			continue;
+		}
+
+		WS_ASSERT(switch_to("performance") == 0, "performance refused");
+		ws_sleep_ms(100);
+		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		ws_log("cycle %d: 100 ms after performance: cpu%d, cpu%d (cores %d, %d)", cycle,
+		       a.cpu, b.cpu, cpu_core[a.cpu], cpu_core[b.cpu]);
+		WS_ASSERT(cpu_core[a.cpu] != cpu_core[b.cpu],
+			  "cycle %d: 100 ms after the switch to performance both hogs share core %d",
+			  cycle, cpu_core[a.cpu]);
+
+		WS_ASSERT(switch_to("powersave") == 0, "powersave refused");
+		ws_sleep_ms(100);
+		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		/* the budget's set, as status reads it from the pinned map */
+		WS_ASSERT(ws_sh_out(st, sizeof(st), "%s status --json", ws_wattsched()) == 0 &&
+			  (p = strstr(st, "\"active_cpus\":")), "status: %s", st);
+		n_active = atoi(p + strlen("\"active_cpus\":"));
+		ws_log("cycle %d: 100 ms after powersave: cpu%d, cpu%d; %d CPUs take work", cycle,
+		       a.cpu, b.cpu, n_active);
+		WS_ASSERT(n_active < nr_cpus && a.cpu < n_active && b.cpu < n_active,
+			  "cycle %d: 100 ms after the switch to powersave the hogs run on cpu%d and "
+			  "cpu%d, outside the %d compacted CPUs", cycle, a.cpu, b.cpu, n_active);
+	}
+	stop_hogs();
+	return WS_PASS;
+}
+WS_TEST(policy_switch_placement,
+	"each switch shows in placement within 100 ms: hogs on SMT siblings spread to two "
+	"cores after a switch to performance, and pack into the compacted CPUs after one to "
+	"powersave (field 39)",
+	"numa", policy_setup, switch_place_run, policy_cleanup);
 
 /*
  * Write the injection ourselves: a shell's exec under 8 hogs takes seconds

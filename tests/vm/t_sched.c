@@ -9,16 +9,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "wstest.h"
 
 #define LOG "/tmp/wattsched-test.log"
-#define CTL_SOCK "/run/wattsched/control.sock"
+#define CTL_SOCK WS_CTL_SOCK_PATH
 
 struct loader {
 	pid_t pid;
@@ -215,27 +213,6 @@ WS_TEST(cli_errors_detached,
 	"basic", noscx_setup, noscx_run, NULL);
 
 /* Send one raw request on the control socket; the answer goes to buf. */
-static int raw_request(const char *req, size_t len, char *buf, size_t buflen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = CTL_SOCK };
-	ssize_t n;
-	int fd;
-
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, len, 0) < 0) {
-		close(fd);
-		return -1;
-	}
-	n = recv(fd, buf, buflen - 1, 0);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
 static enum ws_result ctlsock_run(void *ctx)
 {
 	static const struct {
@@ -259,15 +236,15 @@ static enum ws_result ctlsock_run(void *ctx)
 	WS_ASSERT(stat("/run/wattsched", &st) == 0 && (st.st_mode & 0777) == 0700,
 		  "socket directory mode %o", st.st_mode);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		WS_ASSERT(raw_request(bad[i].req, strlen(bad[i].req), buf, sizeof(buf)) == 0,
+		WS_ASSERT(ws_ctl_raw(bad[i].req, strlen(bad[i].req), buf, sizeof(buf)) == 0,
 			  "no answer to %s", bad[i].req);
 		WS_ASSERT(strstr(buf, "\"ok\":false") && strstr(buf, bad[i].err),
 			  "request %s: answer %s", bad[i].req, buf);
 	}
 	memset(big, '{', sizeof(big));
-	WS_ASSERT(raw_request(big, sizeof(big), buf, sizeof(buf)) == 0 &&
+	WS_ASSERT(ws_ctl_raw(big, sizeof(big), buf, sizeof(buf)) == 0 &&
 		  strstr(buf, "longer than"), "overlong request: %s", buf);
-	WS_ASSERT(raw_request("{\"op\":\"get\"}", 12, buf, sizeof(buf)) == 0 &&
+	WS_ASSERT(ws_ctl_raw("{\"op\":\"get\"}", 12, buf, sizeof(buf)) == 0 &&
 		  strstr(buf, "\"ok\":true") && strstr(buf, "\"policy\":\"balanced\"") &&
 		  strstr(buf, "\"generation\":1,"), "state changed by refused requests: %s", buf);
 
@@ -305,7 +282,7 @@ static enum ws_result switch1000_run(void *ctx)
 	/* The control path `wattsched policy` uses, without 1000 execs under emulation. */
 	for (i = 0; i < 1000; i++) {
 		snprintf(req, sizeof(req), "{\"op\":\"policy\",\"policy\":\"%s\"}", names[i % 4]);
-		WS_ASSERT(raw_request(req, strlen(req), buf, sizeof(buf)) == 0,
+		WS_ASSERT(ws_ctl_raw(req, strlen(req), buf, sizeof(buf)) == 0,
 			  "switch %u: no answer", i);
 		snprintf(want, sizeof(want), "\"policy\":\"%s\",\"generation\":%u,", names[i % 4],
 			 i + 2);

@@ -118,6 +118,11 @@ struct ws_pstat {
 };
 int ws_read_pstat(pid_t pid, struct ws_pstat *ps);
 
+/* The loader's control socket (docs/cli.md). */
+#define WS_CTL_SOCK_PATH	"/run/wattsched/control.sock"
+/* Send one raw request on it, without a CLI exec; the answer goes to buf.  0 or -1. */
+int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen);
+
 /* Lines of dmesg matching WARNING/BUG/Oops since the mark, and the mark. */
 int ws_dmesg_mark(void);
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
