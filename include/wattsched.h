@@ -54,6 +54,11 @@ enum ws_class {
  * (no cgroup has id 0) holds a change token: whoever changes an entry then
  * writes a new token (a fresh timestamp), and BPF re-reads a task's class
  * when the token differs from the one it last saw.
+ *
+ * Device affinity by cgroup: the "ws_dev_cgrp" hash map, pinned at
+ * WS_PIN_DIR/ws_dev_cgrp, has the same layout, with a NUMA node as the
+ * value and its own token under WS_CGRP_TOKEN.  A process's own binding
+ * (the "ws_dev_tgid" map, u32 tgid -> s32 node) comes before its cgroup's.
  */
 #define WS_CGRP_TOKEN		0ULL
 #define WS_MAX_CGRP_RULES	1024

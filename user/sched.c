@@ -122,7 +122,7 @@ static struct bpf_map *pinned_maps(struct wattsched_bpf *skel, int i)
 {
 	struct bpf_map *maps[] = {
 		skel->maps.ws_ctl, skel->maps.ws_budget, skel->maps.ws_stats,
-		skel->maps.ws_dev_tgid, skel->maps.ws_cgrp_class,
+		skel->maps.ws_dev_tgid, skel->maps.ws_dev_cgrp, skel->maps.ws_cgrp_class,
 	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
