@@ -693,22 +693,23 @@ static s32 fallback_cpu(struct task_struct *p)
 
 void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct bpf_cpumask *cand;
+	struct bpf_cpumask *cand, *tmp;
 	const struct cpumask *usable;
 	struct ws_ctl *ctl = get_ctl();
 	struct task_ctx *tctx;
 	u64 vtime = p->scx.dsq_vtime;
-	s32 cpu, idle, last;
+	s32 cpu, idle, last, dev_node;
 	u32 llc, class;
 
 	refresh_usable();
 	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
+	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
 	usable = usable_mask();
 	cpu = scx_bpf_task_cpu(p);
 
 	if (task_pinned(p))
 		goto pinned;
-	if (!cand || !usable)
+	if (!cand || !tmp || !usable)
 		goto parked;
 	bpf_cpumask_and(cand, p->cpus_ptr, usable);
 	if (bpf_cpumask_empty(cast_mask(cand)))
@@ -748,6 +749,26 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	/*
+	 * A device-bound task off its device's node moves to an idle CPU
+	 * there.  A task that never sleeps never passes through select_cpu,
+	 * so without this it would keep whatever CPU it had when bound.
+	 */
+	dev_node = device_node(p, tctx);
+	if (dev_node >= 0 &&
+	    (cpu_node(cpu) != (u32)dev_node || !bpf_cpumask_test_cpu(cpu, cast_mask(cand)))) {
+		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node),
+				    ctl && ctl->policy != WS_POLICY_POWERSAVE);
+		if (idle >= 0) {
+			ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns, enq_flags);
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+			stat_inc(WS_STAT_dev_local);
+			stat_inc(WS_STAT_enq_local);
+			return;
+		}
+		stat_inc(WS_STAT_dev_fallback);
+	}
+
+	/*
 	 * SCX_OPS_ENQ_LAST hands us the last runnable task of a CPU whose
 	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
 	 * or the heat took away it must move, which is why we ask for it.
@@ -777,8 +798,12 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
-	/* Work conservation: wake an idle CPU that may run it. */
-	idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+	/* Work conservation: wake an idle CPU that may run it (on its device's node first). */
+	idle = -1;
+	if (dev_node >= 0)
+		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node), false);
+	if (idle < 0)
+		idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
 	if (idle >= 0) {
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);

@@ -135,7 +135,7 @@ struct ws_budget {
 	X(idle_llc,	"wakeups placed on an idle CPU in the previous LLC") \
 	X(idle_node,	"wakeups placed on an idle CPU in the same node") \
 	X(idle_any,	"wakeups placed on an idle CPU elsewhere")	\
-	X(dev_local,	"wakeups of device-bound tasks placed on the device's node") \
+	X(dev_local,	"device-bound tasks placed on the device's node") \
 	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
 	X(avoided_hot,	"placements that skipped a hot CPU")		\
 	X(throttled,	"batch tasks held back by the power cap")	\
