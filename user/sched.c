@@ -508,8 +508,8 @@ static int run_once(const struct run_opts *o)
 		}
 	}
 	for (i = 0; i < o->nr_class; i++) {
-		ret = ws_class_write(bpf_map__fd(skel->maps.ws_cgrp_class), o->class_cgrp[i],
-				     o->class_of[i]);
+		ret = ws_cgrp_rule_write(bpf_map__fd(skel->maps.ws_cgrp_class), o->class_cgrp[i],
+					 o->class_of[i]);
 		if (ret) {
 			ws_err("--class: writing the map: %s", strerror(-ret));
 			goto destroy_skel;
