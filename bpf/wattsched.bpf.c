@@ -113,13 +113,24 @@ struct {
 	__type(value, s32);
 } ws_dev_tgid SEC(".maps");
 
-/* Priority class by cgroup id; key WS_CGRP_TOKEN holds the change token. */
+/*
+ * Rules by cgroup id, for a cgroup and every cgroup below it: the priority
+ * class, and the preferred NUMA node (device affinity).  In each, key
+ * WS_CGRP_TOKEN holds the change token.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WS_MAX_CGRP_RULES + 1);
 	__type(key, u64);
 	__type(value, u64);
 } ws_cgrp_class SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WS_MAX_CGRP_RULES + 1);
+	__type(key, u64);
+	__type(value, u64);
+} ws_dev_cgrp SEC(".maps");
 
 struct mask_slot {
 	struct bpf_cpumask __kptr *mask;
@@ -159,12 +170,18 @@ struct {
 	__type(value, struct mask_slot);
 } scratch_masks SEC(".maps");
 
+/* What a cgroup rule map gave a task, valid while token and cgroup hold. */
+struct cgrp_rule_cache {
+	u64 token;		/* the map's change token it was read under */
+	u64 cgrp_id;		/* the cgroup it was read for */
+	u64 val;		/* the nearest rule's value; out of range for none */
+};
+
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
 	u64 queued_at;		/* when it was last held back as batch work */
-	u64 cgrp_token;		/* the ws_cgrp_class token cgrp_class was read under */
-	u64 cgrp_id;		/* the cgroup it was read for */
-	u32 cgrp_class;		/* its cgroup's class, WS_NR_CLASSES for none */
+	struct cgrp_rule_cache cls;	/* from ws_cgrp_class */
+	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 };
 
@@ -427,21 +444,24 @@ static bool sibling_busy(s32 cpu)
 	return busy;
 }
 
-static __always_inline u64 cgrp_token(void)
+static __always_inline u64 cgrp_token(void *map)
 {
-	u64 key = WS_CGRP_TOKEN, *tok = bpf_map_lookup_elem(&ws_cgrp_class, &key);
+	u64 key = WS_CGRP_TOKEN, *tok = bpf_map_lookup_elem(map, &key);
 
 	return tok ? *tok : 0;
 }
 
-/* The class the nearest classified ancestor of @cgrp (itself included) gives. */
-static __always_inline u32 cgroup_class(struct cgroup *cgrp)
+/*
+ * The value the nearest ancestor of @cgrp (itself included) with a rule
+ * below @limit has in rule map @map; @limit when there is none.
+ */
+static __always_inline u64 cgroup_rule(void *map, struct cgroup *cgrp, u64 limit)
 {
-	u32 cls = WS_NR_CLASSES;
+	u64 val = limit;
 	int level;
 
 	if (!cgrp)
-		return cls;
+		return val;
 	bpf_rcu_read_lock();
 	bpf_for(level, 0, WS_CGRP_MAX_DEPTH) {
 		struct cgroup *anc;
@@ -454,21 +474,21 @@ static __always_inline u32 cgroup_class(struct cgroup *cgrp)
 			break;
 		id = anc->kn->id;
 		bpf_cgroup_release(anc);
-		v = bpf_map_lookup_elem(&ws_cgrp_class, &id);
-		/* the low 32 bits are the class (WS_CGRP_FROM_RACK marks the origin) */
-		if (v && (u32)*v < WS_NR_CLASSES) {
-			cls = (u32)*v;
+		v = bpf_map_lookup_elem(map, &id);
+		/* the low 32 bits are the rule (WS_CGRP_FROM_RACK marks a document's) */
+		if (v && (u32)*v < limit) {
+			val = (u32)*v;
 			break;
 		}
 	}
 	bpf_rcu_read_unlock();
-	return cls;
+	return val;
 }
 
 /*
  * The id of @p's cgroup in the cgroup v2 hierarchy.  Not the cpu
  * controller's cgroup (scx_bpf_task_cgroup(), ops.cgroup_move): that is the
- * root wherever the cpu controller is not enabled, and classes by cgroup
+ * root wherever the cpu controller is not enabled, and rules by cgroup
  * must not depend on it.
  */
 static __always_inline u64 task_cgroup_id(struct task_struct *p)
@@ -481,31 +501,42 @@ static __always_inline u64 task_cgroup_id(struct task_struct *p)
 }
 
 /*
+ * @p's value in rule map @map (@limit for none), cached in @c: the
+ * ancestors are walked again only when the task changed cgroup or the
+ * map's token changed since the last walk.
+ */
+static __always_inline u64 task_cgrp_rule(struct task_struct *p, void *map,
+					  struct cgrp_rule_cache *c, u64 limit)
+{
+	u64 tok = cgrp_token(map), cgid = task_cgroup_id(p);
+
+	if (tok != c->token || cgid != c->cgrp_id) {
+		struct cgroup *cgrp = cgid ? bpf_cgroup_from_id(cgid) : NULL;
+
+		c->val = limit;
+		if (cgrp) {
+			c->val = cgroup_rule(map, cgrp, limit);
+			bpf_cgroup_release(cgrp);
+		}
+		c->token = tok;
+		c->cgrp_id = cgid;
+	}
+	return c->val;
+}
+
+/*
  * A task's class: its cgroup's, else batch for SCHED_BATCH (3) and
- * SCHED_IDLE (5), else normal.  The cgroup's is worked out again only when
- * the task changed cgroup or the rules changed since it was last read.
+ * SCHED_IDLE (5), else normal.
  */
 static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 {
-	u64 tok, cgid;
+	u64 cls;
 
 	if (!tctx)
 		return WS_CLASS_NORMAL;
-	tok = cgrp_token();
-	cgid = task_cgroup_id(p);
-	if (tok != tctx->cgrp_token || cgid != tctx->cgrp_id) {
-		struct cgroup *cgrp = cgid ? bpf_cgroup_from_id(cgid) : NULL;
-
-		tctx->cgrp_class = WS_NR_CLASSES;
-		if (cgrp) {
-			tctx->cgrp_class = cgroup_class(cgrp);
-			bpf_cgroup_release(cgrp);
-		}
-		tctx->cgrp_token = tok;
-		tctx->cgrp_id = cgid;
-	}
-	if (tctx->cgrp_class < WS_NR_CLASSES)
-		return tctx->cgrp_class;
+	cls = task_cgrp_rule(p, &ws_cgrp_class, &tctx->cls, WS_NR_CLASSES);
+	if (cls < WS_NR_CLASSES)
+		return cls;
 	return (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
 }
 
@@ -536,14 +567,22 @@ static s32 batch_victim(const struct cpumask *cand, s32 from)
 	return -1;
 }
 
-static s32 device_node(struct task_struct *p)
+/*
+ * The NUMA node of the device @p is bound to, -1 for none: its process's
+ * binding, else that of its nearest bound cgroup.
+ */
+static s32 device_node(struct task_struct *p, struct task_ctx *tctx)
 {
 	u32 tgid = p->tgid;
 	s32 *node = bpf_map_lookup_elem(&ws_dev_tgid, &tgid);
+	u64 n;
 
-	if (!node || *node < 0 || *node >= (s32)nr_nodes)
+	if (node && *node >= 0 && *node < (s32)nr_nodes)
+		return *node;
+	if (!tctx)
 		return -1;
-	return *node;
+	n = task_cgrp_rule(p, &ws_dev_cgrp, &tctx->dev, nr_nodes);
+	return n < nr_nodes ? n : -1;
 }
 
 s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -607,7 +646,7 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 			prev_ok = false;
 		}
 	}
-	dev_node = device_node(p);
+	dev_node = device_node(p, bpf_task_storage_get(&task_ctxs, p, 0, 0));
 	/* ...but a device-bound task's warm cache counts on the device's node only */
 	if (prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
 	    (dev_node < 0 || (u32)dev_node == node) &&
@@ -674,22 +713,23 @@ static s32 fallback_cpu(struct task_struct *p)
 
 void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct bpf_cpumask *cand;
+	struct bpf_cpumask *cand, *tmp;
 	const struct cpumask *usable;
 	struct ws_ctl *ctl = get_ctl();
 	struct task_ctx *tctx;
 	u64 vtime = p->scx.dsq_vtime;
-	s32 cpu, idle, last;
+	s32 cpu, idle, last, dev_node;
 	u32 llc, class;
 
 	refresh_usable();
 	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
+	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
 	usable = usable_mask();
 	cpu = scx_bpf_task_cpu(p);
 
 	if (task_pinned(p))
 		goto pinned;
-	if (!cand || !usable)
+	if (!cand || !tmp || !usable)
 		goto parked;
 	bpf_cpumask_and(cand, p->cpus_ptr, usable);
 	if (bpf_cpumask_empty(cast_mask(cand)))
@@ -726,6 +766,26 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 				scx_bpf_kick_cpu(cpu, 0);
 		}
 		return;
+	}
+
+	/*
+	 * A device-bound task off its device's node moves to an idle CPU
+	 * there.  A task that never sleeps never passes through select_cpu,
+	 * so without this it would keep whatever CPU it had when bound.
+	 */
+	dev_node = device_node(p, tctx);
+	if (dev_node >= 0 &&
+	    (cpu_node(cpu) != (u32)dev_node || !bpf_cpumask_test_cpu(cpu, cast_mask(cand)))) {
+		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node),
+				    ctl && ctl->policy != WS_POLICY_POWERSAVE);
+		if (idle >= 0) {
+			ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns, enq_flags);
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+			stat_inc(WS_STAT_dev_local);
+			stat_inc(WS_STAT_enq_local);
+			return;
+		}
+		stat_inc(WS_STAT_dev_fallback);
 	}
 
 	/*
@@ -774,8 +834,12 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
-	/* Work conservation: wake an idle CPU that may run it. */
-	idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+	/* Work conservation: wake an idle CPU that may run it (on its device's node first). */
+	idle = -1;
+	if (dev_node >= 0)
+		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node), false);
+	if (idle < 0)
+		idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
 	if (idle >= 0) {
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
@@ -1057,8 +1121,9 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!tctx)
 		return -ENOMEM;
-	/* task_class() works the class out when the task is first queued */
-	tctx->cgrp_class = WS_NR_CLASSES;
+	/* no rule until task_cgrp_rule() has looked (a zero would be one) */
+	tctx->cls.val = ~0ULL;
+	tctx->dev.val = ~0ULL;
 	tctx->last_cpu = -1;
 	return 0;
 }

@@ -54,6 +54,11 @@ enum ws_class {
  * (no cgroup has id 0) holds a change token: whoever changes an entry then
  * writes a new token (a fresh timestamp), and BPF re-reads a task's class
  * when the token differs from the one it last saw.
+ *
+ * Device affinity by cgroup: the "ws_dev_cgrp" hash map, pinned at
+ * WS_PIN_DIR/ws_dev_cgrp, has the same layout, with a NUMA node as the
+ * value and its own token under WS_CGRP_TOKEN.  A process's own binding
+ * (the "ws_dev_tgid" map, u32 tgid -> s32 node) comes before its cgroup's.
  */
 #define WS_CGRP_TOKEN		0ULL
 /* A value's low 32 bits are the class; this bit marks a rack document's rule. */
@@ -137,7 +142,7 @@ struct ws_budget {
 	X(idle_llc,	"wakeups placed on an idle CPU in the previous LLC") \
 	X(idle_node,	"wakeups placed on an idle CPU in the same node") \
 	X(idle_any,	"wakeups placed on an idle CPU elsewhere")	\
-	X(dev_local,	"wakeups of device-bound tasks placed on the device's node") \
+	X(dev_local,	"device-bound tasks placed on the device's node") \
 	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
 	X(avoided_hot,	"placements that skipped a hot CPU")		\
 	X(spread_core,	"tasks moved off a busy SMT sibling to an idle core (performance)") \

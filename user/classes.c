@@ -46,6 +46,15 @@ int ws_class_from_name(const char *name)
 	return -1;
 }
 
+bool ws_cgroup_path_ok(const char *what, const char *path)
+{
+	if (path[0] == '/')
+		return true;
+	ws_err("%s: '%s' is not a cgroup path (give it from the cgroup2 root, e.g. "
+	       "/batch.slice, or under %s)", what, path, CGROUP_ROOT);
+	return false;
+}
+
 int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen)
 {
 	char full[4096];
@@ -67,7 +76,7 @@ int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen)
 	}
 	if (!S_ISDIR(st.st_mode) || sfs.f_type != CGROUP2_MAGIC) {
 		snprintf(err, errlen, "%s is not a cgroup v2 directory", full);
-		return -EINVAL;
+		return -ENOTDIR;
 	}
 	*id = st.st_ino;
 	return 0;
@@ -76,8 +85,11 @@ int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen)
 int ws_cgroup_resolve(const char *what, const char *path, __u64 *id)
 {
 	char err[4200];
-	int ret = ws_cgroup_id(path, id, err, sizeof(err));
+	int ret;
 
+	if (!ws_cgroup_path_ok(what, path))
+		return -EINVAL;
+	ret = ws_cgroup_id(path, id, err, sizeof(err));
 	if (ret)
 		ws_err("%s: %s", what, err);
 	return ret;
@@ -92,11 +104,11 @@ static int write_token(int fd)
 	return bpf_map_update_elem(fd, &key, &val, BPF_ANY) ? -errno : 0;
 }
 
-int ws_class_write(int fd, __u64 id, int cls)
+int ws_cgrp_rule_write(int fd, __u64 id, long long rule)
 {
-	__u64 val = cls;
+	__u64 val = rule;
 
-	if (cls < 0 ? bpf_map_delete_elem(fd, &id) : bpf_map_update_elem(fd, &id, &val, BPF_ANY))
+	if (rule < 0 ? bpf_map_delete_elem(fd, &id) : bpf_map_update_elem(fd, &id, &val, BPF_ANY))
 		return -errno;
 	return write_token(fd);
 }
@@ -157,7 +169,14 @@ int ws_class_rule_parse(const char *what, const char *arg, __u64 *id, int *cls)
 		ws_err("%s: unknown class '%s' (latency-critical, normal, batch)", what, eq + 1);
 		return 2;
 	}
-	return ws_cgroup_resolve(what, path, id) ? 1 : 0;
+	switch (ws_cgroup_resolve(what, path, id)) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		return 2;
+	default:
+		return 1;
+	}
 }
 
 static void usage(FILE *f)
@@ -193,8 +212,7 @@ static int find_cb(const char *path, const struct stat *st, int type, struct FTW
 	return 1;
 }
 
-/* The path of the cgroup with id @id, or NULL when it is gone. */
-static const char *cgroup_path_of(__u64 id)
+const char *ws_cgroup_path_of(__u64 id)
 {
 	find_id = id;
 	return nftw(CGROUP_ROOT, find_cb, 16, FTW_PHYS | FTW_MOUNT) == 1 ? find_path : NULL;
@@ -216,7 +234,7 @@ static int cmd_list(void)
 		prev = &key;
 		if (key == WS_CGRP_TOKEN || bpf_map_lookup_elem(fd, &key, &val))
 			continue;
-		path = cgroup_path_of(key);
+		path = ws_cgroup_path_of(key);
 		printf("%-20llu %-18s %-6s %s\n", (unsigned long long)key,
 		       ws_class_name((__u32)val), val & WS_CGRP_FROM_RACK ? "rack" : "cli",
 		       path ?: "(removed)");
@@ -266,7 +284,7 @@ int cmd_class(int argc, char **argv)
 	fd = open_map(argc == 4 ? "class set" : "class del");
 	if (fd < 0)
 		return 1;
-	ret = ws_class_write(fd, id, cls);
+	ret = ws_cgrp_rule_write(fd, id, cls);
 	close(fd);
 	if (ret == -ENOENT && cls < 0) {
 		ws_err("class del: %s has no class rule", argv[2]);

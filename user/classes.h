@@ -3,6 +3,7 @@
 #ifndef __WS_CLASSES_H
 #define __WS_CLASSES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wattsched.h"
@@ -15,15 +16,24 @@ int ws_class_from_name(const char *name);
 
 /* The cgroup id of cgroup v2 path @path, quietly: 0, or -errno with err set. */
 int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen);
+/* Is @path spelled as a cgroup path (absolute)?  If not, say why. */
+bool ws_cgroup_path_ok(const char *what, const char *path);
+
 /*
  * The cgroup id of cgroup v2 path @path ("/batch.slice", or a path under
  * /sys/fs/cgroup); 0, or a negative errno after printing why (-EINVAL:
- * not a cgroup path at all).
+ * not a cgroup path at all, -ENOTDIR: not a cgroup v2 directory).
  */
 int ws_cgroup_resolve(const char *what, const char *path, __u64 *id);
 
-/* Set (cls >= 0) or delete (cls < 0) the rule for @id in map @fd, then a new token. */
-int ws_class_write(int fd, __u64 id, int cls);
+/* The path of the cgroup with id @id from the cgroup2 root, NULL when it is gone. */
+const char *ws_cgroup_path_of(__u64 id);
+
+/*
+ * Set (rule >= 0) or delete (rule < 0) the rule for cgroup @id in rule map
+ * @fd (ws_cgrp_class, ws_dev_cgrp), then store a new change token.
+ */
+int ws_cgrp_rule_write(int fd, __u64 id, long long rule);
 
 /*
  * Make a rack document's class rules the map's: the rules an earlier

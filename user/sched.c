@@ -122,7 +122,7 @@ static struct bpf_map *pinned_maps(struct wattsched_bpf *skel, int i)
 {
 	struct bpf_map *maps[] = {
 		skel->maps.ws_ctl, skel->maps.ws_budget, skel->maps.ws_stats,
-		skel->maps.ws_dev_tgid, skel->maps.ws_cgrp_class,
+		skel->maps.ws_dev_tgid, skel->maps.ws_dev_cgrp, skel->maps.ws_cgrp_class,
 	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
@@ -235,8 +235,7 @@ static int fill_topology(struct wattsched_bpf *skel, const struct ws_topology *t
 struct run_opts {
 	int policy;
 	unsigned int nr_devaff;
-	__u32 devaff_tgid[WS_RUN_MAX_DEVAFF];
-	__s32 devaff_node[WS_RUN_MAX_DEVAFF];
+	struct ws_devaff devaff[WS_RUN_MAX_DEVAFF];
 	unsigned int nr_class;
 	__u64 class_cgrp[WS_RUN_MAX_DEVAFF];
 	int class_of[WS_RUN_MAX_DEVAFF];
@@ -570,16 +569,16 @@ static int run_once(const struct run_opts *o)
 		goto destroy_skel;
 	}
 	for (i = 0; i < o->nr_devaff; i++) {
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.ws_dev_tgid), &o->devaff_tgid[i],
-					&o->devaff_node[i], BPF_ANY)) {
-			ret = -errno;
-			ws_err("--device-affinity: writing the map: %s", strerror(errno));
+		ret = ws_devaff_write(bpf_map__fd(skel->maps.ws_dev_tgid),
+				      bpf_map__fd(skel->maps.ws_dev_cgrp), &o->devaff[i]);
+		if (ret) {
+			ws_err("--device-affinity: writing the map: %s", strerror(-ret));
 			goto destroy_skel;
 		}
 	}
 	for (i = 0; i < o->nr_class; i++) {
-		ret = ws_class_write(bpf_map__fd(skel->maps.ws_cgrp_class), o->class_cgrp[i],
-				     o->class_of[i]);
+		ret = ws_cgrp_rule_write(bpf_map__fd(skel->maps.ws_cgrp_class), o->class_cgrp[i],
+					 o->class_of[i]);
 		if (ret) {
 			ws_err("--class: writing the map: %s", strerror(-ret));
 			goto destroy_skel;
@@ -673,7 +672,8 @@ static void run_usage(FILE *f)
 		"Usage: %s run [--policy NAME] [--slice-us N] [--interval SEC]\n"
 		"              [--cap-watts W] [--batch-duty-pct PCT] [--power-model FILE]\n"
 		"              [--telemetry-stale-s S]\n"
-		"              [--device-affinity PID=PCI_ADDR]... [--class CGROUP=CLASS]...\n"
+		"              [--device-affinity {PID|CGROUP}=PCI_ADDR]...\n"
+		"              [--class CGROUP=CLASS]...\n"
 		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
 		"              [--thermal-hysteresis-c C] [--rack-dir DIR]\n"
 		"              [--host-id ID] [--safe-cap-watts W] [--metrics-file PATH]\n\n"
@@ -695,6 +695,9 @@ static void run_usage(FILE *f)
 		"  --device-affinity PID=PCI_ADDR  start with process PID bound to the NUMA\n"
 		"                  node of PCI device PCI_ADDR (DDDD:BB:DD.F); repeatable, up to\n"
 		"                  %d; at runtime: `%s device-affinity add`\n"
+		"  --device-affinity CGROUP=PCI_ADDR  the same for the tasks of cgroup CGROUP\n"
+		"                  (a path such as /gpu.slice; a left side that is not all\n"
+		"                  digits is a cgroup)\n"
 		"  --class CGROUP=CLASS  start with the tasks of cgroup CGROUP in class CLASS\n"
 		"                  (latency-critical, normal, batch); repeatable, up to %d;\n"
 		"                  at runtime: `%s class set`\n"
@@ -786,10 +789,12 @@ int cmd_run(int argc, char **argv)
 				return 2;
 			break;
 		case 'd': {
-			char *eq = strchr(optarg, '=');
+			char *target, *addr;
+			bool cgroup;
 
-			if (!eq) {
-				ws_err("--device-affinity: '%s' is not PID=PCI_ADDR", optarg);
+			if (!ws_devaff_split(optarg, &target, &addr, &cgroup)) {
+				ws_err("--device-affinity: '%s' is not PID=PCI_ADDR or "
+				       "CGROUP=PCI_ADDR", optarg);
 				return 2;
 			}
 			if (o.nr_devaff == WS_RUN_MAX_DEVAFF) {
@@ -797,10 +802,8 @@ int cmd_run(int argc, char **argv)
 				       WS_RUN_MAX_DEVAFF);
 				return 2;
 			}
-			*eq = '\0';
-			ret = ws_devaff_resolve("--device-affinity", optarg, eq + 1,
-						&o.devaff_tgid[o.nr_devaff],
-						&o.devaff_node[o.nr_devaff]);
+			ret = ws_devaff_resolve("--device-affinity", target, cgroup, addr,
+						&o.devaff[o.nr_devaff]);
 			if (ret)
 				return ret;
 			o.nr_devaff++;

@@ -70,12 +70,36 @@ bool ws_kv_field(const char *line, const char *key, long long *out);
 /* CLOCK_MONOTONIC in seconds. */
 double ws_mono_now(void);
 
+/* A device binding: a process (tgid) or a cgroup (id) to a NUMA node. */
+struct ws_devaff {
+	bool cgroup;
+	__u64 id;
+	__s32 node;
+};
+
 /*
- * Check a binding of process @pid to PCI device @addr: 0 with its process
- * and NUMA node set, 2 for a malformed argument, 1 when it cannot be bound.
+ * Split `run --device-affinity TARGET=PCI_ADDR` at its last '=' (in place):
+ * TARGET is a PID when all digits, else a cgroup path.  False without '='.
  */
-int ws_devaff_resolve(const char *what, const char *pid, const char *addr, __u32 *tgid,
-		      __s32 *node);
+bool ws_devaff_split(char *arg, char **target, char **addr, bool *cgroup);
+
+/*
+ * Check a binding of process @target (a PID), or with @cgroup of the
+ * cgroup at path @target, to PCI device @addr: 0 with @b filled in, 2 for a
+ * malformed argument, 1 when it cannot be bound.  Each failure says why,
+ * prefixed by @what.
+ */
+int ws_devaff_resolve(const char *what, const char *target, bool cgroup, const char *addr,
+		      struct ws_devaff *b);
+
+/* Store binding @b in map ws_dev_tgid (@tgid_fd) or ws_dev_cgrp (@cgrp_fd); 0 or -errno. */
+int ws_devaff_write(int tgid_fd, int cgrp_fd, const struct ws_devaff *b);
+
+/*
+ * Strict PCI address DDDD:BB:DD.F; @out (at least 13 bytes) gets the
+ * lower-case sysfs spelling.  False with a reason in @why.
+ */
+bool ws_parse_pci_addr(const char *s, char *out, size_t len, const char **why);
 
 /* Fill the policy-dependent fields of a control block (cpufreq targets). */
 void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy);

@@ -28,6 +28,8 @@
 #include "wstest.h"
 
 #define LOG		"/tmp/wattsched-topo.log"
+#define CG_DEV		"/sys/fs/cgroup/ws-dev"		/* bound to the NIC */
+#define CG_DEV2		"/sys/fs/cgroup/ws-dev2"	/* never bound */
 #define MAX_CPUS	64
 #define MAX_KIDS	32
 
@@ -311,6 +313,7 @@ static void topo_cleanup(void *ctx)
 		ws_loader_stop(tc.loader, SIGINT, 20000);
 	tc.loader = 0;
 	ws_scx_wait_state("disabled", 20000);
+	ws_sh("rmdir " CG_DEV " " CG_DEV2 " 2>/dev/null; true");
 }
 
 /* The scheduler is still the attached one and its loader still runs. */
@@ -480,6 +483,135 @@ static enum ws_result device_locality_run(void *ctx)
 WS_TEST(topo_device_locality,
 	"a waking task bound to the node-1 NIC with device-affinity runs there >=90% of samples",
 	"numa", topo_setup, device_locality_run, topo_cleanup);
+
+/* Hog pinned to CPU @arg: it never sleeps, so only enqueue can move it. */
+static void pinned_hog(void *arg)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)(long)arg, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	hog(NULL);
+}
+
+/*
+ * A parent in CG_DEV, pinned to CPU fds[2]: waits for a byte on fds[0],
+ * forks a hog that frees its own affinity, and writes the hog's pid to
+ * fds[1].  The hog is born in the cgroup.
+ */
+static void cgroup_forker(void *arg)
+{
+	int *fds = arg;
+	cpu_set_t set;
+	pid_t kid;
+	char c;
+	int i;
+
+	CPU_ZERO(&set);
+	CPU_SET(fds[2], &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	if (ws_sh("echo %d > " CG_DEV "/cgroup.procs", getpid()) ||
+	    read(fds[0], &c, 1) != 1)
+		_exit(1);
+	kid = fork();
+	if (!kid) {
+		CPU_ZERO(&set);
+		for (i = 0; i < tc.t.nr_cpus; i++)
+			CPU_SET(i, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		hog(NULL);
+	}
+	if (kid < 0 || write(fds[1], &kid, sizeof(kid)) != sizeof(kid))
+		_exit(1);
+	pause();
+}
+
+static enum ws_result cgroup_locality_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int start = node_cpu(t, t->nic_node == 0 ? 1 : 0, false);
+	int to_kid[2], from_kid[2], fds[3], samples = 0, on_a = 0, on_b = 0;
+	char buf[1024], why[128];
+	struct ws_pstat ps;
+	pid_t a, parent, b = -1;
+	long long end;
+
+	if (t->nic_node < 0)
+		return ws_skip("no network device with a NUMA node (numa_node >= 0) in the guest");
+	ws_log("device %s is on node %d; the hogs start on cpu%d (node %d)", t->nic,
+	       t->nic_node, start, t->node[start]);
+	WS_ASSERT(ws_sh("mkdir -p " CG_DEV) == 0, "cannot create " CG_DEV);
+	WS_ASSERT(!pipe(to_kid) && !pipe(from_kid), "pipe failed");
+
+	/* A: a hog on the other node, moved into the cgroup before it is bound */
+	a = spawn_fn(pinned_hog, (void *)(long)start);
+	WS_ASSERT(a > 0, "cannot start hog A");
+	WS_ASSERT(ws_sh("echo %d > " CG_DEV "/cgroup.procs", a) == 0, "cannot move A into "
+		  CG_DEV);
+	/* the parent of B, in the cgroup too, on the other node */
+	fds[0] = to_kid[0];
+	fds[1] = from_kid[1];
+	fds[2] = start;
+	parent = spawn_fn(cgroup_forker, fds);
+	WS_ASSERT(parent > 0, "cannot start B's parent");
+	ws_sleep_ms(500);
+	WS_ASSERT(!ws_read_pstat(a, &ps) && ps.cpu == start, "A on cpu%d, pinned to %d",
+		  ps.cpu, start);
+
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
+			    ws_wattsched(), t->nic) == 0, "device-affinity add --cgroup: %s", buf);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0,
+		  "device-affinity list failed");
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
+		WS_ASSERT(strstr(buf, want), "list does not show /ws-dev on node %d: %s",
+			  t->nic_node, buf);
+	}
+	/* free A; B is forked only now, into the bound cgroup */
+	WS_ASSERT(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, a) == 0,
+		  "taskset could not widen A's affinity");
+	WS_ASSERT(write(to_kid[1], "x", 1) == 1, "cannot wake B's parent");
+	WS_ASSERT(read(from_kid[0], &b, sizeof(b)) == sizeof(b) && b > 0, "no pid for B");
+	snprintf(why, sizeof(why), "/proc/%d/cgroup", b);
+	WS_ASSERT(ws_read(why, buf, sizeof(buf)) > 0 && strstr(buf, "0::/ws-dev"),
+		  "B is not in /ws-dev: %s", buf);
+
+	end = ws_now_ms() + 5000;
+	while (ws_now_ms() < end) {
+		struct ws_pstat pb;
+
+		if (ws_read_pstat(a, &ps) || ws_read_pstat(b, &pb))
+			break;
+		samples++;
+		on_a += t->node[ps.cpu] == t->nic_node;
+		on_b += t->node[pb.cpu] == t->nic_node;
+		ws_sleep_ms(10);
+	}
+	ws_log("hog A (moved in): %d of %d samples (%.1f%%) on node %d; hog B (forked in): "
+	       "%d (%.1f%%)", on_a, samples, samples ? 100.0 * on_a / samples : 0,
+	       t->nic_node, on_b, samples ? 100.0 * on_b / samples : 0);
+	snprintf(buf, sizeof(buf), "%s status | grep -E 'dev_|idle_'", ws_wattsched());
+	log_cmd(buf);
+	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	WS_ASSERT(samples >= 100, "only %d samples in 5 s", samples);
+	WS_ASSERT(on_a * 10 >= samples * 9, "A: only %d of %d samples (%.1f%%) on node %d",
+		  on_a, samples, 100.0 * on_a / samples, t->nic_node);
+	WS_ASSERT(on_b * 10 >= samples * 9, "B: only %d of %d samples (%.1f%%) on node %d",
+		  on_b, samples, 100.0 * on_b / samples, t->nic_node);
+
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity del --cgroup /ws-dev 2>&1",
+			    ws_wattsched()) == 0, "del --cgroup: %s", buf);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0 &&
+		  !strstr(buf, "ws-dev"), "list after del still shows the cgroup: %s", buf);
+	return WS_PASS;
+}
+WS_TEST(topo_cgroup_device_locality,
+	"hogs in a cgroup bound to the node-1 NIC (one moved in, one forked in after the "
+	"binding) run there >=90% of samples",
+	"numa", topo_setup, cgroup_locality_run, topo_cleanup);
 
 static enum ws_result pipe_llc_run(void *ctx)
 {
@@ -678,12 +810,20 @@ static enum ws_result devaff_cli_run(void *ctx)
 		_exit(0);
 	WS_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone, "fork/wait failed");
 
+	WS_ASSERT(ws_sh("mkdir -p " CG_DEV " " CG_DEV2) == 0, "cannot create the cgroups");
+
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1", ws_wattsched(),
 		       live, t->nic);
 	WS_ASSERT(rc == 0, "valid add refused (%d): %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
+		       ws_wattsched(), t->nic);
+	WS_ASSERT(rc == 0, "valid add --cgroup refused (%d): %s", rc, out);
 	WS_ASSERT(devaff_list(before, sizeof(before)) == 0, "list failed: %s", before);
 	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
 	WS_ASSERT(strstr(before, want), "list lacks '%d %d': %s", live, t->nic_node, before);
+	snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
+	WS_ASSERT(strstr(before, "\n\nCGROUP_ID") && strstr(before, want),
+		  "list lacks the cgroup table with /ws-dev on node %d: %s", t->nic_node, before);
 
 	/* usage errors: exit 2, a message naming the problem */
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 81:00.0 2>&1",
@@ -725,11 +865,46 @@ static enum ws_result devaff_cli_run(void *ctx)
 	WS_ASSERT(rc == 1 && strstr(out, "not bound"), "del of an unbound pid: rc %d: %s", rc,
 		  out);
 
+	/* the same for cgroups: usage errors 2, runtime refusals 1 */
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup ws-dev %s 2>&1",
+		       ws_wattsched(), t->nic);
+	WS_ASSERT(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"),
+		  "relative cgroup path: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 81:00.0 2>&1",
+		       ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"),
+		  "cgroup, short address: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 2>&1",
+		       ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(out, "want --cgroup CGROUP and PCI_ADDR"),
+		  "cgroup, missing address: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-no-such %s 2>&1",
+		       ws_wattsched(), t->nic);
+	WS_ASSERT(rc == 1 && strstr(out, "/sys/fs/cgroup/ws-no-such: No such file"),
+		  "missing cgroup: rc %d: %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 0000:7e:1f.7 "
+		       "2>&1", ws_wattsched());
+	WS_ASSERT(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"),
+		  "cgroup, nonexistent device: rc %d: %s", rc, out);
+	if (t->nonuma[0]) {
+		rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
+			       ws_wattsched(), t->nonuma);
+		WS_ASSERT(rc == 1 && strstr(out, "device has no NUMA node"),
+			  "cgroup, device %s without a node: rc %d: %s", t->nonuma, rc, out);
+	}
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del --cgroup /ws-dev2 2>&1",
+		       ws_wattsched());
+	WS_ASSERT(rc == 1 && strstr(out, "cgroup /ws-dev2 is not bound"),
+		  "del of an unbound cgroup: rc %d: %s", rc, out);
+
 	WS_ASSERT(devaff_list(after, sizeof(after)) == 0, "list failed: %s", after);
 	WS_ASSERT(!strcmp(before, after), "refused requests changed the table:\nbefore:\n%s\n"
 		  "after:\n%s", before, after);
 
-	/* and a valid del takes the binding away */
+	/* and a valid del takes the bindings away */
+	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del --cgroup /sys/fs/cgroup/ws-dev "
+		       "2>&1", ws_wattsched());
+	WS_ASSERT(rc == 0, "del --cgroup refused (%d): %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del %d 2>&1", ws_wattsched(), live);
 	WS_ASSERT(rc == 0, "del refused (%d): %s", rc, out);
 	snprintf(want, sizeof(want), "%-8s %s\n", "PID", "NODE");
@@ -738,8 +913,8 @@ static enum ws_result devaff_cli_run(void *ctx)
 	return WS_PASS;
 }
 WS_TEST(topo_devaff_cli_errors,
-	"device-affinity refuses a bad address, a missing device or pid and a device without a "
-	"NUMA node, precisely, and changes nothing",
+	"device-affinity refuses a bad address, a missing device, pid or cgroup, a relative "
+	"cgroup path and a device without a NUMA node, precisely, and changes nothing",
 	"numa", topo_setup, devaff_cli_run, topo_cleanup);
 
 /* No loader yet: this test starts its own, with bindings on the command line. */
@@ -758,7 +933,7 @@ static enum ws_result run_devaff_setup(void **ctx)
 static enum ws_result run_devaff_run(void *ctx)
 {
 	const struct topo *t = &tc.t;
-	char out[1024], args[128], want[64];
+	char out[1024], args[256], want[64];
 	pid_t live, gone;
 	int rc;
 
@@ -778,18 +953,34 @@ static enum ws_result run_devaff_run(void *ctx)
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d=%s 2>&1", ws_wattsched(),
 		       gone, t->nic);
 	WS_ASSERT(rc == 1 && strstr(out, "no process with pid"), "gone pid: %d %s", rc, out);
+	WS_ASSERT(ws_sh("mkdir -p " CG_DEV) == 0, "cannot create " CG_DEV);
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity ws-dev=%s 2>&1",
+		       ws_wattsched(), t->nic);
+	WS_ASSERT(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"), "relative cgroup: "
+		  "%d %s", rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity /ws-dev=81:00.0 2>&1",
+		       ws_wattsched());
+	WS_ASSERT(rc == 2 && strstr(out, "is not a PCI address"), "cgroup, bad address: %d %s",
+		  rc, out);
+	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity /ws-no-such=%s 2>&1",
+		       ws_wattsched(), t->nic);
+	WS_ASSERT(rc == 1 && strstr(out, "No such file"), "missing cgroup: %d %s", rc, out);
 	WS_ASSERT(!strcmp((ws_scx_state(want, sizeof(want)), want), "disabled"),
 		  "a refused run attached something: %s", want);
 
-	snprintf(args, sizeof(args), "run --interval 0 --device-affinity %d=%s", live, t->nic);
+	snprintf(args, sizeof(args), "run --interval 0 --device-affinity %d=%s "
+		 "--device-affinity /sys/fs/cgroup/ws-dev=%s", live, t->nic, t->nic);
 	tc.loader = ws_loader_start(LOG, args);
 	WS_ASSERT(tc.loader > 0 && ws_loader_wait_attached(60000), "loader did not attach");
 	WS_ASSERT(devaff_list(out, sizeof(out)) == 0, "list failed: %s", out);
 	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
 	WS_ASSERT(strstr(out, want), "binding from the command line not in force: %s", out);
+	snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
+	WS_ASSERT(strstr(out, want), "cgroup binding from the command line not in force: %s",
+		  out);
 	return WS_PASS;
 }
 WS_TEST(topo_run_device_affinity,
-	"run --device-affinity PID=ADDR binds at start; a malformed binding, a bad address and "
-	"a missing process are refused before anything is loaded",
+	"run --device-affinity PID=ADDR and CGROUP=ADDR bind at start; a malformed binding, a "
+	"bad address, a missing process or cgroup are refused before anything is loaded",
 	"numa", run_devaff_setup, run_devaff_run, topo_cleanup);
