@@ -175,7 +175,7 @@ help:
 	@echo '  test-unit  host unit tests only'
 	@echo '  test-vm    VM tests only'
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
-	@echo '  bench      EEVDF vs wattsched vs scx_simple in one VM boot'
+	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
 	@echo '  check      checkpatch on the module'
 	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
