@@ -607,7 +607,7 @@ static int run_once(const struct run_opts *o)
 		goto unpin;
 	}
 	printf("wattsched: attached; policy %s, %u CPUs (%u online), %u cores, %u LLCs, "
-	       "%u nodes, slice %llu us\n", ws_policy_name(o->policy), topo->nr_cpus,
+	       "%u nodes, slice %llu us\n", ws_policy_name(ctl.policy), topo->nr_cpus,
 	       topo->nr_online, topo->nr_cores, topo->nr_llcs, topo->nr_nodes, o->slice_us);
 	fflush(stdout);
 
