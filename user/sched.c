@@ -463,8 +463,12 @@ static int handle_request(void *data, const char *msg, size_t len, bool privileg
 		ret = ctl_commit(own, &next, err, sizeof(err));
 		if (ret)
 			own->fleet->st = before;
-	} else if (!ret) {
-		own->fleet->st = fs;	/* a pushed reading: the loader's state only */
+	} else if (!ret && memcmp(&own->fleet->st, &fs, sizeof(fs))) {
+		/* a pushed reading or its --clear: the loader's state only, in force now */
+		own->fleet->st = fs;
+		if (own->loop)
+			control_tick(own->ctl, own->budget_fd, own->budget, own->topo, own->o,
+				     own->loop, &own->fleet->st, false);
 	}
 	if (ret)
 		ws_warn("control request refused: %s", err);

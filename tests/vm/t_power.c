@@ -349,7 +349,8 @@ static enum ws_result psrc_run(void *ctx)
 	WS_ASSERT(get(st, sizeof(st)) == 0 && json_number(st, "pushed_watts") == 70.5,
 		  "refused readings changed the pushed reading: %s", st);
 	WS_ASSERT(ws_sh("%s power --clear >/dev/null", ws_wattsched()) == 0, "power --clear");
-	WS_ASSERT(status_wait(st, sizeof(st), "\"power_source\":\"model\"", 3000) == 0 &&
+	WS_ASSERT(status_wait(st, sizeof(st), "\"cap_in_force_watts\":115,", 3000) == 0 &&
+		  strstr(st, "\"power_source\":\"model\"") &&
 		  strstr(st, "\"telemetry_stale\":false") &&
 		  json_number(st, "cap_in_force_watts") == 115,
 		  "after --clear: not the model, or stale: %s", st);
