@@ -119,8 +119,6 @@ struct ws_budget {
 	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u32 nr_sensed;			/* CPUs with a temperature reading */
 	__u32 cap_watts;			/* the cap the budget holds to: ws_ctl's, or the safe cap while telemetry is stale; 0 = none */
-	__u32 telemetry_stale;			/* 1: measured power went stale, the model is the source */
-	__u32 pad;
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };

@@ -340,12 +340,14 @@ static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budg
 {
 	unsigned int n_compact = 0, n_cap = 0, nr_was = b->nr_active, cap;
 	unsigned int perf = ctl->perf[WS_CLASS_NORMAL];
-	double now = ws_mono_now();
 	__u32 zero = 0, cpu;
 	char msg[256];
-	bool changed, rapl;
+	bool changed;
 
 	if (sample) {
+		double now;
+		bool rapl;
+
 		if (ws_cpu_busy_sample(l->cur, topo->nr_cpus) <= 0)
 			return;
 		l->load = 0;
@@ -396,7 +398,6 @@ static void control_tick(const struct ws_ctl *ctl, int budget_fd, struct ws_budg
 	b->est_milliwatts = l->watts * 1000;
 	b->power_source = l->source;
 	b->cap_watts = cap;
-	b->telemetry_stale = fs->telemetry_stale;
 	if (bpf_map_update_elem(budget_fd, &zero, b, BPF_EXIST))
 		ws_warn("control loop: writing the budget map: %s", strerror(errno));
 	else if (changed && b->nr_active != nr_was && cap)
