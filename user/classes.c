@@ -25,27 +25,6 @@
 #define CGROUP2_MAGIC		0x63677270
 #define CGROUP_ROOT		"/sys/fs/cgroup"
 
-static const char *const class_names[WS_NR_CLASSES] = {
-	[WS_CLASS_NORMAL] = "normal",
-	[WS_CLASS_LATENCY] = "latency-critical",
-	[WS_CLASS_BATCH] = "batch",
-};
-
-const char *ws_class_name(unsigned int cls)
-{
-	return cls < WS_NR_CLASSES ? class_names[cls] : "unknown";
-}
-
-int ws_class_from_name(const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < WS_NR_CLASSES; i++)
-		if (!strcmp(name, class_names[i]))
-			return i;
-	return -1;
-}
-
 bool ws_cgroup_path_ok(const char *what, const char *path)
 {
 	if (path[0] == '/')

@@ -10,10 +10,6 @@
 
 struct rack_host;
 
-/* Class names <-> enum ws_class; -1 when unknown. */
-const char *ws_class_name(unsigned int cls);
-int ws_class_from_name(const char *name);
-
 /* The cgroup id of cgroup v2 path @path, quietly: 0, or -errno with err set. */
 int ws_cgroup_id(const char *path, __u64 *id, char *err, size_t errlen);
 /* Is @path spelled as a cgroup path (absolute)?  If not, say why. */

@@ -29,27 +29,6 @@
 /* JSON paths in messages; longer ones are cut, which only shortens a message. */
 #define RACK_PATH_MAX		320
 
-static const char *const class_names[WS_NR_CLASSES] = {
-	[WS_CLASS_LATENCY]	= "latency-critical",
-	[WS_CLASS_NORMAL]	= "normal",
-	[WS_CLASS_BATCH]	= "batch",
-};
-
-const char *rack_class_name(unsigned int cls)
-{
-	return cls < WS_NR_CLASSES ? class_names[cls] : "unknown";
-}
-
-int rack_class_from_name(const char *name)
-{
-	int i;
-
-	for (i = 0; i < WS_NR_CLASSES; i++)
-		if (!strcmp(name, class_names[i]))
-			return i;
-	return -1;
-}
-
 /* Write "<path>: <reason>" into err and return ret. */
 static int __attribute__((format(printf, 5, 6)))
 fail(char *err, size_t errlen, int ret, const char *path, const char *fmt, ...)
@@ -570,10 +549,10 @@ static int check_cgroup_overlap(const struct rack_host *host, const char *hpath,
 						continue;
 					mark_cut(path, snprintf(path, sizeof(path),
 								"%s.classes.%s.cgroups[%zu]",
-								hpath, class_names[c], i));
+								hpath, ws_class_name(c), i));
 					return fail(err, errlen, -EINVAL, path,
 						    "\"%s\" is already listed in %s.classes.%s.cgroups[%zu]",
-						    r->cgroups[i], hpath, class_names[d], j);
+						    r->cgroups[i], hpath, ws_class_name(d), j);
 				}
 			}
 		}
@@ -595,7 +574,7 @@ static int parse_classes(struct json_object *host, const char *hpath,
 	if (ret)
 		return ret;
 	json_object_object_foreach(classes, key, cv) {
-		int cls = rack_class_from_name(key);
+		int cls = ws_class_from_name(key);
 
 		join_key(cpath, path, key);
 		if (cls < 0)

@@ -133,10 +133,6 @@ void rack_doc_free(struct rack_doc *doc);
  */
 bool rack_valid_name(const char *s, size_t max);
 
-/* Class names as documents spell them <-> enum ws_class; -1 when unknown. */
-const char *rack_class_name(unsigned int cls);
-int rack_class_from_name(const char *name);
-
 /*
  * RFC 3339 date-times: "2025-06-01T12:00:00Z", optionally with fractional
  * seconds (ignored) or a numeric offset ("+02:00").  0 or -EINVAL.

@@ -92,6 +92,27 @@ int ws_policy_from_name(const char *name)
 	return -1;
 }
 
+static const char *const class_names[WS_NR_CLASSES] = {
+	[WS_CLASS_NORMAL] = "normal",
+	[WS_CLASS_LATENCY] = "latency-critical",
+	[WS_CLASS_BATCH] = "batch",
+};
+
+const char *ws_class_name(unsigned int cls)
+{
+	return cls < WS_NR_CLASSES ? class_names[cls] : "unknown";
+}
+
+int ws_class_from_name(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < WS_NR_CLASSES; i++)
+		if (!strcmp(name, class_names[i]))
+			return i;
+	return -1;
+}
+
 int ws_read_file(const char *path, char *buf, size_t len)
 {
 	ssize_t n, off = 0;

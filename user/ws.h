@@ -108,6 +108,10 @@ void ws_policy_defaults(struct ws_ctl *ctl, unsigned int policy);
 const char *ws_policy_name(unsigned int policy);
 int ws_policy_from_name(const char *name);
 
+/* Class names, as the CLI and rack documents spell them <-> enum ws_class; -1 when unknown. */
+const char *ws_class_name(unsigned int cls);
+int ws_class_from_name(const char *name);
+
 /* Read a whole small file (sysfs, debugfs) into buf, NUL-terminated. */
 int ws_read_file(const char *path, char *buf, size_t len);
 
