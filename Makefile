@@ -35,7 +35,7 @@ ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
 # ---- outside the build root: forward build targets into it ---------------
 $(BUILD_TARGETS) install: deps-present
 	$(Q)WS_BIND=$(SRC) $(SRC)/scripts/in-root $(MAKE) --no-print-directory -C $(SRC) \
-		WS_INSIDE=1 KVER=$(WS_KVER) O=$(O) V=$(V) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $@
+		WS_INSIDE=1 KVER=$(WS_KVER) KSRC=$(WS_KSRC) O=$(O) V=$(V) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $@
 else
 # ---- here is where things build -------------------------------------------
 KVER ?= $(or $(WS_KVER),$(shell uname -r))
@@ -46,12 +46,19 @@ BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 CC ?= gcc
 PREFIX ?= /usr/local
 
+# The kernel's sched_ext library (scx/common.bpf.h, the exit record, the
+# compat macros), from the linux-source package `make deps` extracted.
+KSRC ?= $(WS_KSRC)
+SCX_INC := $(KSRC)/tools/sched_ext/include
+
 ARCH_BPF := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(SRC)/include -I$(O)/bpf -I$(SRC)/user
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(SRC)/include -I$(O)/bpf \
+	-I$(SRC)/user -idirafter $(SCX_INC)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH_BPF) -mcpu=v3 \
-	-I$(O)/bpf -I$(SRC)/bpf -I$(SRC)/include -Wall -Wno-compare-distinct-pointer-types -Wno-missing-declarations
+	-I$(O)/bpf -I$(SRC)/bpf -I$(SRC)/include -I$(SCX_INC) -Wall \
+	-Wno-compare-distinct-pointer-types -Wno-missing-declarations
 
 all: bpf user kmod tests-bin
 
@@ -60,12 +67,16 @@ BPF_OBJ := $(O)/bpf/wattsched.bpf.o
 BPF_SKEL := $(O)/bpf/wattsched.skel.h
 bpf: $(BPF_SKEL)
 
+$(SCX_INC)/scx/common.bpf.h:
+	@echo "make: the kernel's sched_ext headers are missing ($(SCX_INC)); run 'make deps'" >&2; exit 1
+
 $(O)/bpf/vmlinux.h: $(VMLINUX_BTF)
 	$(Q)mkdir -p $(@D)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file $< format c > $@.tmp && mv $@.tmp $@
 
-$(O)/bpf/%.bpf.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h $(SRC)/bpf/compat.bpf.h $(SRC)/include/wattsched.h
+$(O)/bpf/%.bpf.tmp.o: $(SRC)/bpf/%.bpf.c $(O)/bpf/vmlinux.h \
+		$(SRC)/include/wattsched.h $(SCX_INC)/scx/common.bpf.h
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -78,13 +89,16 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
 # -- user -------------------------------------------------------------------
-USER_SRCS := $(wildcard $(SRC)/user/*.c)
+# user/ in layers, lowest first; a file includes only its own layer and those
+# below (scripts/check-layout).
+USER_LAYERS := lib core proto daemon cmd
+USER_SRCS := $(foreach l,$(USER_LAYERS),$(wildcard $(SRC)/user/$(l)/*.c)) $(SRC)/user/main.c
 USER_OBJS := $(patsubst $(SRC)/user/%.c,$(O)/user/%.o,$(USER_SRCS))
 USER_LIBS := -lbpf -lelf -lz -ljson-c -lm
 WATTSCHED := $(O)/user/wattsched
 user: $(WATTSCHED)
 
-$(O)/user/%.o: $(SRC)/user/%.c $(BPF_SKEL) $(wildcard $(SRC)/user/*.h) $(SRC)/include/wattsched.h
+$(O)/user/%.o: $(SRC)/user/%.c $(BPF_SKEL) $(SRC)/include/wattsched.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -MMD -c $< -o $@
@@ -155,11 +169,13 @@ bench: deps
 	$(Q)$(SRC)/scripts/bench --out $(O)
 
 check: deps
+	$(Q)$(SRC)/scripts/check-layout
 	$(Q)$(SRC)/scripts/checkpatch
 
 clean:
 	$(Q)rm -rf $(O)/bpf/vmlinux.h $(O)/bpf/*.o $(O)/bpf/*.skel.h $(O)/bpf/*.tmp \
-		$(O)/user/*.o $(O)/user/*.d $(O)/user/wattsched $(O)/tests/bin
+		$(O)/user/*.o $(O)/user/*.d $(O)/user/*/*.o $(O)/user/*/*.d $(O)/user/wattsched \
+		$(O)/tests/bin
 	$(Q)rm -f $(O)/kmod/*.o $(O)/kmod/*.ko $(O)/kmod/*.mod* $(O)/kmod/.*.cmd \
 		$(O)/kmod/modules.order $(O)/kmod/Module.symvers
 	$(Q)rm -rf $(O)/kmod/.tmp_versions
@@ -176,7 +192,7 @@ help:
 	@echo '  test-vm    VM tests only'
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
 	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
-	@echo '  check      checkpatch on the module'
+	@echo '  check      the layout of user/ and bpf/ (scripts/check-layout), checkpatch on the module'
 	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
 	@echo 'Variables: V=1 shows commands; O=DIR builds out of tree;'

@@ -17,14 +17,14 @@
  * but a waiter never counts as more than two of its slices ahead of it, so
  * no task waits long behind one whose vtime lags the rest of the machine.
  *
- * Placement on wakeup (select_cpu) looks for an idle CPU in this order:
- * a fully idle core in the task's previous LLC, any idle CPU in that LLC,
- * a fully idle core and then any idle CPU in the same NUMA node, then
- * anywhere.  A synchronous wakeup from another LLC searches from the
- * waker's LLC instead, so that a communicating pair comes together, and a
- * task bound to a PCIe device starts the search on the device's node.  An idle CPU found there gets the task directly on
- * its local DSQ; otherwise the task is queued on its LLC's DSQ and an idle
- * CPU, if any, is kicked.
+ * Placement on wakeup (select_cpu, pick_idle_cpu()) looks for an idle CPU
+ * in this order: a fully idle core in the task's previous LLC, any idle CPU
+ * in that LLC, a fully idle core and then any idle CPU in the same NUMA
+ * node, then anywhere.  A synchronous wakeup from another LLC searches from
+ * the waker's LLC instead, so that a communicating pair comes together, and
+ * a task bound to a PCIe device starts the search on the device's node.  An
+ * idle CPU found there gets the task directly on its local DSQ; otherwise
+ * the task is queued on its LLC's DSQ and an idle CPU, if any, is kicked.
  *
  * Dispatch: a CPU takes the lower-vtime head of its own per-CPU DSQ and its
  * LLC's DSQ, then steals from the other LLCs of its node, then from other
@@ -32,20 +32,24 @@
  * preference for the previous LLC on wakeup is what keeps a stolen task
  * where it landed instead of bouncing back.
  *
- * Policy.  Two maps, each with one writer in user space, steer the hot
- * paths, so a policy switch needs no reload.  The control block (struct
- * ws_ctl, written by `wattsched policy` and `wattsched cap`) carries the
- * policy and the cpufreq targets per priority class.  The budget (struct
- * ws_budget, written by the loader's control loop) carries two CPU masks:
- * the CPUs new work may use (power cap, compaction) and the CPUs too hot to
- * take new work.  CPUs outside them still run the tasks that can run
- * nowhere else, so no task stalls.
+ * Policy.  Two maps, each written only by the loader's daemon, steer the
+ * hot paths, so a policy switch needs no reload.  The control block (struct
+ * ws_ctl) carries the policy, the cpufreq targets per priority class and
+ * the batch duty cycle.  The budget (struct ws_budget) carries the cap in
+ * force and two CPU masks: the CPUs new work may use (power cap,
+ * compaction) and the CPUs too hot to take new work.  CPUs outside them
+ * still run the tasks that can run nowhere else, so no task stalls.
  *
  * Faults.  Any inconsistency ends the scheduler through scx_bpf_error();
  * the kernel then returns every task to EEVDF, and the exit reason reaches
- * the loader through the ws_exit_info record (uei).
+ * the loader through the exit record (UEI).  The helpers shared by every
+ * sched_ext scheduler (the exit record, the compat macros for older
+ * kernels, weight scaling, is_migration_disabled()) are the kernel's own,
+ * from tools/sched_ext/include/scx.  docs/design.md has the reasons behind
+ * the rules below.
  */
-#include "compat.bpf.h"
+#include <scx/common.bpf.h>
+
 #include "wattsched.h"
 
 char _license[] SEC("license") = "GPL";
@@ -59,7 +63,20 @@ const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
 const volatile __s32 smt_sibling[WS_MAX_CPUS];	/* another thread of the core, or -1 */
 const volatile __u32 llc_node[WS_MAX_LLCS];
 
-struct ws_exit_info uei;
+UEI_DEFINE(uei);
+
+/* Scheduling policies (include/uapi/linux/sched.h; vmlinux.h has no macros). */
+#define SCHED_BATCH		3
+#define SCHED_IDLE		5
+
+#define WS_DSQ_CPU_BASE		(WS_DSQ_LLC_BASE + WS_MAX_LLCS)
+/* Batch work held back under a cap waits here, vtime-ordered. */
+#define WS_DSQ_BATCH		(WS_DSQ_CPU_BASE + WS_MAX_CPUS)
+/* Under a cap a batch task waits at most this long for a CPU. */
+#define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
+/* An LLC index that names none: the search starts at the node. */
+#define NO_LLC			(~0U)
+
 __u64 vtime_now;
 /*
  * The vtime of the task that last started on each CPU: where keep_prev()
@@ -73,16 +90,16 @@ __u8 llc_live[2][WS_MAX_LLCS];
 __u32 usable_busy;
 __u32 usable_weight;
 
-#define WS_DSQ_CPU_BASE	(WS_DSQ_LLC_BASE + WS_MAX_LLCS)
-/* Batch work held back under a cap waits here, vtime-ordered. */
-#define WS_DSQ_BATCH	(WS_DSQ_CPU_BASE + WS_MAX_CPUS)
-/* Under a cap a batch task waits at most this long for a CPU (no stall). */
-#define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
-
-/* The class (+1; 0 when none) of the task running on each CPU. */
-__u32 cpu_run_class[WS_MAX_CPUS];
+/*
+ * The class of the task running on each CPU, as class + 1 so that the
+ * zeroed array reads "nothing running"; only the cpu_*_running() helpers
+ * know the encoding.
+ */
+__u32 cpu_running_class[WS_MAX_CPUS];
 /* CPUs running batch work now. */
 __u32 nr_batch_running;
+/* Last cpufreq target set on each CPU, to skip redundant calls. */
+__u32 cpu_perf_set[WS_MAX_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -192,8 +209,7 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-/* Last cpufreq target set on each CPU, to skip redundant calls. */
-__u32 cpu_perf_set[WS_MAX_CPUS];
+/* ---- small helpers ------------------------------------------------------ */
 
 static __always_inline void stat_inc(u32 idx)
 {
@@ -210,18 +226,24 @@ static __always_inline struct ws_ctl *get_ctl(void)
 	return bpf_map_lookup_elem(&ws_ctl, &zero);
 }
 
-static __always_inline bool ctl_capped(void)
-{
-	struct ws_ctl *ctl = get_ctl();
-
-	return ctl && ctl->cap_watts;
-}
-
 static __always_inline struct ws_budget *get_budget(void)
 {
 	u32 zero = 0;
 
 	return bpf_map_lookup_elem(&ws_budget, &zero);
+}
+
+/* Is a power cap in force?  The budget holds the one in force (or the safe cap). */
+static __always_inline bool budget_capped(void)
+{
+	struct ws_budget *b = get_budget();
+
+	return b && b->cap_watts;
+}
+
+static __always_inline struct task_ctx *task_ctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
 }
 
 static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
@@ -231,18 +253,19 @@ static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
 	return slot ? slot->mask : NULL;
 }
 
+static __always_inline bool cpu_valid(s32 cpu)
+{
+	return cpu >= 0 && cpu < WS_MAX_CPUS;
+}
+
 static __always_inline u32 cpu_llc(s32 cpu)
 {
-	if (cpu < 0 || cpu >= WS_MAX_CPUS)
-		return 0;
-	return cpu_topo[cpu].llc;
+	return cpu_valid(cpu) ? cpu_topo[cpu].llc : 0;
 }
 
 static __always_inline u32 cpu_node(s32 cpu)
 {
-	if (cpu < 0 || cpu >= WS_MAX_CPUS)
-		return 0;
-	return cpu_topo[cpu].node;
+	return cpu_valid(cpu) ? cpu_topo[cpu].node : 0;
 }
 
 static __always_inline u64 llc_dsq(u32 llc)
@@ -260,18 +283,53 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 	return (s64)(a - b) < 0;
 }
 
-/*
- * Place a task entering a queue relative to that queue's clock.  At most
- * one slice behind it, so a sleeper banks no more credit.  And when it comes
- * from another queue (@moved), at most one of its weighted slices ahead:
- * clocks of different queues drift apart, and a task moved off a capped LLC
- * with the other LLC's vtime would otherwise wait until this queue caught up
- * (the watchdog saw 39 s).  A task staying in its queue keeps its lead,
- * which is what weights are made of.
- */
-static __always_inline u64 place_vtime(u64 vtime, u64 clock, bool moved, u32 weight)
+/* A task that can run on one CPU only. */
+static __always_inline bool is_pcpu_task(struct task_struct *p)
 {
-	u64 ahead = slice_ns * 100 / (weight ?: 1);
+	return p->nr_cpus_allowed == 1 || is_migration_disabled(p);
+}
+
+/* Where @p last ran, or -1. */
+static __always_inline s32 task_last_cpu(struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	return tctx ? tctx->last_cpu : -1;
+}
+
+/* ---- what runs on each CPU ---------------------------------------------- */
+
+static __always_inline void cpu_set_running(s32 cpu, u32 class)
+{
+	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = class + 1;
+	if (class == WS_CLASS_BATCH)
+		__sync_fetch_and_add(&nr_batch_running, 1);
+}
+
+static __always_inline void cpu_clear_running(s32 cpu)
+{
+	if (cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1)
+		__sync_fetch_and_sub(&nr_batch_running, 1);
+	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = 0;
+}
+
+static __always_inline bool cpu_runs_batch(s32 cpu)
+{
+	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1;
+}
+
+/* ---- virtual time ------------------------------------------------------- */
+
+/*
+ * Place @p entering a queue relative to that queue's clock: at most one
+ * slice behind it, so a sleeper banks no more credit, and when it comes
+ * from another queue (@moved), at most one of its weighted slices ahead,
+ * because the clocks of different queues drift apart.  A task staying in
+ * its queue keeps its lead, which is what weights are made of.
+ */
+static __always_inline u64 place_vtime(struct task_struct *p, u64 clock, bool moved)
+{
+	u64 vtime = p->scx.dsq_vtime, ahead = scale_by_task_weight_inverse(p, slice_ns);
 
 	if (vtime_before(vtime, clock - slice_ns))
 		return clock - slice_ns;
@@ -288,48 +346,39 @@ static __always_inline u64 cpu_clock(s32 cpu)
 /*
  * The clock a task entering queue @dsq on @cpu is placed against: the
  * lowest vtime waiting there, or, with nothing waiting, that of the task
- * that last started on @cpu.  The lowest waiter, not the last task started:
- * a waker placed against a clock far ahead of the waiting tasks would queue
- * behind all of them.
+ * that last started on @cpu.  The lowest waiter, not the last task
+ * started, so that a waker never queues behind every waiting task.
  */
 static __always_inline u64 queue_clock(u64 dsq, s32 cpu)
 {
 	/* two loads in two places: merged, they would fail verification */
 	u64 clock = cpu_clock(cpu);
-	struct task_struct *head = ws_dsq_peek(dsq);
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(dsq);
 
 	if (head)
 		clock = head->scx.dsq_vtime;
 	return clock;
 }
 
-/* Where @p last ran, or -1. */
-static __always_inline s32 task_last_cpu(struct task_struct *p)
-{
-	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-
-	return tctx ? tctx->last_cpu : -1;
-}
-
 /*
  * How far ahead of the running task a waiter counts, at most: two of its
- * own weighted slices past where the running task started.  Waiters whose
- * vtime came from another queue's clock (a new task, a task that ran on a
- * busier CPU) would otherwise wait until the running task caught up, which
- * for a task that once shared a CPU can be seconds.
+ * own weighted slices past where the running task started, so that a
+ * waiter whose vtime came from another queue's clock does not wait for
+ * the running task to catch up.
  */
 static __always_inline u64 waiter_vtime(struct task_struct *head, u64 run_start)
 {
-	u64 cap = run_start + 2 * slice_ns * 100 / (head->scx.weight ?: 1);
+	u64 limit = run_start + scale_by_task_weight_inverse(head, 2 * slice_ns);
 
-	return vtime_before(cap, head->scx.dsq_vtime) ? cap : head->scx.dsq_vtime;
+	return vtime_before(limit, head->scx.dsq_vtime) ? limit : head->scx.dsq_vtime;
 }
 
+/* ---- the usable CPUs (budget: active and not too hot) ------------------- */
 
 /*
- * Bring the usable mask (active and not too hot) in line with the budget.
- * Whoever sees a new generation first rebuilds the spare buffer and
- * publishes it; the others keep using the current one meanwhile.
+ * Bring the usable mask in line with the budget.  Whoever sees a new
+ * generation first rebuilds the spare buffer and publishes it; the others
+ * keep using the current one meanwhile.
  */
 static void refresh_usable(void)
 {
@@ -386,63 +435,24 @@ static __always_inline bool cpu_usable(s32 cpu)
 }
 
 /*
- * Tasks that can run on one CPU only go to that CPU's own queue.
- *
- * BPF programs run with migration disabled: the trampoline's prologue
- * increments current->migration_disabled.  So when a callback is about the
- * current task (a task preempted at the tick is enqueued from its own
- * context), a count of one is ours, not the task's.  Reading it as "pinned"
- * parked every preempted task on its own CPU: nothing ever migrated, and
- * CPUs idled next to queued work.
+ * The CPUs @p may be placed on: its allowed CPUs that may take new work,
+ * in *cand, with a scratch mask in *tmp.  False when there are none (or no
+ * scratch masks): the task then goes to a CPU of its own.
  */
-static __always_inline bool task_pinned(struct task_struct *p)
+static __always_inline bool task_candidates(struct task_struct *p, struct bpf_cpumask **cand,
+					    struct bpf_cpumask **tmp)
 {
-	if (p->nr_cpus_allowed == 1)
-		return true;
-	if (p->migration_disabled == 1 && bpf_get_current_task_btf() == p)
+	const struct cpumask *usable = usable_mask();
+
+	*cand = slot_mask(&scratch_masks, SCRATCH_CAND);
+	*tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
+	if (!*cand || !*tmp || !usable)
 		return false;
-	return p->migration_disabled;
+	bpf_cpumask_and(*cand, p->cpus_ptr, usable);
+	return !bpf_cpumask_empty(cast_mask(*cand));
 }
 
-/*
- * Pick an idle CPU in @cand & @dom, a whole idle core first when
- * @core_first.  Returns -1 when there is none.
- */
-static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
-			struct bpf_cpumask *dom, bool core_first)
-{
-	s32 cpu;
-
-	if (!dom)
-		return -1;
-	bpf_cpumask_and(tmp, cand, cast_mask(dom));
-	if (core_first) {
-		cpu = scx_bpf_pick_idle_cpu(cast_mask(tmp), SCX_PICK_IDLE_CORE);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_core);
-			return cpu;
-		}
-	}
-	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
-}
-
-/* Is another SMT thread of @cpu's core running something? */
-static bool sibling_busy(s32 cpu)
-{
-	const struct cpumask *idle;
-	s32 sib;
-	bool busy;
-
-	if (cpu < 0 || cpu >= WS_MAX_CPUS)
-		return false;
-	sib = smt_sibling[cpu];
-	if (sib < 0 || sib >= WS_MAX_CPUS)
-		return false;
-	idle = scx_bpf_get_idle_cpumask();
-	busy = !bpf_cpumask_test_cpu(sib, idle);
-	scx_bpf_put_idle_cpumask(idle);
-	return busy;
-}
+/* ---- rules by cgroup: classes and device affinity ----------------------- */
 
 static __always_inline u64 cgrp_token(void *map)
 {
@@ -524,10 +534,7 @@ static __always_inline u64 task_cgrp_rule(struct task_struct *p, void *map,
 	return c->val;
 }
 
-/*
- * A task's class: its cgroup's, else batch for SCHED_BATCH (3) and
- * SCHED_IDLE (5), else normal.
- */
+/* A task's class: its cgroup's, else batch for SCHED_BATCH and SCHED_IDLE, else normal. */
 static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 cls;
@@ -537,34 +544,8 @@ static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 	cls = task_cgrp_rule(p, &ws_cgrp_class, &tctx->cls, WS_NR_CLASSES);
 	if (cls < WS_NR_CLASSES)
 		return cls;
-	return (p->policy == 3 || p->policy == 5) ? WS_CLASS_BATCH : WS_CLASS_NORMAL;
-}
-
-/* How many CPUs batch work may hold at once: the cap's duty cycle. */
-static __always_inline u32 batch_limit(struct ws_ctl *ctl)
-{
-	u32 n = usable_weight ?: nr_cpus, duty = ctl->batch_duty_pct;
-
-	if (!ctl->cap_watts || !duty || duty >= 100)
-		return n;
-	n = n * duty / 100;
-	return n ?: 1;
-}
-
-/* A CPU in @cand running batch work, searching from @from; -1 if none. */
-static s32 batch_victim(const struct cpumask *cand, s32 from)
-{
-	u32 i;
-
-	bpf_for(i, 0, nr_cpus) {
-		s32 cpu = (from + i) % nr_cpus;
-
-		if (cpu < 0 || cpu >= WS_MAX_CPUS)
-			break;
-		if (cpu_run_class[cpu] == WS_CLASS_BATCH + 1 && bpf_cpumask_test_cpu(cpu, cand))
-			return cpu;
-	}
-	return -1;
+	return (p->policy == SCHED_BATCH || p->policy == SCHED_IDLE) ? WS_CLASS_BATCH :
+								      WS_CLASS_NORMAL;
 }
 
 /*
@@ -585,123 +566,220 @@ static s32 device_node(struct task_struct *p, struct task_ctx *tctx)
 	return n < nr_nodes ? n : -1;
 }
 
+/* ---- batch work under a cap --------------------------------------------- */
+
+/* How many CPUs batch work may hold at once: the cap's duty cycle. */
+static __always_inline u32 batch_limit(struct ws_ctl *ctl)
+{
+	u32 n = usable_weight ?: nr_cpus, duty = ctl->batch_duty_pct;
+
+	if (!budget_capped() || !duty || duty >= 100)
+		return n;
+	n = n * duty / 100;
+	return n ?: 1;
+}
+
+/* A CPU in @cand running batch work, searching from @from; -1 if none. */
+static s32 batch_victim(const struct cpumask *cand, s32 from)
+{
+	u32 i;
+
+	bpf_for(i, 0, nr_cpus) {
+		s32 cpu = (from + i) % nr_cpus;
+
+		if (!cpu_valid(cpu))
+			break;
+		if (cpu_runs_batch(cpu) && bpf_cpumask_test_cpu(cpu, cand))
+			return cpu;
+	}
+	return -1;
+}
+
+/* ---- finding an idle CPU ------------------------------------------------ */
+
+/*
+ * Pick an idle CPU in @cand & @dom, a whole idle core first when
+ * @core_first.  Returns -1 when there is none.
+ */
+static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
+			struct bpf_cpumask *dom, bool core_first)
+{
+	s32 cpu;
+
+	if (!dom)
+		return -1;
+	bpf_cpumask_and(tmp, cand, cast_mask(dom));
+	if (core_first) {
+		cpu = scx_bpf_pick_idle_cpu(cast_mask(tmp), SCX_PICK_IDLE_CORE);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_core);
+			return cpu;
+		}
+	}
+	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
+}
+
+/* Is another SMT thread of @cpu's core running something? */
+static bool sibling_busy(s32 cpu)
+{
+	const struct cpumask *idle;
+	s32 sib;
+	bool busy;
+
+	if (!cpu_valid(cpu))
+		return false;
+	sib = smt_sibling[cpu];
+	if (!cpu_valid(sib))
+		return false;
+	idle = scx_bpf_get_idle_cpumask();
+	busy = !bpf_cpumask_test_cpu(sib, idle);
+	scx_bpf_put_idle_cpumask(idle);
+	return busy;
+}
+
+/* Where the search for an idle CPU starts, and how it goes. */
+struct search {
+	u32 llc;		/* the LLC searched first; NO_LLC to start at the node */
+	u32 node;		/* the node searched next */
+	s32 dev_node;		/* the node of the task's device; -1 for none */
+	bool prev_first;	/* try the previous CPU before anything else */
+	bool core_first;	/* whole idle cores before idle SMT siblings */
+};
+
+/*
+ * The search for @p waking on @prev_cpu: from its previous LLC and node; a
+ * synchronous wakeup from another LLC starts at the waker's, so a pair
+ * that talks comes together; a device-bound task starts on the device's
+ * node.  A warm cache on an idle previous CPU beats a fresh idle core,
+ * except under performance, which spreads over whole cores first, and for
+ * a device-bound task off its device's node.  Powersave packs onto SMT
+ * siblings rather than waking idle cores.
+ */
+static void search_start(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
+			 const struct cpumask *cand, const struct ws_ctl *ctl, struct search *s)
+{
+	bool prev_ok = bpf_cpumask_test_cpu(prev_cpu, cand);
+	s32 waker;
+
+	s->llc = cpu_llc(prev_cpu);
+	s->node = cpu_node(prev_cpu);
+	s->core_first = ctl->policy != WS_POLICY_POWERSAVE;
+	if (wake_flags & SCX_WAKE_SYNC) {
+		waker = bpf_get_smp_processor_id();
+		if (cpu_llc(waker) != s->llc && bpf_cpumask_test_cpu(waker, cand)) {
+			s->llc = cpu_llc(waker);
+			s->node = cpu_node(waker);
+			prev_ok = false;
+		}
+	}
+	s->dev_node = device_node(p, task_ctx(p));
+	s->prev_first = prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
+			(s->dev_node < 0 || (u32)s->dev_node == s->node);
+	if (s->dev_node >= 0 && (u32)s->dev_node != s->node) {
+		s->node = s->dev_node;
+		s->llc = NO_LLC;
+	}
+}
+
+/* An idle CPU was found for a device-bound task: count where it landed. */
+static __always_inline s32 found(s32 cpu, const struct search *s)
+{
+	if (s->dev_node >= 0 && cpu_node(cpu) == (u32)s->dev_node)
+		stat_inc(WS_STAT_dev_local);
+	return cpu;
+}
+
+/* An idle CPU in @cand by the search @s, claimed; -1 when there is none. */
+static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cpumask *tmp,
+			 const struct search *s)
+{
+	s32 cpu;
+
+	if (s->prev_first && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+		stat_inc(WS_STAT_idle_llc);
+		return found(prev_cpu, s);
+	}
+	if (s->llc != NO_LLC) {
+		cpu = pick_idle_in(tmp, cand, slot_mask(&llc_masks, s->llc), s->core_first);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_llc);
+			return found(cpu, s);
+		}
+	}
+	cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, s->node), s->core_first);
+	if (cpu >= 0) {
+		stat_inc(WS_STAT_idle_node);
+		return found(cpu, s);
+	}
+	if (s->dev_node >= 0)
+		stat_inc(WS_STAT_dev_fallback);
+	cpu = s->core_first ? scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE) : -1;
+	if (cpu >= 0)
+		stat_inc(WS_STAT_idle_core);
+	else
+		cpu = scx_bpf_pick_idle_cpu(cand, 0);
+	if (cpu >= 0)
+		stat_inc(WS_STAT_idle_any);
+	return cpu >= 0 ? found(cpu, s) : -1;
+}
+
+/* Count a previous CPU that heat took away from a waking task. */
+static __always_inline void count_avoided_hot(s32 prev_cpu, const struct cpumask *cand)
+{
+	struct ws_budget *b;
+
+	if (!cpu_valid(prev_cpu) || bpf_cpumask_test_cpu(prev_cpu, cand))
+		return;
+	b = get_budget();
+	if (b && ws_cpu_test(b->avoid_mask, prev_cpu))
+		stat_inc(WS_STAT_avoided_hot);
+}
+
+/* Run @p on @cpu's local DSQ now (the caller found @cpu idle and claimed it). */
+static __always_inline void insert_local(struct task_struct *p, u64 enq_flags)
+{
+	stat_inc(WS_STAT_enq_local);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+}
+
 s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	struct bpf_cpumask *cand, *tmp;
-	const struct cpumask *usable;
 	struct ws_ctl *ctl = get_ctl();
-	bool core_first, prev_ok;
-	s32 cpu = -1, dev_node;
-	u32 llc, node;
+	struct search s;
+	s32 cpu;
 
 	if (!ctl)
 		return prev_cpu;
 	refresh_usable();
-
-	if (task_pinned(p)) {
-		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-			cpu = prev_cpu;
-			goto direct;
-		}
+	if (is_pcpu_task(p)) {
+		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+			insert_local(p, 0);
 		return prev_cpu;
 	}
-
-	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
-	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
-	usable = usable_mask();
-	if (!cand || !tmp || !usable)
-		return prev_cpu;
-
-	/* The candidates: the task's CPUs that may take new work. */
-	bpf_cpumask_and(cand, p->cpus_ptr, usable);
-	if (bpf_cpumask_empty(cast_mask(cand)))
-		return prev_cpu;	/* enqueue parks it on a CPU it can use */
-	prev_ok = bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand));
-	if (!prev_ok && prev_cpu >= 0 && prev_cpu < WS_MAX_CPUS) {
-		struct ws_budget *b = get_budget();
-
-		if (b && ws_cpu_test(b->avoid_mask, prev_cpu))
-			stat_inc(WS_STAT_avoided_hot);
-	}
-
-	/*
-	 * A warm cache on an idle previous CPU beats a fresh idle core, except
-	 * under performance, which spreads over whole cores first.  Powersave
-	 * packs onto SMT siblings rather than waking idle cores.
-	 */
-	core_first = ctl->policy != WS_POLICY_POWERSAVE;
-	llc = cpu_llc(prev_cpu);
-	node = cpu_node(prev_cpu);
-	/*
-	 * A synchronous wakeup (pipe, socket) pairs two tasks that share data:
-	 * search from the waker's LLC, so that a pair that started apart comes
-	 * together instead of ping-ponging across caches for ever.
-	 */
-	if (wake_flags & SCX_WAKE_SYNC) {
-		s32 waker = bpf_get_smp_processor_id();
-
-		if (cpu_llc(waker) != llc && bpf_cpumask_test_cpu(waker, cast_mask(cand))) {
-			llc = cpu_llc(waker);
-			node = cpu_node(waker);
-			prev_ok = false;
-		}
-	}
-	dev_node = device_node(p, bpf_task_storage_get(&task_ctxs, p, 0, 0));
-	/* ...but a device-bound task's warm cache counts on the device's node only */
-	if (prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
-	    (dev_node < 0 || (u32)dev_node == node) &&
-	    scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
-		cpu = prev_cpu;
-		stat_inc(WS_STAT_idle_llc);
-		if (dev_node >= 0)
-			stat_inc(WS_STAT_dev_local);
-		goto direct;
-	}
-
-	if (dev_node >= 0 && (u32)dev_node != node) {
-		/* Start on the device's node; the old LLC is on the wrong one. */
-		node = dev_node;
-		llc = ~0U;
-	}
-
-	if (llc != ~0U) {
-		cpu = pick_idle_in(tmp, cast_mask(cand), slot_mask(&llc_masks, llc), core_first);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_llc);
-			goto found;
-		}
-	}
-	cpu = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, node), core_first);
-	if (cpu >= 0) {
-		stat_inc(WS_STAT_idle_node);
-		goto found;
-	}
-	if (dev_node >= 0)
-		stat_inc(WS_STAT_dev_fallback);
-	if (core_first) {
-		cpu = scx_bpf_pick_idle_cpu(cast_mask(cand), SCX_PICK_IDLE_CORE);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_core);
-			goto found_any;
-		}
-	}
-	cpu = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
-	if (cpu >= 0)
-		goto found_any;
-	return prev_ok ? prev_cpu : bpf_cpumask_any_distribute(cast_mask(cand));
-
-found_any:
-	stat_inc(WS_STAT_idle_any);
-found:
-	if (dev_node >= 0 && cpu_node(cpu) == (u32)dev_node)
-		stat_inc(WS_STAT_dev_local);
-direct:
-	stat_inc(WS_STAT_enq_local);
-	ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	if (!task_candidates(p, &cand, &tmp))
+		return prev_cpu;	/* enqueue puts it on a CPU it can use */
+	count_avoided_hot(prev_cpu, cast_mask(cand));
+	search_start(p, prev_cpu, wake_flags, cast_mask(cand), ctl, &s);
+	cpu = pick_idle_cpu(prev_cpu, cast_mask(cand), tmp, &s);
+	if (cpu < 0)
+		return bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand)) ? prev_cpu :
+			bpf_cpumask_any_distribute(cast_mask(cand));
+	insert_local(p, 0);
 	return cpu;
 }
 
-/* A CPU among the task's CPUs to park it on when no usable CPU allows it. */
+/* ---- enqueue, step by step ---------------------------------------------- */
+
+/* Put @p straight on idle CPU @cpu's local DSQ and wake that CPU. */
+static __always_inline void insert_on(struct task_struct *p, s32 cpu, u64 enq_flags,
+				      u64 kick_flags)
+{
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+	scx_bpf_kick_cpu(cpu, kick_flags);
+}
+
+/* A CPU among the task's CPUs to queue it on when no usable CPU allows it. */
 static s32 fallback_cpu(struct task_struct *p)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
@@ -711,169 +789,198 @@ static s32 fallback_cpu(struct task_struct *p)
 	return bpf_cpumask_any_distribute(p->cpus_ptr);
 }
 
-void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
+/*
+ * A task that can run on one CPU, or on no usable CPU: that CPU's own queue,
+ * which every CPU drains, usable or not, and the CPU is kicked.  The last
+ * runnable task of a CPU that it may stay on goes to the local DSQ
+ * instead: the CPU, having found nothing else, would go idle with it
+ * queued, and nothing would kick it.
+ */
+static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 {
-	struct bpf_cpumask *cand, *tmp;
-	const struct cpumask *usable;
-	struct ws_ctl *ctl = get_ctl();
-	struct task_ctx *tctx;
-	u64 vtime = p->scx.dsq_vtime;
-	s32 cpu, idle, last, dev_node;
-	u32 llc, class;
+	s32 cpu = scx_bpf_task_cpu(p);
 
-	refresh_usable();
-	cand = slot_mask(&scratch_masks, SCRATCH_CAND);
-	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
-	usable = usable_mask();
-	cpu = scx_bpf_task_cpu(p);
-
-	if (task_pinned(p))
-		goto pinned;
-	if (!cand || !tmp || !usable)
-		goto parked;
-	bpf_cpumask_and(cand, p->cpus_ptr, usable);
-	if (bpf_cpumask_empty(cast_mask(cand)))
-		goto parked;
-
-	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-	class = task_class(p, tctx);
-	/*
-	 * Under a cap, batch work gives way: it waits in the batch queue, which
-	 * CPUs take from only when they have nothing else and fewer than the
-	 * duty cycle's CPUs run batch work (or when it waited too long).
-	 */
-	if (class == WS_CLASS_BATCH && ctl && ctl->cap_watts && tctx &&
-	    bpf_ksym_exists(scx_bpf_dsq_peek)) {
-		bool room = nr_batch_running < batch_limit(ctl);
-		bool here = bpf_cpumask_test_cpu(cpu, cast_mask(cand));
-
-		/* the last task of its CPU runs on while no other batch task waits */
-		if ((enq_flags & SCX_ENQ_LAST) && room && here && !ws_dsq_peek(WS_DSQ_BATCH))
-			goto run_on;
-		tctx->queued_at = ws_now();
-		vtime = place_vtime(vtime, queue_clock(WS_DSQ_BATCH, cpu), false, p->scx.weight);
-		ws_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns, vtime, enq_flags);
-		stat_inc(WS_STAT_throttled);
-		if (room) {
-			/*
-			 * Wake a CPU to take the head: an idle one, or this one,
-			 * which is about to go idle having found nothing else.
-			 */
-			idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
-			if (idle >= 0)
-				scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
-			else if ((enq_flags & SCX_ENQ_LAST) && here)
-				scx_bpf_kick_cpu(cpu, 0);
-		}
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		insert_local(p, enq_flags);
 		return;
 	}
+	cpu = fallback_cpu(p);
+	if (!cpu_valid(cpu) || cpu >= nr_cpus) {
+		/* Cannot happen for a runnable task; never lose it anyway. */
+		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
+		return;
+	}
+	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
+				 place_vtime(p, queue_clock(cpu_dsq(cpu), cpu),
+					     task_last_cpu(p) != cpu), enq_flags);
+	stat_inc(WS_STAT_enq_pinned);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
 
-	/*
-	 * A device-bound task off its device's node moves to an idle CPU
-	 * there.  A task that never sleeps never passes through select_cpu,
-	 * so without this it would keep whatever CPU it had when bound.
-	 */
-	dev_node = device_node(p, tctx);
-	if (dev_node >= 0 &&
-	    (cpu_node(cpu) != (u32)dev_node || !bpf_cpumask_test_cpu(cpu, cast_mask(cand)))) {
-		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node),
-				    ctl && ctl->policy != WS_POLICY_POWERSAVE);
-		if (idle >= 0) {
-			ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns, enq_flags);
-			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
-			stat_inc(WS_STAT_dev_local);
-			stat_inc(WS_STAT_enq_local);
-			return;
-		}
+/*
+ * Under a cap, batch work gives way: it waits in the batch queue, which
+ * CPUs take from only when they have nothing else and fewer than the duty
+ * cycle's CPUs run batch work (or when it waited too long).  The last task
+ * of its CPU runs on while no other batch task waits.
+ */
+static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
+		       const struct cpumask *cand, struct ws_ctl *ctl, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p), idle;
+	bool room = nr_batch_running < batch_limit(ctl);
+	bool here = bpf_cpumask_test_cpu(cpu, cand);
+
+	if ((enq_flags & SCX_ENQ_LAST) && room && here &&
+	    !__COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH)) {
+		insert_local(p, enq_flags);
+		return;
+	}
+	tctx->queued_at = scx_bpf_now();
+	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
+				 place_vtime(p, queue_clock(WS_DSQ_BATCH, cpu), false), enq_flags);
+	stat_inc(WS_STAT_throttled);
+	if (!room)
+		return;
+	/* Wake a CPU to take the head: an idle one, or this one, about to go idle. */
+	idle = scx_bpf_pick_idle_cpu(cand, 0);
+	if (idle >= 0)
+		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	else if ((enq_flags & SCX_ENQ_LAST) && here)
+		scx_bpf_kick_cpu(cpu, 0);
+}
+
+/*
+ * A device-bound task off its device's node moves to an idle CPU there.
+ * A task that never sleeps never passes through select_cpu, so without
+ * this it would keep whatever CPU it had when bound.  True when moved.
+ */
+static bool move_to_device_node(struct task_struct *p, s32 dev_node, const struct cpumask *cand,
+				struct bpf_cpumask *tmp, struct ws_ctl *ctl, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p), idle;
+
+	if (dev_node < 0 ||
+	    (cpu_node(cpu) == (u32)dev_node && bpf_cpumask_test_cpu(cpu, cand)))
+		return false;
+	idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node),
+			    ctl->policy != WS_POLICY_POWERSAVE);
+	if (idle < 0) {
 		stat_inc(WS_STAT_dev_fallback);
+		return false;
 	}
+	insert_on(p, idle, enq_flags, SCX_KICK_IDLE);
+	stat_inc(WS_STAT_dev_local);
+	stat_inc(WS_STAT_enq_local);
+	return true;
+}
 
-	/*
-	 * SCX_OPS_ENQ_LAST hands us the last runnable task of a CPU whose
-	 * slice ran out.  On a usable CPU it simply runs on; on a CPU the cap
-	 * or the heat took away it must move, which is why we ask for it.
-	 */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cast_mask(cand))) {
-		/*
-		 * performance spreads over whole cores: a task whose slice ends
-		 * beside a busy SMT sibling moves to a fully idle core, so that
-		 * tasks placed before a switch to performance spread too.  Only
-		 * to a whole idle core, so no task is ever moved back.
-		 */
-		if (ctl && ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(cpu)) {
-			idle = scx_bpf_pick_idle_cpu(cast_mask(cand), SCX_PICK_IDLE_CORE);
-			if (idle >= 0) {
-				ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns, enq_flags);
-				scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
-				stat_inc(WS_STAT_spread_core);
-				return;
-			}
-		}
-		goto run_on;
-	}
-	/*
-	 * A latency-critical wakeup found no idle CPU (select_cpu looked):
-	 * it takes a CPU from batch work, straight onto that CPU ahead of it.
-	 */
-	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP)) {
-		idle = batch_victim(cast_mask(cand), cpu);
+/*
+ * The last runnable task of a usable CPU whose slice ran out runs on there.
+ * Under performance, beside a busy SMT sibling, it moves to a fully idle
+ * core instead, so that tasks placed before a switch to performance spread
+ * too; only to a whole idle core, so that no task is ever moved back.
+ */
+static void run_on_or_spread(struct task_struct *p, const struct cpumask *cand,
+			     struct ws_ctl *ctl, u64 enq_flags)
+{
+	s32 idle;
+
+	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(scx_bpf_task_cpu(p))) {
+		idle = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
 		if (idle >= 0) {
-			ws_dsq_insert(p, SCX_DSQ_LOCAL_ON | idle, slice_ns,
-				      enq_flags | SCX_ENQ_PREEMPT);
-			scx_bpf_kick_cpu(idle, SCX_KICK_PREEMPT);
-			stat_inc(WS_STAT_preempt_batch);
+			insert_on(p, idle, enq_flags, SCX_KICK_IDLE);
+			stat_inc(WS_STAT_spread_core);
 			return;
 		}
 	}
-	if (!bpf_cpumask_test_cpu(cpu, cast_mask(cand)))
-		cpu = bpf_cpumask_any_distribute(cast_mask(cand));
+	insert_local(p, enq_flags);
+}
+
+/*
+ * A latency-critical wakeup that found no idle CPU (select_cpu looked)
+ * takes a CPU from batch work, straight onto that CPU ahead of it.  True
+ * when it did.
+ */
+static bool preempt_batch(struct task_struct *p, const struct cpumask *cand, u64 enq_flags)
+{
+	s32 victim = batch_victim(cand, scx_bpf_task_cpu(p));
+
+	if (victim < 0)
+		return false;
+	insert_on(p, victim, enq_flags | SCX_ENQ_PREEMPT, SCX_KICK_PREEMPT);
+	stat_inc(WS_STAT_preempt_batch);
+	return true;
+}
+
+/*
+ * Queue @p on the LLC queue of its CPU (or of a candidate, when its CPU may
+ * not take new work), then wake an idle candidate to take it, on its
+ * device's node first: the kick is what keeps the scheduler
+ * work-conserving.
+ */
+static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
+			 struct bpf_cpumask *tmp, s32 dev_node, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p), last = task_last_cpu(p), idle = -1;
+	u32 llc;
+
+	if (!bpf_cpumask_test_cpu(cpu, cand))
+		cpu = bpf_cpumask_any_distribute(cand);
 	llc = cpu_llc(cpu);
-	last = task_last_cpu(p);
-	vtime = place_vtime(vtime, queue_clock(llc_dsq(llc), cpu),
-			    last < 0 || cpu_llc(last) != llc, p->scx.weight);
-	ws_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
+	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
+				 place_vtime(p, queue_clock(llc_dsq(llc), cpu),
+					     last < 0 || cpu_llc(last) != llc), enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
-	/* Work conservation: wake an idle CPU that may run it (on its device's node first). */
-	idle = -1;
 	if (dev_node >= 0)
-		idle = pick_idle_in(tmp, cast_mask(cand), slot_mask(&node_masks, dev_node), false);
+		idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), false);
 	if (idle < 0)
-		idle = scx_bpf_pick_idle_cpu(cast_mask(cand), 0);
+		idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0) {
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
 	}
-	return;
+}
 
-parked:
-	stat_inc(WS_STAT_enq_parked);
-pinned:
-	/*
-	 * The last runnable task of this CPU, and it may stay: it must go to
-	 * the local DSQ.  Parked on this CPU's own queue, it would sit there
-	 * while the CPU, having found nothing to run, goes idle, and nothing
-	 * would kick it (a per-CPU kworker stalled 30 s that way).
-	 */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-		goto run_on;
-	cpu = fallback_cpu(p);
-	if (cpu < 0 || cpu >= WS_MAX_CPUS || cpu >= nr_cpus) {
-		/* Cannot happen for a runnable task; never lose it anyway. */
-		ws_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
+void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct bpf_cpumask *cand, *tmp;
+	struct ws_ctl *ctl = get_ctl();
+	struct task_ctx *tctx;
+	s32 dev_node;
+	u32 class;
+
+	refresh_usable();
+	if (is_pcpu_task(p)) {
+		enqueue_on_own_cpu(p, enq_flags);
 		return;
 	}
-	vtime = place_vtime(vtime, queue_clock(cpu_dsq(cpu), cpu), task_last_cpu(p) != cpu,
-			    p->scx.weight);
-	ws_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns, vtime, enq_flags);
-	stat_inc(WS_STAT_enq_pinned);
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	return;
-
-run_on:
-	ws_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-	stat_inc(WS_STAT_enq_local);
+	if (!ctl || !task_candidates(p, &cand, &tmp)) {
+		stat_inc(WS_STAT_enq_parked);
+		enqueue_on_own_cpu(p, enq_flags);
+		return;
+	}
+	tctx = task_ctx(p);
+	class = task_class(p, tctx);
+	if (class == WS_CLASS_BATCH && tctx && budget_capped()) {
+		hold_batch(p, tctx, cast_mask(cand), ctl, enq_flags);
+		return;
+	}
+	dev_node = device_node(p, tctx);
+	if (move_to_device_node(p, dev_node, cast_mask(cand), tmp, ctl, enq_flags))
+		return;
+	/* SCX_OPS_ENQ_LAST: the last runnable task of a CPU whose slice ran out */
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(scx_bpf_task_cpu(p), cast_mask(cand))) {
+		run_on_or_spread(p, cast_mask(cand), ctl, enq_flags);
+		return;
+	}
+	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP) &&
+	    preempt_batch(p, cast_mask(cand), enq_flags))
+		return;
+	queue_on_llc(p, cast_mask(cand), tmp, dev_node, enq_flags);
 }
+
+/* ---- dispatch ----------------------------------------------------------- */
 
 /* Move the lower-vtime head of the per-CPU and LLC queues to this CPU. */
 static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
@@ -881,17 +988,27 @@ static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
 	struct task_struct *mine, *shared;
 
 	if (!take_shared)
-		return ws_dsq_move_to_local(cpu_dsq(cpu));
+		return scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
 
-	mine = ws_dsq_peek(cpu_dsq(cpu));
-	shared = ws_dsq_peek(llc_dsq(llc));
-	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime)) {
-		if (ws_dsq_move_to_local(llc_dsq(llc)))
-			return true;
-	}
-	if (ws_dsq_move_to_local(cpu_dsq(cpu)))
+	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
+	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime) &&
+	    scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
 		return true;
-	return ws_dsq_move_to_local(llc_dsq(llc));
+	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
+		return true;
+	return scx_bpf_dsq_move_to_local(llc_dsq(llc), 0);
+}
+
+/* Would @prev (vtime @vtime, started at @start) lose its CPU to the head of @dsq? */
+static __always_inline bool head_wins(u64 dsq, u64 vtime, u64 start, bool *waiting)
+{
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(dsq);
+
+	if (!head)
+		return false;
+	*waiting = true;
+	return !vtime_before(vtime, waiter_vtime(head, start));
 }
 
 /*
@@ -900,45 +1017,32 @@ static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
  * while it is still first in vtime order among what this CPU would take
  * from its own queues; otherwise two tasks sharing a CPU would simply
  * alternate slices, whatever their weights.  Only when a queue is non-empty
- * (empty queues go on to stealing, then SCX_ENQ_LAST, as before) and only
- * with scx_bpf_dsq_peek() to compare against.
+ * (empty queues go on to stealing, then SCX_ENQ_LAST).
  */
 static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 {
-	struct task_struct *head;
 	struct task_ctx *tctx;
 	bool waiting = false;
 	u64 vtime, start;
 
-	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || !bpf_ksym_exists(scx_bpf_dsq_peek))
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	if (!usable && !task_pinned(prev))
+	if (!usable && !is_pcpu_task(prev))
 		return false;	/* it has to move off a capped or hot CPU */
-	if (cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1 && ctl_capped())
+	if (cpu_runs_batch(cpu) && budget_capped())
 		return false;	/* batch work gives way under a cap */
-	tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
+	tctx = task_ctx(prev);
 	if (!tctx || !tctx->started_at)
 		return false;
 	/* what stopping() will charge it */
 	vtime = prev->scx.dsq_vtime +
-		(ws_now() - tctx->started_at) * 100 / (prev->scx.weight ?: 1);
-
+		scale_by_task_weight_inverse(prev, scx_bpf_now() - tctx->started_at);
 	/* running() set this CPU's clock to prev's vtime when it started */
 	start = cpu_clock(cpu);
-	head = ws_dsq_peek(cpu_dsq(cpu));
-	if (head) {
-		if (!vtime_before(vtime, waiter_vtime(head, start)))
-			return false;
-		waiting = true;
-	}
-	if (usable) {
-		head = ws_dsq_peek(llc_dsq(llc));
-		if (head) {
-			if (!vtime_before(vtime, waiter_vtime(head, start)))
-				return false;
-			waiting = true;
-		}
-	}
+	if (head_wins(cpu_dsq(cpu), vtime, start, &waiting))
+		return false;
+	if (usable && head_wins(llc_dsq(llc), vtime, start, &waiting))
+		return false;
 	return waiting;
 }
 
@@ -957,7 +1061,7 @@ static bool take_orphans(void)
 	bpf_for(i, 0, nr_llcs) {
 		if (i >= WS_MAX_LLCS)
 			break;
-		if (!llc_live[cur][i] && ws_dsq_move_to_local(llc_dsq(i))) {
+		if (!llc_live[cur][i] && scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
 			stat_inc(WS_STAT_steal_remote);
 			return true;
 		}
@@ -965,42 +1069,44 @@ static bool take_orphans(void)
 	return false;
 }
 
-/*
- * Batch work held back under a cap: the head goes first once it has waited
- * WS_BATCH_MAX_WAIT_NS (@overdue), otherwise only while fewer CPUs than
- * the duty cycle allows run batch work.  Without a cap the queue drains.
- */
-static __noinline bool take_batch(bool overdue, bool prev_batch)
+/* The head of the batch queue, once it has waited WS_BATCH_MAX_WAIT_NS. */
+static bool take_overdue_batch(void)
 {
-	struct task_struct *head = ws_dsq_peek(WS_DSQ_BATCH);
-	struct ws_ctl *ctl = get_ctl();
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
 	struct task_ctx *tctx;
+
+	if (!head)
+		return false;
+	tctx = task_ctx(head);
+	if (!tctx || scx_bpf_now() - tctx->queued_at < WS_BATCH_MAX_WAIT_NS ||
+	    !scx_bpf_dsq_move_to_local(WS_DSQ_BATCH, 0))
+		return false;
+	stat_inc(WS_STAT_batch_rescued);
+	return true;
+}
+
+/*
+ * Batch work held back under a cap, while fewer CPUs than the duty cycle
+ * allows run batch work.  A batch @prev whose slice ran out still counts as
+ * running, but the head would take its place: batch tasks take turns on
+ * the CPUs the duty cycle gives them.  Without a cap the queue drains.
+ */
+static __noinline bool take_batch(bool prev_batch)
+{
+	struct ws_ctl *ctl = get_ctl();
+	const struct cpumask *usable;
 	u32 running = nr_batch_running;
 	s32 idle;
 
-	if (!head || !ctl)
+	if (!ctl || !__COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH))
 		return false;
-	if (overdue) {
-		tctx = bpf_task_storage_get(&task_ctxs, head, 0, 0);
-		if (!tctx || ws_now() - tctx->queued_at < WS_BATCH_MAX_WAIT_NS ||
-		    !ws_dsq_move_to_local(WS_DSQ_BATCH))
-			return false;
-		stat_inc(WS_STAT_batch_rescued);
-		return true;
-	}
-	/*
-	 * A batch prev whose slice ran out (@prev_batch) still counts as running, but the
-	 * head would take its place: batch tasks take turns on the CPUs the
-	 * duty cycle gives them.
-	 */
 	if (prev_batch && running)
 		running--;
-	if (running >= batch_limit(ctl) || !ws_dsq_move_to_local(WS_DSQ_BATCH))
+	if (running >= batch_limit(ctl) || !scx_bpf_dsq_move_to_local(WS_DSQ_BATCH, 0))
 		return false;
 	/* more waiting and room for it: wake another CPU to take it */
-	if (ws_dsq_peek(WS_DSQ_BATCH) && running + 1 < batch_limit(ctl)) {
-		const struct cpumask *usable = usable_mask();
-
+	if (__COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH) && running + 1 < batch_limit(ctl)) {
+		usable = usable_mask();
 		idle = usable ? scx_bpf_pick_idle_cpu(usable, 0) : -1;
 		if (idle >= 0)
 			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
@@ -1008,22 +1114,42 @@ static __noinline bool take_batch(bool overdue, bool prev_batch)
 	return true;
 }
 
+/* Steal from the other LLCs of @node, then from other nodes. */
+static bool steal(u32 llc, u32 node)
+{
+	u32 i;
+
+	bpf_for(i, 0, nr_llcs) {
+		if (i == llc || i >= WS_MAX_LLCS || llc_node[i] != node)
+			continue;
+		if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
+			stat_inc(WS_STAT_steal_node);
+			return true;
+		}
+	}
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= WS_MAX_LLCS || llc_node[i] == node)
+			continue;
+		if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
+			stat_inc(WS_STAT_steal_remote);
+			return true;
+		}
+	}
+	return false;
+}
+
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u32 llc = cpu_llc(cpu), node = cpu_node(cpu), i;
+	u32 llc = cpu_llc(cpu), node = cpu_node(cpu);
 	bool usable, prev_batch;
 
 	refresh_usable();
 	usable = cpu_usable(cpu);
-
-	if (usable && take_orphans())
-		return;
 	/* a batch task whose slice ran out, still counted as running */
-	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
-		     cpu_run_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1;
-	if (usable && take_batch(true, prev_batch))
-		return;
+	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
 
+	if (usable && (take_orphans() || take_overdue_batch()))
+		return;
 	if (keep_prev(prev, cpu, llc, usable)) {
 		prev->scx.slice = slice_ns;
 		return;
@@ -1033,80 +1159,58 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 	/* A CPU kept out by the cap or by heat runs only what must run here. */
-	if (!usable)
-		return;
+	if (usable && !steal(llc, node))
+		take_batch(prev_batch);
+}
 
-	bpf_for(i, 0, nr_llcs) {
-		if (i == llc || i >= WS_MAX_LLCS || llc_node[i] != node)
-			continue;
-		if (ws_dsq_move_to_local(llc_dsq(i))) {
-			stat_inc(WS_STAT_steal_node);
-			return;
-		}
+/* ---- running and stopping ----------------------------------------------- */
+
+/* The cpufreq target of @class under the policy in force, when it changed. */
+static void set_perf(s32 cpu, u32 class)
+{
+	struct ws_ctl *ctl = get_ctl();
+	u32 perf;
+
+	if (!ctl || !cpu_valid(cpu))
+		return;
+	perf = ctl->perf[class < WS_NR_CLASSES ? class : WS_CLASS_NORMAL];
+	if (perf && perf <= WS_PERF_MAX && cpu_perf_set[cpu] != perf &&
+	    bpf_ksym_exists(scx_bpf_cpuperf_set)) {
+		scx_bpf_cpuperf_set(cpu, perf);
+		cpu_perf_set[cpu] = perf;
 	}
-	bpf_for(i, 0, nr_llcs) {
-		if (i >= WS_MAX_LLCS || llc_node[i] == node)
-			continue;
-		if (ws_dsq_move_to_local(llc_dsq(i))) {
-			stat_inc(WS_STAT_steal_remote);
-			return;
-		}
-	}
-	take_batch(false, prev_batch);
 }
 
 void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 {
+	s32 cpu = scx_bpf_task_cpu(p);
 	struct task_ctx *tctx;
-	struct ws_ctl *ctl;
-	s32 cpu;
-	u32 perf, class;
+	u32 class;
 
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
-	cpu = scx_bpf_task_cpu(p);
-	if (cpu >= 0 && cpu < WS_MAX_CPUS) {
+	if (cpu_valid(cpu))
 		cpu_vnow[cpu] = p->scx.dsq_vtime;
-	}
-
-	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
-	if (!tctx)
+	tctx = task_ctx(p);
+	if (!tctx || !cpu_valid(cpu))
 		return;
-	tctx->started_at = ws_now();
-	tctx->last_cpu = scx_bpf_task_cpu(p);
-
-	ctl = get_ctl();
-	if (!ctl || cpu < 0 || cpu >= WS_MAX_CPUS)
-		return;
+	tctx->started_at = scx_bpf_now();
+	tctx->last_cpu = cpu;
 	class = task_class(p, tctx);
-	if (class >= WS_NR_CLASSES)
-		class = WS_CLASS_NORMAL;
-	cpu_run_class[cpu] = class + 1;
-	if (class == WS_CLASS_BATCH)
-		__sync_fetch_and_add(&nr_batch_running, 1);
-	perf = ctl->perf[class];
-	if (perf && perf <= WS_PERF_MAX && cpu_perf_set[cpu] != perf) {
-		if (ws_cpuperf_set(cpu, perf))
-			cpu_perf_set[cpu] = perf;
-	}
+	cpu_set_running(cpu, class);
+	set_perf(cpu, class);
 }
 
 void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 {
-	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 used;
 
-	if (cpu >= 0 && cpu < WS_MAX_CPUS) {
-		if (cpu_run_class[cpu] == WS_CLASS_BATCH + 1)
-			__sync_fetch_and_sub(&nr_batch_running, 1);
-		cpu_run_class[cpu] = 0;
-	}
-
+	if (cpu_valid(cpu))
+		cpu_clear_running(cpu);
 	if (!tctx || !tctx->started_at)
 		return;
-	used = ws_now() - tctx->started_at;
-	p->scx.dsq_vtime += used * 100 / (p->scx.weight ?: 1);
+	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, scx_bpf_now() - tctx->started_at);
 }
 
 void BPF_STRUCT_OPS(wattsched_enable, struct task_struct *p)
@@ -1127,6 +1231,8 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 	tctx->last_cpu = -1;
 	return 0;
 }
+
+/* ---- init and exit ------------------------------------------------------ */
 
 static s32 install_mask(struct mask_slot *slot)
 {
@@ -1154,18 +1260,11 @@ static s32 new_percpu_mask(void *map, u32 idx, s32 cpu)
 	return install_mask(bpf_map_lookup_percpu_elem(map, &idx, cpu));
 }
 
-s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
+/* The DSQs: one per LLC, one per CPU, the batch queue. */
+static s32 create_dsqs(void)
 {
-	struct bpf_cpumask *m;
-	s32 cpu, ret;
+	s32 ret, cpu;
 	u32 i;
-
-	if (nr_cpus > WS_MAX_CPUS || nr_llcs > WS_MAX_LLCS || nr_nodes > WS_MAX_NODES ||
-	    !nr_llcs || !nr_nodes) {
-		scx_bpf_error("topology out of range: %u cpus %u llcs %u nodes",
-			      nr_cpus, nr_llcs, nr_nodes);
-		return -EINVAL;
-	}
 
 	bpf_for(i, 0, nr_llcs) {
 		ret = scx_bpf_create_dsq(llc_dsq(i), llc_node[i & (WS_MAX_LLCS - 1)]);
@@ -1173,14 +1272,6 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 			scx_bpf_error("failed to create DSQ for LLC %u: %d", i, ret);
 			return ret;
 		}
-		ret = new_mask(&llc_masks, i);
-		if (ret)
-			return ret;
-	}
-	bpf_for(i, 0, nr_nodes) {
-		ret = new_mask(&node_masks, i);
-		if (ret)
-			return ret;
 	}
 	bpf_for(cpu, 0, nr_cpus) {
 		ret = scx_bpf_create_dsq(cpu_dsq(cpu), cpu_node(cpu));
@@ -1190,9 +1281,26 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 		}
 	}
 	ret = scx_bpf_create_dsq(WS_DSQ_BATCH, -1);
-	if (ret) {
+	if (ret)
 		scx_bpf_error("failed to create the batch DSQ: %d", ret);
-		return ret;
+	return ret;
+}
+
+/* The cpumasks: domains, the usable mask's two buffers, per-CPU scratch. */
+static s32 create_masks(void)
+{
+	s32 ret, cpu;
+	u32 i;
+
+	bpf_for(i, 0, nr_llcs) {
+		ret = new_mask(&llc_masks, i);
+		if (ret)
+			return ret;
+	}
+	bpf_for(i, 0, nr_nodes) {
+		ret = new_mask(&node_masks, i);
+		if (ret)
+			return ret;
 	}
 	if ((ret = new_mask(&usable_masks, 0)) || (ret = new_mask(&usable_masks, 1)))
 		return ret;
@@ -1203,6 +1311,25 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 				return ret;
 		}
 	}
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
+{
+	struct bpf_cpumask *m;
+	s32 cpu, ret;
+
+	if (nr_cpus > WS_MAX_CPUS || nr_llcs > WS_MAX_LLCS || nr_nodes > WS_MAX_NODES ||
+	    !nr_llcs || !nr_nodes) {
+		scx_bpf_error("topology out of range: %u cpus %u llcs %u nodes",
+			      nr_cpus, nr_llcs, nr_nodes);
+		return -EINVAL;
+	}
+	ret = create_dsqs();
+	if (!ret)
+		ret = create_masks();
+	if (ret)
+		return ret;
 
 	bpf_rcu_read_lock();
 	bpf_for(cpu, 0, nr_cpus) {
@@ -1219,29 +1346,19 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 
 void BPF_STRUCT_OPS(wattsched_exit, struct scx_exit_info *ei)
 {
-	bpf_probe_read_kernel_str(uei.reason, sizeof(uei.reason), ei->reason);
-	bpf_probe_read_kernel_str(uei.msg, sizeof(uei.msg), ei->msg);
-	uei.exit_code = ei->exit_code;
-	/*
-	 * kind goes last: the loader polls it and then reads the rest.  BPF
-	 * has no fence; a compiler barrier keeps the store order, and the
-	 * loader reads only after the kernel has finished ops.exit.
-	 */
-	asm volatile("" ::: "memory");
-	uei.kind = ei->kind;
+	UEI_RECORD(uei, ei);
 }
 
-SEC(".struct_ops.link")
-struct sched_ext_ops wattsched_ops = {
-	.select_cpu	= (void *)wattsched_select_cpu,
-	.enqueue	= (void *)wattsched_enqueue,
-	.dispatch	= (void *)wattsched_dispatch,
-	.running	= (void *)wattsched_running,
-	.stopping	= (void *)wattsched_stopping,
-	.enable		= (void *)wattsched_enable,
-	.init_task	= (void *)wattsched_init_task,
-	.init		= (void *)wattsched_init,
-	.exit		= (void *)wattsched_exit,
-	.flags		= SCX_OPS_ENQ_LAST,
-	.name		= "wattsched",
-};
+SCX_OPS_DEFINE(wattsched_ops,
+	       .select_cpu	= (void *)wattsched_select_cpu,
+	       .enqueue		= (void *)wattsched_enqueue,
+	       .dispatch	= (void *)wattsched_dispatch,
+	       .running		= (void *)wattsched_running,
+	       .stopping	= (void *)wattsched_stopping,
+	       .enable		= (void *)wattsched_enable,
+	       .init_task	= (void *)wattsched_init_task,
+	       .init		= (void *)wattsched_init,
+	       .exit		= (void *)wattsched_exit,
+	       .flags		= SCX_OPS_ENQ_LAST,
+	       .timeout_ms	= 30000,
+	       .name		= "wattsched");

@@ -89,28 +89,28 @@ struct ws_cpu_topo {
 };
 
 /*
- * The control block: the operator's intent.  One element of the "ws_ctl"
- * array map, pinned at WS_PIN_DIR/ws_ctl.  `wattsched policy` and
- * `wattsched cap` write it; the loader's control loop and BPF only read it,
+ * The control block: what the operator's intent asks of the hot paths.
+ * One element of the "ws_ctl" array map, pinned at WS_PIN_DIR/ws_ctl.  Its
+ * one writer is the loader's daemon, which derives it from the intent
+ * (user/core/policy.c) whenever a request changes that; BPF only reads it,
  * so a policy switch takes effect at the next scheduling event with no
- * reload.  A zeroed block is a valid default (balanced, no cap).
+ * reload.  A zeroed block is a valid default (balanced).
  */
 struct ws_ctl {
 	__u32 policy;				/* enum ws_policy */
 	__u32 gen;				/* bumped on every write */
 	__u32 perf[WS_NR_CLASSES];		/* cpufreq target per class, 0..WS_PERF_MAX; 0 = leave alone */
 	__u32 batch_duty_pct;			/* % of the usable CPUs batch may hold under a cap, 1..100; 0 = no limit */
-	__u32 cap_watts;			/* host power cap; 0 = none (set by `wattsched cap`) */
-	__u32 policy_before_cap;		/* restored by `wattsched cap --clear` */
 };
 
 /*
- * The budget: what the loader's control loop derives from the control block
- * and its measurements.  One element of the "ws_budget" array map, pinned at
- * WS_PIN_DIR/ws_budget.  Only the loader writes it; BPF reads it.  Intent and
- * derived state live in separate maps so that each has a single writer: a
- * control-loop tick can never undo a `wattsched policy` that landed between
- * its read and its write.  A zeroed block means every CPU is usable.
+ * The budget: what the daemon's control loop derives from the intent and
+ * its measurements.  One element of the "ws_budget" array map, pinned at
+ * WS_PIN_DIR/ws_budget.  Only the daemon writes it; BPF reads it.  Intent
+ * and derived state live in separate maps so that each has a single
+ * writer path: a control-loop tick can never undo a `wattsched policy`
+ * that landed between its read and its write.  A zeroed block means every
+ * CPU is usable and there is no cap.
  */
 struct ws_budget {
 	__u32 gen;				/* bumped whenever a mask changes */
@@ -118,7 +118,7 @@ struct ws_budget {
 	__u32 est_milliwatts;			/* the loader's last power reading */
 	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u32 nr_sensed;			/* CPUs with a temperature reading */
-	__u32 cap_watts;			/* the cap the budget holds to: ws_ctl's, or the safe cap while telemetry is stale; 0 = none */
+	__u32 cap_watts;			/* the cap in force: the operator's, or the safe cap while telemetry is stale; 0 = none */
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };
@@ -155,20 +155,6 @@ enum ws_stat_idx {
 #undef WS_STAT_ENUM
 	WS_NR_STATS,
 };
-
-/* Exit information recorded by ops.exit for the loader (UEI). */
-#define WS_EXIT_REASON_LEN	128
-#define WS_EXIT_MSG_LEN		1024
-struct ws_exit_info {
-	__s32 kind;			/* enum scx_exit_kind; 0 while running */
-	__s32 pad;
-	__s64 exit_code;		/* SCX_ECODE_* bits */
-	char reason[WS_EXIT_REASON_LEN];
-	char msg[WS_EXIT_MSG_LEN];
-};
-
-/* exit_code bits (from the kernel's enum scx_exit_code). */
-#define WS_ECODE_RESTART	(1LL << 48)
 
 static inline int ws_cpu_test(const __u64 *mask, __u32 cpu)
 {

@@ -7,7 +7,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 
-#include "ws.h"
+#include "cmd/cmd.h"
+#include "lib/util.h"
 
 struct ws_cmd {
 	const char *name;
@@ -24,7 +25,7 @@ static const struct ws_cmd cmds[] = {
 	{ "power",	cmd_power,	"push a measured host power reading (a BMC's)" },
 	{ "rack",	cmd_rack,	"check a rack power policy document and print each host's share" },
 	{ "class",	cmd_class,	"give the tasks of a cgroup a priority class (batch, ...)" },
-	{ "device-affinity", cmd_device_affinity, "bind a process to a PCIe device's NUMA node" },
+	{ "device-affinity", cmd_device_affinity, "bind a process or cgroup to a PCIe device's NUMA node" },
 };
 
 static void usage(FILE *f)
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 		"       %s COMMAND --help\n\n"
 		"wattsched is a topology-, power- and thermal-aware sched_ext scheduler.\n\n"
 		"Commands:\n", ws_prog, ws_prog);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f,
 		"\nOptions:\n"
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		if (!strcmp(argv[optind], cmds[i].name)) {
 			char **sub = argv + optind;
 

@@ -28,13 +28,14 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-I$(SRC)/include -I$(SRC)/user
-FUZZ_RACK_SRCS := $(SRC)/tests/fuzz/fuzz_rack.c $(SRC)/user/rack.c $(SRC)/user/util.c
+FUZZ_RACK_SRCS := $(SRC)/tests/fuzz/fuzz_rack.c $(SRC)/user/core/rack.c $(SRC)/user/lib/util.c \
+	$(SRC)/user/lib/names.c
 
 fuzz-bin: $(FUZZ_BIN)
 
 # Built from sources, not from user/*.o: everything under test must carry
 # the fuzzer's coverage instrumentation.
-$(FUZZ_BIN): $(FUZZ_RACK_SRCS) $(SRC)/user/rack.h $(SRC)/user/ws.h $(SRC)/include/wattsched.h
+$(FUZZ_BIN): $(FUZZ_RACK_SRCS) $(SRC)/user/core/rack.h $(SRC)/user/lib/util.h $(SRC)/include/wattsched.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(FUZZ_RACK_SRCS) -ljson-c -lm

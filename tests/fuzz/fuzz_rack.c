@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "rack.h"
-#include "ws.h"
+#include "core/rack.h"
+#include "lib/util.h"
 
 static void check_shares(const struct rack_doc *doc, double cap, const double *sh)
 {

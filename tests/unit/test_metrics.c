@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_metrics.c - the metrics file (user/metrics.c) against the strict
+ * test_metrics.c - the metrics file (user/core/metrics.c) against the strict
  * text-format checker (promcheck.h), and the checker against inputs it
  * must refuse, so that a pass means something.
  */
@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "core/metrics.h"
 #include "promcheck.h"
 #include "tap.h"
-#include "ws.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 static const struct {
 	const char *text, *why;
@@ -72,10 +74,11 @@ static int count(const char *hay, const char *needle)
 int main(void)
 {
 	char err[256], esc[64], dir[] = "/tmp/ws-metrics-XXXXXX", path[128], tmp[160];
-	struct ws_fleet_state fs = {};
+	struct ws_observed obs = {};
 	__u64 stats[WS_NR_STATS];
-	struct ws_ctl ctl = {};
-	struct ws_metrics_in in = { .ctl = &ctl, .fs = &fs, .stats = stats, .now = 1790000000 };
+	struct ws_intent it;
+	struct ws_metrics_in in = { .intent = &it, .obs = &obs, .stats = stats,
+				    .now = 1790000000 };
 	unsigned int i;
 	char *text, *file;
 	size_t n;
@@ -106,8 +109,8 @@ int main(void)
 	/* No cap, no document: the quiet state of a fresh loader. */
 	for (i = 0; i < WS_NR_STATS; i++)
 		stats[i] = i * 1000ULL + 7;
-	ws_policy_defaults(&ctl, WS_POLICY_BALANCED);
-	ctl.gen = 3;
+	ws_intent_init(&it, WS_POLICY_BALANCED, 0, WS_BATCH_DUTY_DEFAULT, 0);
+	it.gen = 3;
 	text = format(&in);
 	tap_ok(text && !prom_check(text, err, sizeof(err)), "fresh loader's metrics pass the checker");
 	if (err[0])
@@ -126,20 +129,20 @@ int main(void)
 	free(text);
 
 	/* A rack document applied, over its cap, with a host id that needs escaping. */
-	ws_policy_defaults(&ctl, WS_POLICY_PERFORMANCE);
-	ctl.cap_watts = 400;
-	fs.origin = WS_ORIGIN_RACK;
-	fs.have_grant = true;
-	snprintf(fs.grant.rack, sizeof(fs.grant.rack), "dc1-row4");
-	snprintf(fs.grant.host, sizeof(fs.grant.host), "we\"ird\\host\n");
-	fs.grant.expires = 1790003600;
-	fs.compliance = WS_OVER_CAP;
-	fs.compliance_since = 1789999990;
-	fs.power_watts = 412.5;
-	fs.power_source = WS_POWER_MODEL;
-	fs.active_cpus = 3;
-	fs.cap_in_force = 250;
-	fs.telemetry_stale = true;
+	it.policy = WS_POLICY_PERFORMANCE;
+	it.cap_watts = 400;
+	it.origin = WS_ORIGIN_RACK;
+	it.have_grant = true;
+	snprintf(it.grant.rack, sizeof(it.grant.rack), "dc1-row4");
+	snprintf(it.grant.host, sizeof(it.grant.host), "we\"ird\\host\n");
+	it.grant.expires = 1790003600;
+	obs.compliance.state = WS_OVER_CAP;
+	obs.compliance.since = 1789999990;
+	obs.power_watts = 412.5;
+	obs.power_source = WS_POWER_MODEL;
+	obs.active_cpus = 3;
+	obs.cap_in_force = 250;
+	obs.stale.stale = true;
 	text = format(&in);
 	tap_ok(text && !prom_check(text, err, sizeof(err)),
 	       "rack-capped metrics with escaped labels pass the checker");

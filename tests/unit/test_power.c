@@ -2,9 +2,11 @@
 /* Unit tests for user/power.c: the model, the cap law, the CPU choice. */
 #include <stdlib.h>
 
-#include "power.h"
+#include "core/power.h"
 #include "tap.h"
-#include "ws.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 /* 8 CPUs: 2 LLCs of 2 cores of 2 SMT threads (0,1 | 2,3 | 4,5 | 6,7). */
 static void fake_topo(struct ws_topology *t)
@@ -24,10 +26,10 @@ static void fake_topo(struct ws_topology *t)
 	}
 }
 
-/* The open-loop cap count of ctl's cap, 0 for none, as the loader's first step. */
-static unsigned int ncap(const struct ws_power_model *m, const struct ws_ctl *ctl)
+/* The open-loop cap count of @cap, 0 for none, as the law's first step. */
+static unsigned int ncap(const struct ws_power_model *m, unsigned int cap)
 {
-	return ctl->cap_watts ? ws_power_cpus_for_cap(m, ctl->cap_watts, 0, 8) : 0;
+	return cap ? ws_power_cpus_for_cap(m, cap, 0, 8) : 0;
 }
 
 /*
@@ -93,7 +95,7 @@ int main(void)
 	struct ws_power_model m, keep;
 	struct ws_topology topo;
 	struct ws_budget b = {};
-	struct ws_ctl ctl = {};
+	unsigned int cap = 0, policy = WS_POLICY_BALANCED;
 	double busy[8] = { 1, 1, 0.5, 0, 0, 0, 0, 0 };
 	__u64 mask[WS_CPU_WORDS], hot[WS_CPU_WORDS] = {};
 	struct ws_compact c = {};
@@ -146,23 +148,23 @@ int main(void)
 	ws_cap_choose_cpus(&topo, 3, hot, mask);
 	tap_is_int(mask[0], 0x1c, "3 CPUs with core 0 hot: core 1, then the next LLC");
 
-	ctl.cap_watts = 95;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL),
+	cap = 95;
+	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL),
 	       "cap step: first application changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL),
+	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL),
 	       "cap step: same cap, no change (no oscillation)");
-	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, hot), "a hot core changes the set");
+	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, hot), "a hot core changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0x3c && b.avoid_mask[0] == 0x3,
 	       "cap with core 0 hot: 4 CPUs from core 1 on, core 0 avoided");
-	ctl.cap_watts = 0;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL), "clearing the cap changes the set");
+	cap = 0;
+	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL), "clearing the cap changes the set");
 	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0 && b.avoid_mask[0] == 0,
 	       "cleared: no restriction");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 0, NULL), "no cap, nothing to do");
-	tap_ok(!ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 3, NULL), "compaction ignored outside powersave");
-	ctl.policy = WS_POLICY_POWERSAVE;
-	tap_ok(ws_budget_step(&ctl, &b, &topo, ncap(&m, &ctl), 3, NULL) && b.nr_active == 3 &&
+	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL), "no cap, nothing to do");
+	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 3, NULL), "compaction ignored outside powersave");
+	policy = WS_POLICY_POWERSAVE;
+	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 3, NULL) && b.nr_active == 3 &&
 	       b.active_mask[0] == 0x7, "powersave: the compacted 3 CPUs, packed");
 
 	/* compaction: grow at once above 85%, shrink after 8 periods that fit fewer */

@@ -5,12 +5,69 @@
  */
 #include <stdlib.h>
 
-#include "psource.h"
+#include "core/psource.h"
 #include "tap.h"
 #include "wattsched.h"
-#include "ws.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 #define HDR "# wattsched-telemetry power v1\n"
+
+/* The telemetry-stale fail-safe: the cap in force once measured readings stop. */
+static void test_stale(void)
+{
+	struct ws_stale st = {};
+	time_t now = 1790000000;
+	char msg[256];
+
+	tap_is_int(ws_stale_step(&st, WS_POWER_MODEL, 100, 60, now, msg, sizeof(msg)), 100,
+		   "stale: the model from the start is not stale");
+	tap_ok(!st.stale && !msg[0], "stale: nothing said");
+	tap_is_int(ws_stale_step(&st, WS_POWER_RAPL, 100, 60, now, msg, sizeof(msg)), 100,
+		   "stale: RAPL in use, the cap in force is the cap");
+	tap_is_int(ws_stale_step(&st, WS_POWER_MODEL, 100, 60, now + 1, msg, sizeof(msg)), 60,
+		   "stale: measured then model: the safe cap (60 W) is in force");
+	tap_ok(st.stale && st.since == now + 1 && strstr(msg, "safe cap 60 W"),
+	       "stale: flagged, since then, said");
+	tap_ok(ws_stale_step(&st, WS_POWER_MODEL, 100, 60, now + 2, msg, sizeof(msg)) == 60 &&
+	       !msg[0] && st.since == now + 1, "stale: said once, since unchanged");
+	tap_ok(ws_stale_step(&st, WS_POWER_PUSHED, 100, 60, now + 3, msg, sizeof(msg)) == 100 &&
+	       !st.stale && strstr(msg, "fresh again"), "stale: a fresh reading restores the cap");
+	tap_ok(ws_stale_step(&st, WS_POWER_MODEL, 100, 150, now + 4, msg, sizeof(msg)) == 100 &&
+	       st.stale && strstr(msg, "the safe cap is not lower"),
+	       "stale: a safe cap above the cap never loosens it");
+	tap_ok(ws_stale_step(&st, WS_POWER_MODEL, 0, 60, now + 5, msg, sizeof(msg)) == 0,
+	       "stale: no cap, none in force");
+	st = (struct ws_stale){};	/* what `power --clear` does */
+	tap_ok(ws_stale_step(&st, WS_POWER_MODEL, 100, 60, now + 6, msg, sizeof(msg)) == 100 &&
+	       !st.stale, "after a clear the model is no longer stale");
+}
+
+/* Compliance: the reading against the cap in force. */
+static void test_compliance(void)
+{
+	struct ws_compliance_state c = {};
+	time_t now = 1790000000;
+
+	ws_compliance_step(&c, 0, WS_POWER_NONE, 100, now);
+	tap_ok(c.state == WS_COMPLIANCE_UNKNOWN, "compliance: unknown before the first reading");
+	ws_compliance_step(&c, 100.0, WS_POWER_MODEL, 100, now + 1);
+	tap_ok(c.state == WS_IN_CAP && c.since == now + 1,
+	       "compliance: 100.0 W under a 100 W cap is in_cap");
+	ws_compliance_step(&c, 100.0, WS_POWER_MODEL, 100, now + 2);
+	tap_ok(c.since == now + 1, "compliance: since stays while the state holds");
+	ws_compliance_step(&c, 100.001, WS_POWER_MODEL, 100, now + 3);
+	tap_ok(c.state == WS_OVER_CAP && c.since == now + 3,
+	       "compliance: 100.001 W is over_cap, since then");
+	ws_compliance_step(&c, 100.001, WS_POWER_MODEL, 150, now + 4);
+	tap_ok(c.state == WS_IN_CAP, "compliance: against the cap in force");
+	ws_compliance_step(&c, 100.001, WS_POWER_MODEL, 0, now + 5);
+	tap_ok(c.state == WS_NO_CAP && !strcmp(ws_compliance_name(c.state), "no_cap"),
+	       "compliance: without a cap there is nothing to comply with: no_cap");
+	ws_compliance_step(&c, 0, WS_POWER_NONE, 0, now + 6);
+	tap_ok(c.state == WS_NO_CAP, "compliance: no cap and no reading: still no_cap");
+}
 
 int main(void)
 {
@@ -19,7 +76,7 @@ int main(void)
 	char err[256];
 	double uj, w;
 
-	tap_plan(23);
+	tap_plan(23 + 10 + 7);
 
 	tap_is_int(ws_rapl_parse(HDR "pkg=0 domain=package energy_uj=1000000 cpu=0 source=msr\n"
 				 "pkg=0 domain=dram energy_uj=500000 cpu=0 source=msr\n"
@@ -75,5 +132,7 @@ int main(void)
 	       "pick: pushed older than the stale time: RAPL");
 	tap_ok(ws_power_pick(&p, false, 120, 90, 111, 10, &w) == WS_POWER_MODEL && w == 90,
 	       "pick: neither: the model");
+	test_stale();
+	test_compliance();
 	return tap_done();
 }

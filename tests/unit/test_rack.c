@@ -11,9 +11,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "rack.h"
+#include "core/rack.h"
 #include "tap.h"
-#include "ws.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 /* The corpus documents' leases all cover this instant. */
 #define CORPUS_NOW	"2025-06-01T12:00:00Z"

@@ -3,8 +3,10 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "thermal.h"
-#include "ws.h"
+#include "core/thermal.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 /* 8 CPUs: 2 packages (LLCs) of 2 cores of 2 SMT threads (0,1 | 2,3 | 4,5 | 6,7). */
 static void fake_topo(struct ws_topology *t)

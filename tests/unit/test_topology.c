@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "topology.h"
-#include "ws.h"
+#include "core/topology.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 static char root[64];
 

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "ws.h"
+#include "lib/names.h"
+#include "lib/pci.h"
+#include "lib/util.h"
 
 int main(void)
 {

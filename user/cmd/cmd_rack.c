@@ -3,8 +3,9 @@
  * cmd_rack.c - `wattsched rack`: check a rack power policy document and show
  * how its cap is split among the hosts (docs/fleet.md), and `rack apply`:
  * send this host's share to the running loader as a "rack" control request
- * (user/fleet.c checks it again there).
+ * (the daemon checks it again there: daemon/requests.c).
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -13,11 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "control.h"
-#include "fleet.h"
-#include "rack.h"
-#include "ws.h"
+#include "cmd/args.h"
+#include "cmd/cmd.h"
+#include "core/rack.h"
+#include "lib/json.h"
+#include "lib/names.h"
+#include "lib/scx.h"
+#include "lib/util.h"
+#include "proto/client.h"
 
 static void usage(FILE *f)
 {
@@ -44,15 +48,6 @@ static void usage(FILE *f)
 		ws_prog, ws_prog, ws_prog);
 }
 
-/* A number for JSON output: watts to the milliwatt, no 17-digit noise. */
-static struct json_object *json_watts(double w)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.3f", w);
-	return json_object_new_double_s(w, buf);
-}
-
 static int print_json(const char *path, const struct rack_plan *plan)
 {
 	const struct rack_doc *doc = &plan->doc;
@@ -66,15 +61,15 @@ static int print_json(const char *path, const struct rack_plan *plan)
 	json_object_object_add(o, "file", json_object_new_string(path));
 	json_object_object_add(o, "version", json_object_new_int(doc->version));
 	json_object_object_add(o, "rack", json_object_new_string(doc->rack_id));
-	json_object_object_add(o, "cap_watts", json_watts(doc->cap_watts));
+	json_object_object_add(o, "cap_watts", ws_json_watts(doc->cap_watts));
 	json_object_object_add(o, "safe_cap_watts",
-			       doc->safe_cap_watts > 0 ? json_watts(doc->safe_cap_watts) : NULL);
+			       doc->safe_cap_watts > 0 ? ws_json_watts(doc->safe_cap_watts) : NULL);
 	rack_format_time(doc->issued_at, t, sizeof(t));
 	json_object_object_add(o, "issued_at", json_object_new_string(t));
 	rack_format_time(doc->expires_at, t, sizeof(t));
 	json_object_object_add(o, "expires_at", json_object_new_string(t));
-	json_object_object_add(o, "allocated_watts", json_watts(plan->allocated_watts));
-	json_object_object_add(o, "headroom_watts", json_watts(plan->headroom_watts));
+	json_object_object_add(o, "allocated_watts", ws_json_watts(plan->allocated_watts));
+	json_object_object_add(o, "headroom_watts", ws_json_watts(plan->headroom_watts));
 	json_object_object_add(o, "this_host",
 			       plan->self ? json_object_new_string(plan->self->id) : NULL);
 	for (i = 0; i < doc->nr_hosts; i++) {
@@ -82,13 +77,13 @@ static int print_json(const char *path, const struct rack_plan *plan)
 
 		h = json_object_new_object();
 		json_object_object_add(h, "id", json_object_new_string(host->id));
-		json_object_object_add(h, "weight", json_watts(host->weight));
-		json_object_object_add(h, "min_watts", json_watts(host->min_watts));
-		json_object_object_add(h, "max_watts", json_watts(host->max_watts));
-		json_object_object_add(h, "share_watts", json_watts(plan->shares[i]));
+		json_object_object_add(h, "weight", ws_json_watts(host->weight));
+		json_object_object_add(h, "min_watts", ws_json_watts(host->min_watts));
+		json_object_object_add(h, "max_watts", ws_json_watts(host->max_watts));
+		json_object_object_add(h, "share_watts", ws_json_watts(plan->shares[i]));
 		if (plan->safe_shares)
 			json_object_object_add(h, "safe_share_watts",
-					       json_watts(plan->safe_shares[i]));
+					       ws_json_watts(plan->safe_shares[i]));
 		json_object_object_add(h, "policy",
 				       json_object_new_string(ws_policy_name(host->policy)));
 		json_object_object_add(h, "this_host",
@@ -139,66 +134,62 @@ static void print_table(const struct rack_plan *plan)
 		       plan->headroom_watts);
 }
 
-/* Steps 3 and 4 of docs/fleet.md's walk: the share, to the running loader. */
+/*
+ * Steps 3 and 4 of docs/fleet.md's walk: check the document here (a bad
+ * one is a usage error and nothing is sent), then hand it to the daemon,
+ * which applies this host's share, policy, duty cycle and classes in one
+ * step or not at all.  The document goes as an open file descriptor, so the
+ * daemon reads what this command checked, whatever its mount namespace.
+ */
 static int rack_apply(const char *path, const char *host_id, time_t now)
 {
-	char hostname[HOST_NAME_MAX + 1], err[RACK_ERR_MAX], req[WS_CTL_MSG_MAX], t[32];
-	struct ws_ctl_answer ans;
-	struct ws_rack_grant g;
+	struct ws_request req = { .op = WS_OP_RACK };
+	char err[RACK_ERR_MAX];
+	struct json_object *ans;
 	struct rack_plan plan;
-	int ret, fd, n;
+	int ret, fd;
 
-	if (!host_id) {
-		if (gethostname(hostname, sizeof(hostname))) {
-			ws_err("rack apply: gethostname: %s (give --host-id)", strerror(errno));
-			return 1;
-		}
-		hostname[sizeof(hostname) - 1] = '\0';
-		host_id = hostname;
-	}
-	ret = rack_load_file(path, host_id, now, &plan, err, sizeof(err));
-	if (ret) {
-		ws_err("%s: %s", path, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ws_err("%s: cannot open: %s", path, strerror(errno));
 		return 2;
 	}
-	ret = ws_rack_grant_from_plan(&plan, &g, err, sizeof(err));
-	if (!ret)
-		ret = ws_rack_grant_check(&g, now, err, sizeof(err));
-	if (!ret && ws_rack_grant_request(&g, req, sizeof(req)) < 0) {
-		snprintf(err, sizeof(err), "rack: the request is too long");
-		ret = -ENOSPC;
-	}
+	ret = rack_load_fd(fd, host_id, now, &plan, err, sizeof(err));
 	if (ret) {
 		ws_err("%s: %s", path, err);
 		ret = 2;
-		goto free_plan;
+		goto close_fd;
 	}
-	ret = 1;
-	if (!ws_attached_or_explain("rack apply") || ws_ctl_call("rack apply", req, &ans))
-		goto free_plan;
-	rack_format_time(g.expires, t, sizeof(t));
-	printf("rack apply: rack %s, host %s: share %.3f W -> cap %u W, policy %s, lease until %s "
-	       "(generation %u)\n", g.rack, g.host, g.watts, ans.cap_watts, ans.policy, t, ans.gen);
-	/* The loader took the document: its class rules replace the last one's. */
-	fd = ws_open_pinned("ws_cgrp_class");
-	if (fd < 0)
-		goto free_plan;
-	n = ws_class_apply_rack(fd, plan.self, "rack apply");
-	close(fd);
-	if (n < 0)
-		goto free_plan;
-	if (g.batch_duty_pct)
-		printf("rack apply: %d class rules in force, batch duty cycle %u%%\n", n,
-		       g.batch_duty_pct);
-	else
-		printf("rack apply: %d class rules in force, the loader's batch duty cycle\n", n);
-	ret = 0;
-free_plan:
 	rack_plan_free(&plan);
+	snprintf(req.host, sizeof(req.host), "%s", host_id ?: "");
+	ret = 1;
+	if (!ws_attached_or_explain("rack apply") || ws_call("rack apply", &req, fd, &ans))
+		goto close_fd;
+	printf("rack apply: rack %s, host %s: share %.3f W -> cap %u W, policy %s, lease until %s "
+	       "(generation %u)\n", ws_answer_str(ans, "rack"), ws_answer_str(ans, "rack_host"),
+	       ws_answer_num(ans, "share_watts"), (unsigned int)ws_answer_num(ans, "cap_watts"),
+	       ws_answer_str(ans, "policy"), ws_answer_str(ans, "lease_expires_at"),
+	       (unsigned int)ws_answer_num(ans, "generation"));
+	printf("rack apply: %u class rules in force, batch duty cycle %u%%\n",
+	       (unsigned int)ws_answer_num(ans, "class_rules"),
+	       (unsigned int)ws_answer_num(ans, "batch_duty_pct"));
+	json_object_put(ans);
+	ret = 0;
+close_fd:
+	close(fd);
 	return ret;
 }
 
-int cmd_rack(int argc, char **argv)
+struct rack_args {
+	const char *action;
+	const char *path;
+	const char *host_id;	/* --host-id, or NULL */
+	bool json;
+	time_t now;		/* --now, or the clock */
+};
+
+/* `rack ACTION [options] FILE`: 0, or the exit status (0 after --help, 2 usage). */
+static int parse_rack_args(int argc, char **argv, struct rack_args *a, bool *done)
 {
 	static const struct option opts[] = {
 		{ "host-id", required_argument, NULL, 'H' },
@@ -207,96 +198,113 @@ int cmd_rack(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *action, *path, *host_id = NULL;
-	char hostname[HOST_NAME_MAX + 1], err[RACK_ERR_MAX];
-	bool json = false, check, apply;
-	struct rack_plan plan;
-	time_t now = time(NULL);
-	int c, ret;
-
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	action = argv[1];
-	if (strcmp(action, "plan") && strcmp(action, "check") && strcmp(action, "apply")) {
-		ws_err("rack: unknown action '%s' (see '%s rack --help')", action, ws_prog);
-		return 2;
-	}
-	check = !strcmp(action, "check");
-	apply = !strcmp(action, "apply");
+	int c;
 
 	/* Options may come before or after FILE; 0 makes glibc start afresh. */
 	optind = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
-			host_id = optarg;
+			a->host_id = optarg;
 			break;
 		case 'j':
-			json = true;
+			a->json = true;
 			break;
 		case 'n':
-			if (rack_parse_time(optarg, &now)) {
-				ws_err("rack: --now: not an RFC 3339 date-time: '%s'", optarg);
-				return 2;
-			}
-			break;
+			if (!rack_parse_time(optarg, &a->now))
+				break;
+			ws_err("rack: --now: not an RFC 3339 date-time: '%s'", optarg);
+			return 2;
 		case 'h':
 			usage(stdout);
+			*done = true;
 			return 0;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (check && (json || host_id)) {
+	if (!strcmp(a->action, "check") && (a->json || a->host_id)) {
 		ws_err("rack check: --json and --host-id are for 'rack plan'");
 		return 2;
 	}
-	if (apply && json) {
+	if (!strcmp(a->action, "apply") && a->json) {
 		ws_err("rack apply: --json is for 'rack plan'");
 		return 2;
 	}
 	if (optind + 1 != argc - 1) {
-		ws_err("rack %s: expected one FILE (see '%s rack --help')", action, ws_prog);
+		ws_err("rack %s: expected one FILE (see '%s rack --help')", a->action, ws_prog);
 		return 2;
 	}
-	path = argv[optind + 1];
-	if (apply)
-		return rack_apply(path, host_id, now);
+	a->path = argv[optind + 1];
+	return 0;
+}
 
-	ret = rack_load_file(path, host_id, now, &plan, err, sizeof(err));
+/*
+ * Without --host-id the hostname only marks a row: a document for a rack
+ * this host is not in is still worth planning.
+ */
+static void mark_this_host(struct rack_plan *plan, const struct rack_args *a)
+{
+	char hostname[HOST_NAME_MAX + 1];
+
+	if (plan->self || gethostname(hostname, sizeof(hostname)))
+		return;
+	hostname[sizeof(hostname) - 1] = '\0';
+	plan->self = rack_find_host(&plan->doc, hostname);
+	if (plan->self)
+		plan->self_idx = plan->self - plan->doc.hosts;
+	else if (!a->json)
+		ws_warn("this host (%s) is not in %s", hostname, a->path);
+}
+
+/* `rack plan` and `rack check`. */
+static int rack_plan(const struct rack_args *a)
+{
+	char err[RACK_ERR_MAX];
+	struct rack_plan plan;
+	int ret;
+
+	ret = rack_load_file(a->path, a->host_id, a->now, &plan, err, sizeof(err));
 	if (ret) {
-		ws_err("%s: %s", path, err);
+		ws_err("%s: %s", a->path, err);
 		return 1;
 	}
-	if (check)
-		goto out;
-
-	/*
-	 * Without --host-id the hostname only marks a row: a document for a
-	 * rack this host is not in is still worth planning.
-	 */
-	if (!plan.self) {
-		if (gethostname(hostname, sizeof(hostname)) == 0) {
-			hostname[sizeof(hostname) - 1] = '\0';
-			plan.self = rack_find_host(&plan.doc, hostname);
-			if (plan.self)
-				plan.self_idx = plan.self - plan.doc.hosts;
-			else if (!json)
-				ws_warn("this host (%s) is not in %s", hostname, path);
-		}
-	}
-	if (json) {
-		ret = print_json(path, &plan);
+	if (!strcmp(a->action, "check"))
+		goto free_plan;
+	mark_this_host(&plan, a);
+	if (a->json) {
+		ret = print_json(a->path, &plan);
 	} else {
 		print_table(&plan);
 		ret = ferror(stdout) ? -EIO : 0;
 	}
 	if (ret)
 		ws_err("rack plan: cannot write the plan: %s", strerror(-ret));
-out:
+free_plan:
 	rack_plan_free(&plan);
 	return ret ? 1 : 0;
+}
+
+int cmd_rack(int argc, char **argv)
+{
+	struct rack_args a = { .now = time(NULL) };
+	bool done = false;
+	int ret;
+
+	if (argc < 2 || ws_is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	a.action = argv[1];
+	if (strcmp(a.action, "plan") && strcmp(a.action, "check") && strcmp(a.action, "apply")) {
+		ws_err("rack: unknown action '%s' (see '%s rack --help')", a.action, ws_prog);
+		return 2;
+	}
+	ret = parse_rack_args(argc, argv, &a, &done);
+	if (ret || done)
+		return ret;
+	if (!strcmp(a.action, "apply"))
+		return rack_apply(a.path, a.host_id, a.now);
+	return rack_plan(&a);
 }

@@ -17,8 +17,10 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cmd/args.h"
+#include "cmd/cmd.h"
+#include "lib/util.h"
 #include "wattsched_telemetry.h"
-#include "ws.h"
 
 #define TM_BUF_SIZE	(4 << 20)
 #define TM_MAX_FIELDS	48
@@ -295,6 +297,54 @@ static void tm_print_table(const char *name, const struct tm_file *tf)
 
 /* ---- command ----------------------------------------------------------- */
 
+/* The sections named on the command line (all four when none): their count, or -1 after saying why. */
+static int want_sections(int argc, char **argv, const char **want)
+{
+	int i, j, n = 0;
+
+	for (i = optind; i < argc; i++) {
+		for (j = 0; j < (int)TM_NR_SECTIONS; j++)
+			if (!strcmp(argv[i], tm_sections[j]))
+				break;
+		if (j == (int)TM_NR_SECTIONS) {
+			ws_err("telemetry: unknown section '%s' (pcie, thermal, power, cpus)",
+			       argv[i]);
+			return -1;
+		}
+		if (n < (int)TM_NR_SECTIONS)
+			want[n++] = tm_sections[j];
+	}
+	if (!n)
+		for (j = 0; j < (int)TM_NR_SECTIONS; j++)
+			want[n++] = tm_sections[j];
+	return n;
+}
+
+/* Each section as a table, or into @root (NULL: tables); 0, or 1 when one could not be read. */
+static int print_sections(const char *dir, const char **want, int n, struct json_object *root)
+{
+	int i, ret, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct tm_file tf;
+
+		ret = tm_load(dir, want[i], &tf);
+		if (ret) {
+			if (ret != -EBADMSG)
+				ws_err("telemetry: cannot read %s/%s: %s", dir, want[i],
+				       strerror(-ret));
+			rc = 1;
+		} else if (root) {
+			json_object_object_add(root, want[i], tm_json_records(&tf));
+		} else {
+			printf("\n");
+			tm_print_table(want[i], &tf);
+		}
+		tm_free(&tf);
+	}
+	return rc;
+}
+
 int cmd_telemetry(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -303,12 +353,11 @@ int cmd_telemetry(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *dir = WS_TELEMETRY_DEFAULT_PATH, *want[TM_NR_SECTIONS];
-	struct json_object *root = NULL;
-	int c, i, j, nwant = 0, ret, rc = 0;
+	const char *dir = WS_TELEMETRY_DEFAULT_PATH, *want[TM_NR_SECTIONS], *module;
 	bool json = false, default_dir = true;
+	struct json_object *root = NULL;
 	struct tm_file ver;
-	const char *module;
+	int c, nwant, ret;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
@@ -328,22 +377,9 @@ int cmd_telemetry(int argc, char **argv)
 			return 2;
 		}
 	}
-	for (i = optind; i < argc; i++) {
-		for (j = 0; j < (int)TM_NR_SECTIONS; j++)
-			if (!strcmp(argv[i], tm_sections[j]))
-				break;
-		if (j == (int)TM_NR_SECTIONS) {
-			ws_err("telemetry: unknown section '%s' (pcie, thermal, power, cpus)",
-			       argv[i]);
-			return 2;
-		}
-		if (nwant < (int)TM_NR_SECTIONS)
-			want[nwant++] = tm_sections[j];
-	}
-	if (!nwant)
-		for (j = 0; j < (int)TM_NR_SECTIONS; j++)
-			want[nwant++] = tm_sections[j];
-
+	nwant = want_sections(argc, argv, want);
+	if (nwant < 0)
+		return 2;
 	ret = tm_load(dir, "version", &ver);
 	if (ret) {
 		if (ret != -EBADMSG)
@@ -360,29 +396,12 @@ int cmd_telemetry(int argc, char **argv)
 		printf("wattsched telemetry module %s, format v%d (%s)\n", module ? module : "?",
 		       ver.version, dir);
 	}
-
-	for (i = 0; i < nwant; i++) {
-		struct tm_file tf;
-
-		ret = tm_load(dir, want[i], &tf);
-		if (ret) {
-			if (ret != -EBADMSG)
-				ws_err("telemetry: cannot read %s/%s: %s", dir, want[i],
-				       strerror(-ret));
-			rc = 1;
-		} else if (json) {
-			json_object_object_add(root, want[i], tm_json_records(&tf));
-		} else {
-			printf("\n");
-			tm_print_table(want[i], &tf);
-		}
-		tm_free(&tf);
-	}
+	ret = print_sections(dir, want, nwant, root);
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 	}
 	tm_free(&ver);
-	return rc;
+	return ret;
 }

@@ -12,15 +12,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "metrics.h"
-#include "power.h"
-#include "ws.h"
-
-static const char *const event_names[WS_NR_STATS] = {
-#define WS_EVENT_NAME(name, desc) #name,
-	WS_STATS(WS_EVENT_NAME)
-#undef WS_EVENT_NAME
-};
+#include "core/metrics.h"
+#include "lib/names.h"
+#include "lib/util.h"
 
 void ws_prom_escape(const char *s, char *buf, size_t len)
 {
@@ -47,65 +41,66 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 
 int ws_metrics_format(FILE *f, const struct ws_metrics_in *in)
 {
-	const struct ws_fleet_state *fs = in->fs;
+	const struct ws_intent *it = in->intent;
+	const struct ws_observed *obs = in->obs;
 	char a[2 * RACK_ID_MAX], b[2 * RACK_HOST_ID_MAX];
 	unsigned int i;
 
 	family(f, "wattsched_cap_watts", "gauge", "Host power cap in force, in watts; 0 means none.");
-	fprintf(f, "wattsched_cap_watts %u\n", in->ctl->cap_watts);
+	fprintf(f, "wattsched_cap_watts %u\n", it->cap_watts);
 
 	family(f, "wattsched_cap_info", "gauge",
 	       "Where the cap in force came from: origin none, cli, rack or safe; "
 	       "rack and host from the rack document.");
-	ws_prom_escape(fs->have_grant ? fs->grant.rack : "", a, sizeof(a));
-	ws_prom_escape(fs->have_grant ? fs->grant.host : "", b, sizeof(b));
+	ws_prom_escape(it->have_grant ? it->grant.rack : "", a, sizeof(a));
+	ws_prom_escape(it->have_grant ? it->grant.host : "", b, sizeof(b));
 	fprintf(f, "wattsched_cap_info{origin=\"%s\",rack=\"%s\",host=\"%s\"} 1\n",
-		ws_cap_origin_name(fs->origin), a, b);
+		ws_cap_origin_name(it->origin), a, b);
 
 	family(f, "wattsched_power_estimate_watts", "gauge",
 	       "The loader's last power reading, in watts, by source.");
 	fprintf(f, "wattsched_power_estimate_watts{source=\"%s\"} %.3f\n",
-		ws_power_source_name(fs->power_source), fs->power_watts);
+		ws_power_source_name(obs->power_source), obs->power_watts);
 
 	family(f, "wattsched_cap_in_force_watts", "gauge",
 	       "The cap the CPU budget holds to: the cap, or the safe cap while telemetry is stale.");
-	fprintf(f, "wattsched_cap_in_force_watts %u\n", fs->cap_in_force);
+	fprintf(f, "wattsched_cap_in_force_watts %u\n", obs->cap_in_force);
 
 	family(f, "wattsched_telemetry_stale", "gauge",
 	       "1 when a measured power source was in use and none is fresh, else 0.");
-	fprintf(f, "wattsched_telemetry_stale %d\n", fs->telemetry_stale);
+	fprintf(f, "wattsched_telemetry_stale %d\n", obs->stale.stale);
 
 	family(f, "wattsched_in_cap", "gauge",
 	       "1 when the power reading is at or under the cap (or there is no cap), 0 when over it.");
-	fprintf(f, "wattsched_in_cap %d\n", fs->compliance != WS_OVER_CAP);
+	fprintf(f, "wattsched_in_cap %d\n", obs->compliance.state != WS_OVER_CAP);
 
 	family(f, "wattsched_compliance_since_seconds", "gauge",
 	       "Unix time since which wattsched_in_cap has had its value.");
-	fprintf(f, "wattsched_compliance_since_seconds %lld\n", (long long)fs->compliance_since);
+	fprintf(f, "wattsched_compliance_since_seconds %lld\n", (long long)obs->compliance.since);
 
 	family(f, "wattsched_active_cpus", "gauge", "CPUs that may take new work.");
-	fprintf(f, "wattsched_active_cpus %u\n", fs->active_cpus);
+	fprintf(f, "wattsched_active_cpus %u\n", obs->active_cpus);
 
 	family(f, "wattsched_policy_info", "gauge", "The scheduler policy in force.");
-	fprintf(f, "wattsched_policy_info{policy=\"%s\"} 1\n", ws_policy_name(in->ctl->policy));
+	fprintf(f, "wattsched_policy_info{policy=\"%s\"} 1\n", ws_policy_name(it->policy));
 
 	family(f, "wattsched_control_generation", "gauge",
 	       "Writes of the control block since the loader started.");
-	fprintf(f, "wattsched_control_generation %u\n", in->ctl->gen);
+	fprintf(f, "wattsched_control_generation %u\n", it->gen);
 
 	family(f, "wattsched_lease_expiry_seconds", "gauge",
 	       "Unix time at which the applied rack document's lease ends; absent without one.");
-	if (fs->have_grant)
-		fprintf(f, "wattsched_lease_expiry_seconds %lld\n", (long long)fs->grant.expires);
+	if (it->have_grant)
+		fprintf(f, "wattsched_lease_expiry_seconds %lld\n", (long long)it->grant.expires);
 
 	family(f, "wattsched_lease_expired", "gauge",
 	       "1 once the applied rack document's lease has ended.");
-	fprintf(f, "wattsched_lease_expired %d\n", fs->have_grant && fs->lease_expired);
+	fprintf(f, "wattsched_lease_expired %d\n", it->have_grant && it->lease_expired);
 
 	family(f, "wattsched_events_total", "counter",
 	       "Scheduler events since attach, by event (wattsched status describes each).");
 	for (i = 0; i < WS_NR_STATS; i++)
-		fprintf(f, "wattsched_events_total{event=\"%s\"} %llu\n", event_names[i],
+		fprintf(f, "wattsched_events_total{event=\"%s\"} %llu\n", ws_stat_names[i],
 			(unsigned long long)in->stats[i]);
 
 	family(f, "wattsched_last_update_seconds", "gauge",

@@ -9,12 +9,13 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "fleet.h"
+#include "core/observed.h"
+#include "core/policy.h"
 #include "wattsched.h"
 
 struct ws_metrics_in {
-	const struct ws_ctl *ctl;
-	const struct ws_fleet_state *fs;
+	const struct ws_intent *intent;
+	const struct ws_observed *obs;
 	const __u64 *stats;		/* WS_NR_STATS counters since attach */
 	time_t now;
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * power.c - the host power cap: the power model, the control step that turns
- * a cap into a set of active CPUs, and `wattsched cap`.
+ * power.c - the host power cap: the power model, and the control step that
+ * turns a cap into a set of active CPUs.
  *
  * Model (configs/power-model.conf, docs/policies.md):
  *
@@ -26,16 +26,13 @@
  * grows it only after a dwell time and with a hysteresis band, so that a
  * ratio that moves with the load cannot make the set flap.
  */
-#include <bpf/bpf.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "power.h"
-#include "psource.h"
-#include "ws.h"
+#include "core/power.h"
+#include "lib/util.h"
 
 void ws_power_model_defaults(struct ws_power_model *m)
 {
@@ -266,7 +263,7 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 	return law->n;
 }
 
-bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
+bool ws_budget_step(unsigned int policy, struct ws_budget *b,
 		    const struct ws_topology *topo, unsigned int n_cap,
 		    unsigned int n_compact, const __u64 *hot)
 {
@@ -277,7 +274,7 @@ bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
 		memcpy(avoid, hot, sizeof(avoid));
 	if (n_cap && n_cap < n)
 		n = n_cap;
-	if (ctl->policy == WS_POLICY_POWERSAVE && n_compact && n_compact < n)
+	if (policy == WS_POLICY_POWERSAVE && n_compact && n_compact < n)
 		n = n_compact;
 	if (n >= topo->nr_online)
 		n = 0;		/* every CPU: no restriction */
@@ -325,117 +322,4 @@ double ws_cpu_busy_frac(const struct ws_cpu_sample *a, const struct ws_cpu_sampl
 	if (b->total <= a->total || di > dt)
 		return 0;
 	return (double)(dt - di) / dt;
-}
-
-const char *ws_power_source_name(unsigned int src)
-{
-	switch (src) {
-	case WS_POWER_MODEL:
-		return "model";
-	case WS_POWER_RAPL:
-		return "rapl";
-	case WS_POWER_PUSHED:
-		return "pushed";
-	default:
-		return "none";
-	}
-}
-
-static void cap_usage(FILE *f)
-{
-	fprintf(f, "Usage: %s cap WATTS\n"
-		"       %s cap --clear\n\n"
-		"Set the host power cap of the running scheduler, in watts (%u..%u), and\n"
-		"switch it to the capped policy; --clear removes the cap and restores the\n"
-		"policy in force before it.  The loader then limits the CPUs that take work\n"
-		"so that the power model's worst case stays under the cap (docs/policies.md).\n",
-		ws_prog, ws_prog, WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
-}
-
-int cmd_cap(int argc, char **argv)
-{
-	unsigned long long watts = 0;
-	struct ws_ctl_answer ans;
-	char req[128];
-	bool clear;
-
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		cap_usage(stdout);
-		return 0;
-	}
-	if (argc != 2) {
-		cap_usage(stderr);
-		return 2;
-	}
-	clear = !strcmp(argv[1], "--clear");
-	if (!clear && ws_parse_u64(argv[1], WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS, &watts)) {
-		ws_err("cap: '%s' is not a whole number of watts in %u..%u", argv[1],
-		       WS_CAP_MIN_WATTS, WS_CAP_MAX_WATTS);
-		return 2;
-	}
-	if (!ws_attached_or_explain("cap"))
-		return 1;
-	if (clear)
-		snprintf(req, sizeof(req), "{\"op\":\"cap\",\"clear\":true}");
-	else
-		snprintf(req, sizeof(req), "{\"op\":\"cap\",\"watts\":%llu}", watts);
-	if (ws_ctl_call("cap", req, &ans))
-		return 1;
-	if (clear)
-		printf("cap: cleared; policy %s\n", ans.policy);
-	else
-		printf("cap: %u W; policy %s\n", ans.cap_watts, ans.policy);
-	return 0;
-}
-
-static void power_usage(FILE *f)
-{
-	fprintf(f, "Usage: %s power WATTS\n"
-		"       %s power --clear\n\n"
-		"Push a measured host power reading to the running scheduler, for example\n"
-		"a BMC's (IPMI DCMI, Redfish PowerControl) host power in watts (up to %u,\n"
-		"decimals allowed).  While a pushed reading is fresh (`run\n"
-		"--telemetry-stale-s`, default %d s) it is the power source the cap is held\n"
-		"to, ahead of RAPL and the model; fleet tooling pushes one every few\n"
-		"seconds.  When readings stop, the loader falls back to RAPL or the model\n"
-		"and, under a cap, to the safe cap (docs/policies.md, docs/reliability.md).\n"
-		"--clear forgets pushed readings and ends that stale state, for a host\n"
-		"whose feed was retired on purpose.\n",
-		ws_prog, ws_prog, WS_PUSHED_MAX_WATTS, WS_STALE_S_DEFAULT);
-}
-
-int cmd_power(int argc, char **argv)
-{
-	struct ws_ctl_answer ans;
-	double watts = 0;
-	char req[128];
-	bool clear;
-
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		power_usage(stdout);
-		return 0;
-	}
-	if (argc != 2) {
-		power_usage(stderr);
-		return 2;
-	}
-	clear = !strcmp(argv[1], "--clear");
-	if (!clear && (ws_parse_double(argv[1], 0, WS_PUSHED_MAX_WATTS, &watts) || watts <= 0)) {
-		ws_err("power: '%s' is not a number of watts above 0 and up to %u", argv[1],
-		       WS_PUSHED_MAX_WATTS);
-		return 2;
-	}
-	if (!ws_attached_or_explain("power"))
-		return 1;
-	if (clear)
-		snprintf(req, sizeof(req), "{\"op\":\"power\",\"clear\":true}");
-	else
-		snprintf(req, sizeof(req), "{\"op\":\"power\",\"watts\":%.3f}", watts);
-	if (ws_ctl_call("power", req, &ans))
-		return 1;
-	if (clear)
-		printf("power: pushed readings cleared\n");
-	else
-		printf("power: %.3f W pushed\n", watts);
-	return 0;
 }

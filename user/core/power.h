@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "topology.h"
+#include "core/topology.h"
 #include "wattsched.h"
 
 #define WS_CAP_MIN_WATTS	10
@@ -88,7 +88,7 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
  * none, whichever is smaller, chosen outside @hot) and the CPUs to avoid
  * (@hot, NULL for none).  True when a mask changed.
  */
-bool ws_budget_step(const struct ws_ctl *ctl, struct ws_budget *b,
+bool ws_budget_step(unsigned int policy, struct ws_budget *b,
 		    const struct ws_topology *topo, unsigned int n_cap,
 		    unsigned int n_compact, const __u64 *hot);
 
@@ -97,7 +97,5 @@ struct ws_cpu_sample {
 };
 int ws_cpu_busy_sample(struct ws_cpu_sample *s, unsigned int max_cpus);
 double ws_cpu_busy_frac(const struct ws_cpu_sample *a, const struct ws_cpu_sample *b);
-
-const char *ws_power_source_name(unsigned int src);
 
 #endif /* __WS_POWER_H */

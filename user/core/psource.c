@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "psource.h"
-#include "wattsched.h"
-#include "ws.h"
+#include "core/psource.h"
+#include "lib/names.h"
+#include "lib/util.h"
 
 int ws_rapl_parse(const char *text, double *uj, double *t, char *err, size_t errlen)
 {
@@ -100,4 +100,64 @@ unsigned int ws_power_pick(const struct ws_pushed *p, bool rapl_fresh, double ra
 	}
 	*watts = model_watts;
 	return WS_POWER_MODEL;
+}
+
+unsigned int ws_stale_step(struct ws_stale *s, unsigned int source, unsigned int cap,
+			   unsigned int safe, time_t now, char *msg, size_t msglen)
+{
+	bool stale;
+
+	msg[0] = '\0';
+	if (source == WS_POWER_PUSHED || source == WS_POWER_RAPL)
+		s->measured_seen = true;
+	stale = s->measured_seen && source == WS_POWER_MODEL;
+	if (stale && !s->stale) {
+		s->since = now;
+		if (!cap)
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "no cap is in force");
+		else if (safe && safe < cap)
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "safe cap %u W in force instead of %u W", safe, cap);
+		else
+			snprintf(msg, msglen, "power telemetry stale: the model is the source; "
+				 "the cap stays at %u W (%s)", cap,
+				 safe ? "the safe cap is not lower" : "no safe cap configured");
+	} else if (!stale && s->stale) {
+		snprintf(msg, msglen, "power telemetry fresh again (source %s): cap %u W",
+			 ws_power_source_name(source), cap);
+	}
+	s->stale = stale;
+	if (stale && cap && safe && safe < cap)
+		return safe;
+	return cap;
+}
+
+static const char *const compliance_names[] = {
+	[WS_COMPLIANCE_UNKNOWN] = "unknown", [WS_IN_CAP] = "in_cap", [WS_OVER_CAP] = "over_cap",
+	[WS_NO_CAP] = "no_cap",
+};
+
+const char *ws_compliance_name(enum ws_compliance c)
+{
+	return (unsigned int)c < ARRAY_SIZE(compliance_names) ? compliance_names[c] : "unknown";
+}
+
+void ws_compliance_step(struct ws_compliance_state *c, double watts, unsigned int source,
+			unsigned int cap_in_force, time_t now)
+{
+	enum ws_compliance next;
+
+	if (!cap_in_force)
+		next = WS_NO_CAP;
+	else if (source == WS_POWER_NONE)
+		next = WS_COMPLIANCE_UNKNOWN;
+	else if (watts <= cap_in_force)
+		next = WS_IN_CAP;
+	else
+		next = WS_OVER_CAP;
+	if (next != c->state || !c->since) {
+		c->state = next;
+		c->since = now;
+	}
 }

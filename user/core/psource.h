@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #define WS_POWER_FILE		"/sys/kernel/debug/wattsched/power"
 #define WS_POWER_TEXT_MAX	(16 * 1024)
@@ -65,5 +66,42 @@ struct ws_pushed {
  */
 unsigned int ws_power_pick(const struct ws_pushed *p, bool rapl_fresh, double rapl_watts,
 			   double model_watts, double now, double stale_s, double *watts);
+
+/*
+ * Telemetry staleness (docs/reliability.md): once a measured source has
+ * been in use, the model being the source means every measured one went
+ * stale.  While stale, the cap in force is the safe cap when that is lower.
+ */
+struct ws_stale {
+	bool measured_seen;	/* a measured source (RAPL, pushed) was in use */
+	bool stale;		/* ...and none is fresh now: the model is */
+	time_t since;		/* wall clock, for status */
+};
+
+/*
+ * This period's power @source against the operator's @cap and the @safe
+ * cap: returns the cap in force (0 = none); @msg (may be left empty) says
+ * what changed, for the log.
+ */
+unsigned int ws_stale_step(struct ws_stale *s, unsigned int source, unsigned int cap,
+			   unsigned int safe, time_t now, char *msg, size_t msglen);
+
+enum ws_compliance {
+	WS_COMPLIANCE_UNKNOWN = 0,	/* no power reading yet */
+	WS_IN_CAP,			/* the reading is at or under the cap in force */
+	WS_OVER_CAP,			/* the reading is over the cap in force */
+	WS_NO_CAP,			/* there is no cap to comply with */
+};
+
+const char *ws_compliance_name(enum ws_compliance c);
+
+struct ws_compliance_state {
+	enum ws_compliance state;
+	time_t since;		/* wall clock of the last change */
+};
+
+/* Judge @watts (from @source) against @cap_in_force (0 = none) at @now. */
+void ws_compliance_step(struct ws_compliance_state *c, double watts, unsigned int source,
+			unsigned int cap_in_force, time_t now);
 
 #endif /* __WS_PSOURCE_H */

@@ -15,10 +15,12 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "rack.h"
-#include "ws.h"
+#include "core/rack.h"
+#include "lib/names.h"
+#include "lib/util.h"
 
 /*
  * The deepest valid document is root > hosts > host > classes > class >
@@ -971,54 +973,52 @@ void rack_doc_free(struct rack_doc *doc)
 }
 
 /* The whole file, NUL-terminated, refusing anything over RACK_DOC_MAX_BYTES. */
-static int read_doc(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+/*
+ * Read the document on @fd (not closed here): a regular file only, so that
+ * a FIFO or a device cannot block the reader, and at most
+ * RACK_DOC_MAX_BYTES of it.
+ */
+static int read_doc_fd(int fd, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	size_t len = 0, cap = 4096;
 	char *buf, *nbuf;
+	struct stat st;
 	ssize_t n;
-	int fd, ret = 0;
+	int ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open: %s", strerror(-ret));
-		return ret;
-	}
+	if (fstat(fd, &st))
+		return ws_fail(err, errlen, -errno, "cannot stat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return ws_fail(err, errlen, -EINVAL, "not a regular file");
 	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!buf)
+		return ws_fail(err, errlen, -ENOMEM, "out of memory");
 	for (;;) {
 		if (len > RACK_DOC_MAX_BYTES) {
-			ret = -E2BIG;
-			snprintf(err, errlen, "larger than %d bytes", RACK_DOC_MAX_BYTES);
+			ret = ws_fail(err, errlen, -E2BIG, "larger than %d bytes",
+				   RACK_DOC_MAX_BYTES);
 			break;
 		}
 		if (len == cap - 1) {
 			nbuf = realloc(buf, cap * 2);
 			if (!nbuf) {
-				ret = -ENOMEM;
-				snprintf(err, errlen, "out of memory");
+				ret = ws_fail(err, errlen, -ENOMEM, "out of memory");
 				break;
 			}
 			buf = nbuf;
 			cap *= 2;
 		}
-		n = read(fd, buf + len, cap - 1 - len);
+		n = pread(fd, buf + len, cap - 1 - len, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot read: %s", strerror(-ret));
+			ret = ws_fail(err, errlen, -errno, "cannot read: %s", strerror(errno));
 			break;
 		}
 		if (!n)
 			break;
 		len += n;
 	}
-	close(fd);
 	if (ret) {
 		free(buf);
 		return ret;
@@ -1039,8 +1039,8 @@ void rack_plan_free(struct rack_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-int rack_load_file(const char *path, const char *host_id, time_t now,
-		   struct rack_plan *plan, char *err, size_t errlen)
+int rack_load_fd(int fd, const char *host_id, time_t now, struct rack_plan *plan, char *err,
+		 size_t errlen)
 {
 	struct rack_doc *doc = &plan->doc;
 	char *text = NULL;
@@ -1048,14 +1048,14 @@ int rack_load_file(const char *path, const char *host_id, time_t now,
 	int ret;
 
 	memset(plan, 0, sizeof(*plan));
-	ret = read_doc(path, &text, &len, err, errlen);
+	ret = read_doc_fd(fd, &text, &len, err, errlen);
 	if (ret)
 		return ret;
 	ret = rack_parse(text, len, doc, err, errlen);
 	free(text);
 	if (ret)
 		return ret;
-	ret = rack_validate_time(doc, now, err, errlen);
+	ret = now ? rack_validate_time(doc, now, err, errlen) : 0;
 	if (ret)
 		goto out;
 
@@ -1089,5 +1089,20 @@ int rack_load_file(const char *path, const char *host_id, time_t now,
 	return 0;
 out:
 	rack_plan_free(plan);
+	return ret;
+}
+
+int rack_load_file(const char *path, const char *host_id, time_t now,
+		   struct rack_plan *plan, char *err, size_t errlen)
+{
+	int fd, ret;
+
+	memset(plan, 0, sizeof(*plan));
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return ws_fail(err, errlen, -errno, "cannot open: %s", strerror(errno));
+	ret = rack_load_fd(fd, host_id, now, plan, err, errlen);
+	close(fd);
 	return ret;
 }

@@ -163,6 +163,13 @@ struct rack_plan {
  */
 int rack_load_file(const char *path, const char *host_id, time_t now,
 		   struct rack_plan *plan, char *err, size_t errlen);
+/*
+ * The same for a document open on @fd (a regular file; read from offset 0,
+ * not closed).  @now 0 leaves the lease unjudged, for a caller that judges
+ * it itself (the daemon, through its grant).
+ */
+int rack_load_fd(int fd, const char *host_id, time_t now, struct rack_plan *plan, char *err,
+		 size_t errlen);
 void rack_plan_free(struct rack_plan *plan);
 
 #endif /* __WS_RACK_H */

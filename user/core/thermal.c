@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "thermal.h"
-#include "ws.h"
+#include "core/thermal.h"
+#include "lib/util.h"
 
 void ws_thermal_defaults(struct ws_thermal_cfg *cfg)
 {
@@ -107,4 +107,16 @@ bool ws_thermal_step(const struct ws_thermal_cfg *cfg, const struct ws_topology 
 		}
 	}
 	return changed;
+}
+
+const char *ws_thermal_state_name(enum ws_thermal_state s)
+{
+	switch (s) {
+	case WS_THERMAL_NO_SENSORS:
+		return "no sensors";
+	case WS_THERMAL_OK:
+		return "ok";
+	default:
+		return "module not loaded";
+	}
 }

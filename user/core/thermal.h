@@ -10,11 +10,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "topology.h"
+#include "core/topology.h"
 #include "wattsched.h"
 
 #define WS_THERMAL_FILE		"/sys/kernel/debug/wattsched/thermal"
 #define WS_TEMP_UNKNOWN		INT_MIN
+
+/* What the thermal file gave in the last period. */
+enum ws_thermal_state {
+	WS_THERMAL_NO_MODULE = 0,	/* no thermal file: the telemetry module is not loaded */
+	WS_THERMAL_NO_SENSORS,		/* the module is loaded; no sensor covers a CPU */
+	WS_THERMAL_OK,			/* some CPUs have readings */
+};
+
+/* "module not loaded", "no sensors", "ok". */
+const char *ws_thermal_state_name(enum ws_thermal_state s);
 
 /* In milli-degrees Celsius. */
 struct ws_thermal_cfg {

@@ -12,8 +12,8 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-#include "topology.h"
-#include "ws.h"
+#include "core/topology.h"
+#include "lib/util.h"
 
 static int first_cpu_of_list(const char *path)
 {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* util.c - small helpers shared by the wattsched subcommands. */
+/* util.c - messages, strict parsing, small file reads, the clock (util.h). */
 #include <ctype.h>
 #include <fcntl.h>
 #include <math.h>
@@ -8,17 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ws.h"
+#include "lib/util.h"
 
 const char *ws_prog = "wattsched";
 int ws_verbose;
-
-static const char *const policy_names[WS_NR_POLICIES] = {
-	[WS_POLICY_BALANCED]	= "balanced",
-	[WS_POLICY_PERFORMANCE]	= "performance",
-	[WS_POLICY_POWERSAVE]	= "powersave",
-	[WS_POLICY_CAPPED]	= "capped",
-};
 
 void ws_err(const char *fmt, ...)
 {
@@ -40,6 +33,16 @@ void ws_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int ws_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 int ws_parse_u64(const char *s, unsigned long long min, unsigned long long max,
@@ -75,42 +78,6 @@ int ws_parse_double(const char *s, double min, double max, double *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
-}
-
-const char *ws_policy_name(unsigned int policy)
-{
-	return policy < WS_NR_POLICIES ? policy_names[policy] : "unknown";
-}
-
-int ws_policy_from_name(const char *name)
-{
-	int i;
-
-	for (i = 0; i < WS_NR_POLICIES; i++)
-		if (!strcmp(name, policy_names[i]))
-			return i;
-	return -1;
-}
-
-static const char *const class_names[WS_NR_CLASSES] = {
-	[WS_CLASS_NORMAL] = "normal",
-	[WS_CLASS_LATENCY] = "latency-critical",
-	[WS_CLASS_BATCH] = "batch",
-};
-
-const char *ws_class_name(unsigned int cls)
-{
-	return cls < WS_NR_CLASSES ? class_names[cls] : "unknown";
-}
-
-int ws_class_from_name(const char *name)
-{
-	unsigned int i;
-
-	for (i = 0; i < WS_NR_CLASSES; i++)
-		if (!strcmp(name, class_names[i]))
-			return i;
-	return -1;
 }
 
 int ws_read_file(const char *path, char *buf, size_t len)

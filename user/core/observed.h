@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * observed.h - what the daemon measured and derived in its last control
+ * period.  Status and the metrics file report it beside the intent
+ * (policy.h); nothing here is anyone's wish, so none of it is restored
+ * after a restart.
+ */
+#ifndef __WS_OBSERVED_H
+#define __WS_OBSERVED_H
+
+#include "core/psource.h"
+#include "core/thermal.h"
+#include "wattsched.h"
+
+struct ws_observed {
+	double power_watts;		/* the reading the cap is held to */
+	unsigned int power_source;	/* enum ws_power_source; NONE before the first period */
+	double model_watts;		/* the model's estimate for the same period */
+	double load;			/* busy CPUs' worth */
+	unsigned int cap_in_force;	/* the operator's cap, or the safe cap while stale; 0 = none */
+	unsigned int active_cpus;	/* CPUs that take new work */
+	unsigned int nr_online;
+	struct ws_pushed pushed;	/* the last reading fleet tooling pushed */
+	struct ws_stale stale;
+	struct ws_compliance_state compliance;
+	enum ws_thermal_state thermal;
+	unsigned int nr_sensed;		/* CPUs with a temperature reading */
+	__u64 hot[WS_CPU_WORDS];	/* CPUs too hot to take new work */
+};
+
+#endif /* __WS_OBSERVED_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * daemon.h - the loader's long-running half: one object that owns the
+ * operator's intent, the budget, what the control loop measured, and the
+ * maps it writes.  Two entry points drive it: ws_daemon_tick() once per
+ * control period, ws_daemon_handle() for each control request.
+ *
+ *   CLI -> control socket -> ws_daemon_handle() -> policy transition
+ *                                                -> maps (ctl, rules)
+ *   /proc/stat, telemetry -> ws_daemon_tick()    -> budget -> maps
+ *
+ * Loading and attaching the BPF scheduler are the loader's (loader.h);
+ * the daemon needs only the maps' file descriptors.
+ */
+#ifndef __WS_DAEMON_H
+#define __WS_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "core/observed.h"
+#include "core/policy.h"
+#include "core/power.h"
+#include "core/thermal.h"
+#include "core/topology.h"
+#include "daemon/maps.h"
+#include "daemon/rackdir.h"
+#include "daemon/sense.h"
+#include "proto/request.h"
+
+#define WS_CONTROL_PERIOD_MS	250
+
+struct json_object;
+
+/* What `run` configured; fixed for the daemon's life. */
+struct ws_daemon_cfg {
+	struct ws_power_model model;
+	struct ws_thermal_cfg thermal;
+	double stale_s;			/* a measured power reading counts this long */
+	const char *rack_dir;		/* --rack-dir, or NULL */
+	const char *metrics_file;	/* --metrics-file, or NULL */
+	char host_id[RACK_HOST_ID_MAX];	/* this host in rack documents */
+};
+
+struct ws_daemon {
+	const struct ws_daemon_cfg *cfg;
+	const struct ws_topology *topo;
+	const struct ws_maps *maps;
+	struct ws_intent intent;	/* as committed to the ctl map */
+	struct ws_budget budget;	/* as committed to the budget map */
+	struct ws_observed obs;
+	struct ws_sense sense;
+	bool sensed;			/* a period has been measured */
+	struct ws_compact compact;
+	struct ws_cap_law law;
+	struct ws_rackdir rackdir;
+	double next_metrics;		/* CLOCK_MONOTONIC s */
+};
+
+/*
+ * Set up and write the first control block (from @start) and budget.
+ * 0, or -errno after printing why.
+ */
+int ws_daemon_init(struct ws_daemon *d, const struct ws_daemon_cfg *cfg,
+		   const struct ws_topology *topo, const struct ws_maps *maps,
+		   const struct ws_intent *start);
+void ws_daemon_free(struct ws_daemon *d);
+
+/* One control period: measure, follow the drop directory and the lease, derive, report. */
+void ws_daemon_tick(struct ws_daemon *d);
+
+/*
+ * Carry out @req (with the descriptor @fd it came with, -1 for none; not
+ * closed here): all of it, or nothing and -errno with err set.  Warnings
+ * (parts of a document this host cannot apply) are appended to @warnings
+ * (a json-c array; may be NULL) and logged.  *extra (may be NULL) gets the
+ * op's own answer members, to put.
+ */
+int ws_daemon_apply(struct ws_daemon *d, const struct ws_request *req, int fd,
+		    struct json_object *warnings, struct json_object **extra, char *err,
+		    size_t errlen);
+
+/* ws_ctl_handler_t for the control socket: parse, apply, answer with the state. */
+int ws_daemon_handle(void *daemon, const char *msg, size_t len, bool privileged, int fd,
+		     char *reply, size_t replylen);
+
+/* The daemon's state, as `status` shows it and every answer carries it; to put. */
+struct json_object *ws_daemon_state(const struct ws_daemon *d);
+
+/* ---- between the daemon's own files (daemon.c, requests.c, report.c) ---- */
+
+/*
+ * Make @next the intent: write its control block, then derive the budget
+ * from it at once.  On failure nothing changed: -errno with err set.
+ */
+int ws_daemon_commit(struct ws_daemon *d, struct ws_intent *next, char *err, size_t errlen);
+/* Derive the budget again from the last period's measurements (a pushed reading). */
+void ws_daemon_rederive(struct ws_daemon *d);
+/* Read and apply the drop directory's document; what went wrong is logged. */
+void ws_daemon_rack_dir(struct ws_daemon *d, time_t now);
+
+#endif /* __WS_DAEMON_H */

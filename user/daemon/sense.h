@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sense.h - one control period's measurements: CPU utilisation from
+ * /proc/stat, temperatures and the hot set from the telemetry module's
+ * thermal file, RAPL energy from its power file.  Reading only; what to do
+ * about them is the daemon's.
+ */
+#ifndef __WS_SENSE_H
+#define __WS_SENSE_H
+
+#include <stdbool.h>
+
+#include "core/power.h"
+#include "core/psource.h"
+#include "core/thermal.h"
+#include "core/topology.h"
+
+struct ws_sense {
+	struct ws_cpu_sample *prev, *cur;
+	double *busy;			/* [nr_cpus]: busy fraction over the last period */
+	double load;			/* their sum: busy CPUs' worth */
+	int *temp_mc, *limit_mc;	/* [nr_cpus] */
+	char *text;			/* the thermal file, then the power file */
+	enum ws_thermal_state thermal;
+	unsigned int nr_sensed;		/* CPUs with a temperature reading */
+	__u64 hot[WS_CPU_WORDS];	/* with hysteresis (thermal.h) */
+	struct ws_rapl rapl;
+	bool rapl_fresh;
+};
+
+int ws_sense_init(struct ws_sense *s, unsigned int nr_cpus);
+void ws_sense_free(struct ws_sense *s);
+
+/*
+ * Measure one period ending now.  RAPL counts as fresh for @stale_s
+ * seconds after its energy last grew.  False when /proc/stat could not be
+ * read (nothing is updated then).
+ */
+bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
+		     const struct ws_thermal_cfg *cfg, double stale_s);
+
+#endif /* __WS_SENSE_H */
