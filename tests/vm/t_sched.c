@@ -116,6 +116,35 @@ WS_TEST(sched_stress_20s,
 	"stress-ng cpu/fork/switch/pipe mix for 20 s under wattsched: no error, still attached",
 	"basic", attach_setup, stress_run, attach_cleanup);
 
+/*
+ * A second `run` while one is attached: it must exit 1 naming the first's
+ * pid and touch nothing, so the first keeps its pins, socket and control.
+ */
+static enum ws_result second_loader_run(void *ctx)
+{
+	struct loader *l = ctx;
+	char buf[1024], want[64];
+	int rc;
+
+	rc = ws_sh_out(buf, sizeof(buf), "%s run --interval 0 2>&1", ws_wattsched());
+	ws_log("second run: exit %d: %s", rc, buf);
+	snprintf(want, sizeof(want), "pid %d", l->pid);
+	WS_ASSERT(rc == 1 && strstr(buf, "another wattsched loader is running") &&
+		  strstr(buf, want), "second run: exit %d: %s", rc, buf);
+	WS_ASSERT(kill(l->pid, 0) == 0, "the first loader died");
+	WS_ASSERT(ws_exists("/sys/fs/bpf/wattsched/ws_ctl") && ws_exists(CTL_SOCK),
+		  "the first loader's pins or socket are gone");
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s policy powersave 2>&1", ws_wattsched()) == 0 &&
+		  strstr(buf, "policy: powersave"), "policy after the second run: %s", buf);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0 &&
+		  strstr(buf, "\"policy\":\"powersave\""), "status after the second run: %s", buf);
+	return WS_PASS;
+}
+WS_TEST(sched_second_loader_refused,
+	"a second run while one is attached exits 1 naming the first's pid; the first keeps "
+	"its maps, socket and control",
+	"basic", attach_setup, second_loader_run, attach_cleanup);
+
 static enum ws_result sigkill_run(void *ctx)
 {
 	struct loader *l = ctx;

@@ -457,6 +457,9 @@ int cmd_run(int argc, char **argv)
 	ret = run_checks(&o);
 	if (ret)
 		return ret;
+	/* before anything is pinned or bound: a second loader touches nothing */
+	if (ws_loader_lock() < 0)
+		return 1;
 
 	libbpf_set_print(libbpf_print);
 	/*

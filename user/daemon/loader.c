@@ -13,6 +13,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <scx/common.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -24,6 +26,36 @@
 #include "wattsched.skel.h"
 
 #define BPF_FS_MAGIC		0xcafe4a11
+
+int ws_loader_lock(void)
+{
+	char pid[32] = "";
+	int fd;
+
+	if (mkdir("/run/wattsched", 0700) && errno != EEXIST) {
+		ws_err("run: cannot create /run/wattsched: %s", strerror(errno));
+		return -1;
+	}
+	fd = open(WS_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ws_err("run: %s: %s", WS_LOCK_FILE, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno == EWOULDBLOCK && pread(fd, pid, sizeof(pid) - 1, 0) > 0)
+			ws_err("run: another wattsched loader is running on this host (pid %.*s, "
+			       "holding %s); stop it first", (int)strcspn(pid, "\n"), pid,
+			       WS_LOCK_FILE);
+		else
+			ws_err("run: cannot lock %s: %s", WS_LOCK_FILE, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, strlen(pid), 0) < 0)
+		ws_warn("run: writing %s: %s", WS_LOCK_FILE, strerror(errno));
+	return fd;
+}
 
 static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *topo)
 {

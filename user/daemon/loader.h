@@ -23,6 +23,16 @@ struct ws_loader {
 	bool pinned;
 };
 
+/* One loader per host: this file holds the lock and the holder's pid. */
+#define WS_LOCK_FILE		"/run/wattsched/loader.pid"
+
+/*
+ * Take the host's loader lock before anything is pinned or bound: its fd,
+ * kept open for the process's life, or -1 after naming the pid that
+ * holds it.
+ */
+int ws_loader_lock(void);
+
 /* Open, set rodata (topology, slice, the kernel's enums), load.  0 or -errno, said. */
 int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 		   unsigned long long slice_us);
