@@ -89,6 +89,8 @@ __u32 usable_cur;
 __u8 llc_live[2][WS_MAX_LLCS];
 __u32 usable_busy;
 __u32 usable_weight;
+/* The generation whose queued tasks have been re-placed (requeue_after_change()). */
+__u32 requeued_gen = ~0U;
 
 /*
  * The class of the task running on each CPU, as class + 1 so that the
@@ -121,6 +123,18 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } ws_stats SEC(".maps");
+
+/*
+ * Per CPU: nanoseconds it ran tasks while outside the usable set, which it
+ * does only for work that may run on no usable CPU.  The daemon reads it
+ * as the demand a cap cannot move (core/power.c, ws_pinned_step()).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} ws_stranded SEC(".maps");
 
 /* Device affinity: preferred NUMA node by thread-group id. */
 struct {
@@ -186,6 +200,21 @@ struct {
 	__type(key, u32);
 	__type(value, struct mask_slot);
 } scratch_masks SEC(".maps");
+
+/* The budget's masks, copied whole under its lock before the usable mask is built. */
+struct budget_copy {
+	u32 gen;
+	u32 nr_active;
+	u64 active[WS_CPU_WORDS];
+	u64 avoid[WS_CPU_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct budget_copy);
+} budget_copies SEC(".maps");
 
 /* What a cgroup rule map gave a task, valid while token and cgroup hold. */
 struct cgrp_rule_cache {
@@ -375,29 +404,57 @@ static __always_inline u64 waiter_vtime(struct task_struct *head, u64 run_start)
 
 /* ---- the usable CPUs (budget: active and not too hot) ------------------- */
 
+/* A whole copy of the budget's masks, taken under its lock; NULL when there is none. */
+static struct budget_copy *copy_budget(struct ws_budget *b)
+{
+	struct budget_copy *c;
+	u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&budget_copies, &zero);
+	if (!c)
+		return NULL;
+	bpf_spin_lock(&b->lock);
+	c->gen = b->gen;
+	c->nr_active = b->nr_active;
+	__builtin_memcpy(c->active, b->active_mask, sizeof(c->active));
+	__builtin_memcpy(c->avoid, b->avoid_mask, sizeof(c->avoid));
+	bpf_spin_unlock(&b->lock);
+	return c;
+}
+
+/* Every CPU looks at its queues again: the usable set changed under them. */
+static void kick_all(void)
+{
+	s32 cpu;
+
+	bpf_for(cpu, 0, nr_cpus)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
 /*
- * Bring the usable mask in line with the budget.  Whoever sees a new
- * generation first rebuilds the spare buffer and publishes it; the others
- * keep using the current one meanwhile.
+ * Bring the usable mask (active and not too hot) in line with the budget.
+ * Whoever sees a new generation first rebuilds the spare buffer and
+ * publishes it; the others keep using the current one meanwhile.  Then
+ * every CPU is kicked, so that tasks queued under the old mask are
+ * re-placed at once (requeue_after_change()).
  */
 static void refresh_usable(void)
 {
 	struct ws_budget *b = get_budget();
 	struct bpf_cpumask *spare;
-	u32 gen, next, weight = 0;
+	struct budget_copy *c;
+	u32 next, weight = 0;
 	s32 cpu;
 
-	if (!b)
-		return;
-	gen = b->gen;
-	if (likely(gen == applied_gen))
+	if (!b || likely(b->gen == applied_gen))
 		return;
 	if (__sync_val_compare_and_swap(&usable_busy, 0, 1))
 		return;
 
 	next = usable_cur ^ 1;
 	spare = slot_mask(&usable_masks, next);
-	if (!spare)
+	c = copy_budget(b);
+	if (!spare || !c)
 		goto unlock;
 	bpf_cpumask_clear(spare);
 	bpf_for(cpu, 0, WS_MAX_LLCS)
@@ -405,9 +462,9 @@ static void refresh_usable(void)
 	bpf_for(cpu, 0, nr_cpus) {
 		if (cpu >= WS_MAX_CPUS)
 			break;
-		if (b->nr_active && !ws_cpu_test(b->active_mask, cpu))
+		if (c->nr_active && !ws_cpu_test(c->active, cpu))
 			continue;
-		if (ws_cpu_test(b->avoid_mask, cpu))
+		if (ws_cpu_test(c->avoid, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
 		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
@@ -415,7 +472,8 @@ static void refresh_usable(void)
 	}
 	usable_cur = next;
 	usable_weight = weight;
-	applied_gen = gen;
+	applied_gen = c->gen;
+	kick_all();
 unlock:
 	__sync_lock_test_and_set(&usable_busy, 0);
 }
@@ -1114,6 +1172,88 @@ static __noinline bool take_batch(bool prev_batch)
 	return true;
 }
 
+/*
+ * Where a task queued under the old usable set goes now, or -1 when it may
+ * stay in @dsq: from an LLC queue, when no usable CPU of that LLC may run
+ * it; from the batch queue, when no usable CPU at all may.  It goes to the
+ * LLC queue of a usable CPU it may run on, else, with none, to the queue
+ * of a CPU of its own, which that CPU drains whether usable or not.
+ */
+static s32 requeue_target(struct task_struct *p, u64 dsq, const struct cpumask *usable,
+			  struct bpf_cpumask *tmp, u64 *target)
+{
+	struct bpf_cpumask *llc;
+	s32 cpu;
+
+	bpf_cpumask_and(tmp, p->cpus_ptr, usable);
+	if (dsq != WS_DSQ_BATCH) {
+		llc = slot_mask(&llc_masks, dsq - WS_DSQ_LLC_BASE);
+		if (llc && bpf_cpumask_intersects(cast_mask(tmp), cast_mask(llc)))
+			return -1;
+	} else if (!bpf_cpumask_empty(cast_mask(tmp))) {
+		return -1;
+	}
+	if (bpf_cpumask_empty(cast_mask(tmp))) {
+		cpu = fallback_cpu(p);
+		*target = cpu_dsq(cpu);
+	} else {
+		cpu = bpf_cpumask_any_distribute(cast_mask(tmp));
+		*target = llc_dsq(cpu_llc(cpu));
+	}
+	return cpu_valid(cpu) && cpu < nr_cpus ? cpu : -1;
+}
+
+/* Re-place what waits in @dsq that its CPUs may no longer run; how many moved. */
+static u32 requeue_queue(u64 dsq, const struct cpumask *usable, struct bpf_cpumask *tmp)
+{
+	struct task_struct *p;
+	u64 target;
+	u32 moved = 0;
+	s32 cpu;
+
+	bpf_for_each(scx_dsq, p, dsq, 0) {
+		cpu = requeue_target(p, dsq, usable, tmp, &target);
+		if (cpu < 0)
+			continue;
+		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
+					   place_vtime(p, queue_clock(target, cpu), true));
+		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, target, 0)) {
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+			stat_inc(WS_STAT_requeued);
+			moved++;
+		}
+	}
+	return moved;
+}
+
+/*
+ * No task waits behind a change of the usable set: once per generation,
+ * the first CPU to dispatch after it re-places every queued task that the
+ * CPUs of its queue may no longer run (a cap or heat took them).  With
+ * every CPU kicked on the change (refresh_usable()), that happens within
+ * one dispatch of the new budget reaching BPF.
+ */
+static void requeue_after_change(void)
+{
+	u32 gen = applied_gen, done = requeued_gen, i;
+	const struct cpumask *usable;
+	struct bpf_cpumask *tmp;
+
+	/* one CPU claims the generation; the others go on */
+	if (likely(done == gen) || __sync_val_compare_and_swap(&requeued_gen, done, gen) != done)
+		return;
+	usable = usable_mask();
+	tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
+	if (!usable || !tmp || !usable_weight)
+		return;
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= WS_MAX_LLCS)
+			break;
+		requeue_queue(llc_dsq(i), usable, tmp);
+	}
+	requeue_queue(WS_DSQ_BATCH, usable, tmp);
+}
+
 /* Steal from the other LLCs of @node, then from other nodes. */
 static bool steal(u32 llc, u32 node)
 {
@@ -1144,6 +1284,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	bool usable, prev_batch;
 
 	refresh_usable();
+	requeue_after_change();
 	usable = cpu_usable(cpu);
 	/* a batch task whose slice ran out, still counted as running */
 	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
@@ -1206,11 +1347,20 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
 
+	u64 used, *stranded;
+	u32 zero = 0;
+
 	if (cpu_valid(cpu))
 		cpu_clear_running(cpu);
 	if (!tctx || !tctx->started_at)
 		return;
-	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, scx_bpf_now() - tctx->started_at);
+	used = scx_bpf_now() - tctx->started_at;
+	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
+	if (!cpu_usable(cpu)) {
+		stranded = bpf_map_lookup_elem(&ws_stranded, &zero);
+		if (stranded)
+			*stranded += used;
+	}
 }
 
 void BPF_STRUCT_OPS(wattsched_enable, struct task_struct *p)

@@ -11,6 +11,7 @@
 #define __WATTSCHED_H
 
 #ifndef __bpf__
+#include <linux/bpf.h>		/* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
 
@@ -110,9 +111,11 @@ struct ws_ctl {
  * and derived state live in separate maps so that each has a single
  * writer path: a control-loop tick can never undo a `wattsched policy`
  * that landed between its read and its write.  A zeroed block means every
- * CPU is usable and there is no cap.
+ * CPU is usable and there is no cap.  The lock makes a read whole: BPF
+ * never builds its usable mask from half of one write and half of another.
  */
 struct ws_budget {
+	struct bpf_spin_lock lock;		/* the daemon writes with BPF_F_LOCK; BPF copies under it */
 	__u32 gen;				/* bumped whenever a mask changes */
 	__u32 nr_active;			/* CPUs in active_mask; 0 = no restriction */
 	__u32 est_milliwatts;			/* the loader's last power reading */
@@ -147,7 +150,8 @@ struct ws_budget {
 	X(throttled,	"batch tasks held back by the power cap")	\
 	X(batch_rescued, "batch tasks run after waiting too long under the cap") \
 	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \
-	X(kick_idle,	"idle CPUs kicked to take queued work")
+	X(kick_idle,	"idle CPUs kicked to take queued work")			\
+	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

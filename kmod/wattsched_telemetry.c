@@ -11,7 +11,9 @@
  *
  * Locking: ws_lock (a mutex) protects all module state: AER samples,
  * RAPL accumulators and injected values.  It nests outside the CPU hotplug
- * lock and pci_lock_rescan_remove().  Every reader runs in process context,
+ * lock and inside pci_lock_rescan_remove(): a PCI walk takes ws_lock per
+ * device, never across the walk, so a slow `pcie` read never holds up the
+ * thermal and power readers.  Every reader runs in process context,
  * so the cross-CPU MSR reads (rdmsrq_safe_on_cpu(), which waits for an IPI)
  * and PCI config reads may sleep.
  *
@@ -711,17 +713,17 @@ static int ws_pcie_show(struct seq_file *m, void *unused)
 	int n = 0;
 
 	ws_header(m, "pcie");
-	mutex_lock(&ws_lock);
 	/* for_each_pci_dev() holds a reference on the device in hand */
 	pci_lock_rescan_remove();
 	for_each_pci_dev(pdev) {
 		if (!pci_is_pcie(pdev))
 			continue;
+		mutex_lock(&ws_lock);
 		ws_pcie_record(m, pdev);
+		mutex_unlock(&ws_lock);
 		n++;
 	}
 	pci_unlock_rescan_remove();
-	mutex_unlock(&ws_lock);
 	if (!n)
 		seq_puts(m, "pcie=unavailable\n");
 	return 0;
@@ -732,11 +734,14 @@ static void ws_pcie_baseline(void)
 {
 	struct pci_dev *pdev = NULL;
 
-	lockdep_assert_held(&ws_lock);
 	pci_lock_rescan_remove();
-	for_each_pci_dev(pdev)
-		if (pci_is_pcie(pdev))
-			ws_aer_baseline(pdev);
+	for_each_pci_dev(pdev) {
+		if (!pci_is_pcie(pdev))
+			continue;
+		mutex_lock(&ws_lock);
+		ws_aer_baseline(pdev);
+		mutex_unlock(&ws_lock);
+	}
 	pci_unlock_rescan_remove();
 }
 
@@ -1287,8 +1292,8 @@ static int __init ws_init(void)
 	if (!ws_cpu_inj)
 		return -ENOMEM;
 
-	mutex_lock(&ws_lock);
 	ws_pcie_baseline();
+	mutex_lock(&ws_lock);
 	ws_rapl_detect();
 	cpus_read_lock();
 	ws_rapl_sample_all();
@@ -1299,7 +1304,8 @@ static int __init ws_init(void)
 	debugfs_create_file("version", 0444, ws_dir, NULL, &ws_version_fops);
 	debugfs_create_file("pcie", 0444, ws_dir, NULL, &ws_pcie_fops);
 	debugfs_create_file("thermal", 0444, ws_dir, NULL, &ws_thermal_fops);
-	debugfs_create_file("power", 0444, ws_dir, NULL, &ws_power_fops);
+	/* RAPL energy is a power side channel (CVE-2020-8694): root only, as powercap's */
+	debugfs_create_file("power", 0400, ws_dir, NULL, &ws_power_fops);
 	debugfs_create_file("cpus", 0444, ws_dir, NULL, &ws_cpus_fops);
 	if (inject) {
 		inj = debugfs_create_dir("inject", ws_dir);

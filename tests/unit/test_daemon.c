@@ -8,6 +8,8 @@
  * drop directory with a Kubernetes-style ..data symlink swap.
  */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@
 #include "rackdoc.h"
 #include "tap.h"
 
-#define PLAN	30
+#define PLAN	32
 
 static time_t now;
 static struct ws_daemon d;
@@ -28,11 +30,50 @@ static struct ws_maps maps;
 static struct ws_topology topo;
 static struct ws_daemon_cfg cfg;
 
+/*
+ * ws_budget carries a bpf_spin_lock, which the kernel accepts only with BTF
+ * that says where it is: describe the struct as the BPF object does.
+ */
+static int create_budget_map(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct btf *btf = btf__new_empty();
+	int u32_id, u64_id, lock_id, arr_id, id;
+
+	if (!btf)
+		return -ENOMEM;
+	u32_id = btf__add_int(btf, "unsigned int", 4, 0);
+	u64_id = btf__add_int(btf, "unsigned long long", 8, 0);
+	lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
+	btf__add_field(btf, "val", u32_id, 0, 0);
+	arr_id = btf__add_array(btf, u32_id, u64_id, WS_CPU_WORDS);
+	id = btf__add_struct(btf, "ws_budget", sizeof(struct ws_budget));
+#define FIELD(name, type) \
+	btf__add_field(btf, #name, type, offsetof(struct ws_budget, name) * 8, 0)
+	FIELD(lock, lock_id);
+	FIELD(gen, u32_id);
+	FIELD(nr_active, u32_id);
+	FIELD(est_milliwatts, u32_id);
+	FIELD(power_source, u32_id);
+	FIELD(nr_sensed, u32_id);
+	FIELD(cap_watts, u32_id);
+	FIELD(active_mask, arr_id);
+	FIELD(avoid_mask, arr_id);
+#undef FIELD
+	if (btf__load_into_kernel(btf))
+		return -errno;
+	opts.btf_fd = btf__fd(btf);
+	opts.btf_key_type_id = u32_id;
+	opts.btf_value_type_id = id;
+	return bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_budget", 4, sizeof(struct ws_budget), 1,
+			      &opts);
+}
+
 static int create_maps(void)
 {
 	maps.ctl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_ctl", 4, sizeof(struct ws_ctl), 1, NULL);
-	maps.budget = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_budget", 4, sizeof(struct ws_budget),
-				     1, NULL);
+	maps.budget = create_budget_map();
+	maps.stranded = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_stranded", 4, 8, 1, NULL);
 	maps.stats = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_stats", 4, 8, WS_NR_STATS,
 				    NULL);
 	maps.dev_tgid = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_dev_tgid", 4, 4, 4096, NULL);
@@ -41,7 +82,7 @@ static int create_maps(void)
 	maps.cgrp_class = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_cgrp_class", 8, 8,
 					 WS_MAX_CGRP_RULES + 1, NULL);
 	return maps.ctl < 0 || maps.budget < 0 || maps.stats < 0 || maps.dev_tgid < 0 ||
-	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 ? -errno : 0;
+	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.stranded < 0 ? -errno : 0;
 }
 
 /* 8 CPUs: 2 LLCs of 2 cores of 2 threads, one node. */
@@ -266,6 +307,18 @@ static void test_rack_dir(const char *dir)
 	sh("rm -f %s/rack.json && mkfifo %s/rack.json", dir);
 	ws_daemon_tick(&d);
 	tap_ok(d.intent.cap_watts == 200, "rack-dir: a FIFO in its place neither blocks nor applies");
+
+	/* Issued 62 s ahead of this clock (60 s of skew allowed): not yet, then by itself. */
+	sh("rm -f %s/rack.json", dir);
+	snprintf(path, sizeof(path), "%s/rack.json", dir);
+	rackdoc_write(path, "hx", time(NULL) + 62, 700, 0, 3600, 100, 1000, "powersave");
+	ws_daemon_tick(&d);
+	tap_ok(d.intent.cap_watts == 200 && d.rack_retry_at > 0,
+	       "rack-dir: a document not valid yet waits, with a time to read it again");
+	sleep(3);
+	ws_daemon_tick(&d);
+	tap_ok(d.intent.cap_watts == 300 && !d.rack_retry_at,
+	       "rack-dir: at its issued_at it applies with no change to the file (300 W)");
 }
 
 /* Document class rules: a cgroup this host lacks is a warning, the rest apply. */

@@ -4,6 +4,7 @@
  * text-format checker (promcheck.h), and the checker against inputs it
  * must refuse, so that a pass means something.
  */
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,6 +63,21 @@ static char *format(const struct ws_metrics_in *in)
 	return buf;
 }
 
+/* Entries in @dir, but . and .. */
+static int entries(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
 static int count(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -73,7 +89,7 @@ static int count(const char *hay, const char *needle)
 
 int main(void)
 {
-	char err[256], esc[64], dir[] = "/tmp/ws-metrics-XXXXXX", path[128], tmp[160];
+	char err[256], esc[64], dir[] = "/tmp/ws-metrics-XXXXXX", path[128], tmp[160], victim[160];
 	struct ws_observed obs = {};
 	__u64 stats[WS_NR_STATS];
 	struct ws_intent it;
@@ -84,7 +100,7 @@ int main(void)
 	size_t n;
 	int fails;
 
-	tap_plan(16);
+	tap_plan(18);
 
 	fails = 0;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -181,7 +197,19 @@ int main(void)
 		}
 	}
 	tap_ok(file && n && text && !strcmp(file, text), "the file holds exactly the formatted text");
-	tap_ok(access(tmp, F_OK) != 0, "no temporary file left behind");
+	tap_ok(entries(dir) == 1, "no temporary file left behind");
+	{
+		struct stat st;
+
+		tap_ok(!stat(path, &st) && (st.st_mode & 0777) == 0644,
+		       "the file is 0644: node_exporter need not be root");
+	}
+	/* A link planted where a predictable temporary name would be is not written through. */
+	snprintf(victim, sizeof(victim), "%s.victim", dir);
+	unlink(victim);
+	tap_ok(symlink(victim, tmp) == 0 && ws_metrics_write(path, &in, err, sizeof(err)) == 0 &&
+	       access(victim, F_OK) != 0, "a planted symlink is not followed");
+	unlink(tmp);
 	tap_ok(chmod(dir, 0500) == 0 && (geteuid() == 0 ||
 	       ws_metrics_write(path, &in, err, sizeof(err)) < 0), "an unwritable directory fails");
 	if (geteuid() == 0)

@@ -24,6 +24,7 @@ struct grant_arg {
 struct step {
 	enum event ev;
 	unsigned int arg;		/* SET_POLICY: policy; SET_CAP: watts; LEASE: s after NOW */
+	long step;			/* LEASE: the wall clock stepped by this many s */
 	struct grant_arg g;		/* GRANT */
 	/* the state after it */
 	unsigned int policy, before, cap;
@@ -35,6 +36,7 @@ struct step {
 };
 
 #define NOW	1790000000L
+#define BOOT	1000.0		/* CLOCK_BOOTTIME at NOW */
 #define B	WS_POLICY_BALANCED
 #define P	WS_POLICY_PERFORMANCE
 #define S	WS_POLICY_POWERSAVE
@@ -97,6 +99,22 @@ static const struct step lease_run_safe[] = {
 	  .grant = true, .expired = true, .changed = true, .msg = "--safe-cap-watts" },
 };
 
+/* Clock steps: back an hour cannot lengthen the lease; ahead an hour ends it early. */
+static const struct step lease_clock_step[] = {
+	{ GRANT, .g = { 400, 250, B, 100, 0 }, .policy = B, .before = B, .cap = 400,
+	  .origin = WS_ORIGIN_RACK, .grant = true },
+	{ LEASE, 99, .step = -3600, .policy = B, .before = B, .cap = 400,
+	  .origin = WS_ORIGIN_RACK, .grant = true, .msg = "" },
+	{ LEASE, 100, .step = -3600, .policy = B, .before = B, .cap = 250,
+	  .origin = WS_ORIGIN_SAFE, .grant = true, .expired = true, .changed = true,
+	  .msg = "safe cap 250 W" },
+	{ GRANT, .g = { 400, 250, B, 100, 0 }, .policy = B, .before = B, .cap = 400,
+	  .origin = WS_ORIGIN_RACK, .grant = true },
+	{ LEASE, 10, .step = 3600, .policy = B, .before = B, .cap = 250,
+	  .origin = WS_ORIGIN_SAFE, .grant = true, .expired = true, .changed = true,
+	  .msg = "safe cap 250 W" },
+};
+
 /* Neither: the cap stays, said once. */
 static const struct step lease_no_safe[] = {
 	{ GRANT, .g = { 400, 0, B, 100, 0 }, .policy = B, .before = B, .cap = 400,
@@ -128,10 +146,10 @@ static bool apply(struct ws_intent *in, const struct step *s, char *msg, size_t 
 		g.policy = s->g.policy;
 		g.expires = NOW + s->g.lease;
 		g.batch_duty_pct = s->g.duty;
-		ws_intent_apply_grant(in, &g);
+		ws_intent_apply_grant(in, &g, NOW, BOOT);
 		break;
 	case LEASE:
-		return ws_intent_lease_step(in, NOW + s->arg, msg, len);
+		return ws_intent_lease_step(in, NOW + s->arg + s->step, BOOT + s->arg, msg, len);
 	}
 	return false;
 }
@@ -169,7 +187,7 @@ int main(void)
 	struct ws_intent in;
 	struct ws_ctl ctl;
 
-	tap_plan(9 + 8 + 5 + 2 + 3 + 4);
+	tap_plan(9 + 8 + 5 + 2 + 3 + 5 + 4);
 
 	run_table("operator", operator_steps, sizeof(operator_steps) / sizeof(operator_steps[0]), 0);
 	run_table("rack", rack_steps, sizeof(rack_steps) / sizeof(rack_steps[0]), 0);
@@ -179,6 +197,8 @@ int main(void)
 		  sizeof(lease_run_safe) / sizeof(lease_run_safe[0]), 120);
 	run_table("lease, no safe cap", lease_no_safe,
 		  sizeof(lease_no_safe) / sizeof(lease_no_safe[0]), 0);
+	run_table("lease, clock steps", lease_clock_step,
+		  sizeof(lease_clock_step) / sizeof(lease_clock_step[0]), 0);
 
 	ws_intent_init(&in, WS_POLICY_POWERSAVE, 0, 50, 0);
 	in.gen = 9;

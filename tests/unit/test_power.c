@@ -26,6 +26,59 @@ static void fake_topo(struct ws_topology *t)
 	}
 }
 
+/* One budget step with no temperatures known. */
+static bool step(unsigned int policy, unsigned int n_cap, unsigned int n_compact,
+		 const __u64 *hot, const __u64 *pinned, struct ws_budget *b,
+		 const struct ws_topology *topo)
+{
+	struct ws_budget_in in = { .policy = policy, .n_cap = n_cap, .n_compact = n_compact,
+				   .hot = hot, .pinned = pinned };
+
+	return ws_budget_step(&in, b, topo);
+}
+
+/* Pinned work, every CPU hot, and the pinned set's own rules. */
+static void test_pinned_and_hot(const struct ws_topology *topo)
+{
+	__u64 pinned[WS_CPU_WORDS] = { 0xc0 }, hot[WS_CPU_WORDS] = { 0xff };
+	double stranded[8] = { 0 }, busy[8] = { 0 };
+	int headroom[8] = { 500, 900, 2600, 2400, 1000, 2700, 300, 100 };
+	struct ws_budget_in in = { .policy = WS_POLICY_CAPPED, .n_cap = 3, .hot = hot,
+				   .headroom_mc = headroom };
+	struct ws_budget b = {};
+	struct ws_pinned p = {};
+	unsigned int i;
+
+	tap_ok(step(WS_POLICY_CAPPED, 3, 0, NULL, pinned, &b, topo) && b.nr_active == 3 &&
+	       b.active_mask[0] == 0xc1, "pinned CPUs 6, 7 count inside a 3-CPU cap, then cpu0");
+	tap_ok(step(WS_POLICY_CAPPED, 1, 0, NULL, pinned, &b, topo) && b.nr_active == 1 &&
+	       b.active_mask[0] == 0x40, "a cap below the pinned CPUs: the cap's count of them");
+	tap_ok(ws_budget_step(&in, &b, topo) && b.nr_active == 3 &&
+	       b.active_mask[0] == 0x2c && (b.avoid_mask[0] & 0x2c) == 0,
+	       "every CPU hot under a 3-CPU cap: the 3 least hot (5, 2, 3) take work, not none");
+	in.n_cap = 0;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.nr_active == 0 && b.avoid_mask[0] == 0xc1,
+	       "every CPU hot, no cap: CPUs within 2 C of the coolest (1-5) stay usable");
+	in.headroom_mc = NULL;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.avoid_mask[0] == 0,
+	       "every CPU hot and temperatures unknown: none is avoided");
+
+	stranded[6] = 0.9;
+	busy[6] = 0.9;
+	tap_ok(ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0x40,
+	       "pinned: a CPU that ran stranded work 90% of a period joins");
+	stranded[6] = 0;
+	tap_ok(!ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0x40,
+	       "pinned: it stays while busy (inside the set nothing is stranded)");
+	for (i = 0; i < WS_PINNED_RECHECK; i++)
+		ws_pinned_step(&p, topo, stranded, busy);
+	tap_ok(p.mask[0] == 0, "pinned: emptied at the recheck, rejoins only if still stranded");
+	busy[6] = 0;
+	stranded[7] = 0.1;
+	tap_ok(!ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0,
+	       "pinned: 10% stranded (a kthread's share) does not count");
+}
+
 /* The open-loop cap count of @cap, 0 for none, as the law's first step. */
 static unsigned int ncap(const struct ws_power_model *m, unsigned int cap)
 {
@@ -102,7 +155,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(44);
+	tap_plan(53);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
@@ -149,22 +202,22 @@ int main(void)
 	tap_is_int(mask[0], 0x1c, "3 CPUs with core 0 hot: core 1, then the next LLC");
 
 	cap = 95;
-	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL),
+	tap_ok(step(policy, ncap(&m, cap), 0, NULL, NULL, &b, &topo),
 	       "cap step: first application changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0xf, "cap step: one LLC's 4 CPUs");
-	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL),
+	tap_ok(!step(policy, ncap(&m, cap), 0, NULL, NULL, &b, &topo),
 	       "cap step: same cap, no change (no oscillation)");
-	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, hot), "a hot core changes the set");
+	tap_ok(step(policy, ncap(&m, cap), 0, hot, NULL, &b, &topo), "a hot core changes the set");
 	tap_ok(b.nr_active == 4 && b.active_mask[0] == 0x3c && b.avoid_mask[0] == 0x3,
 	       "cap with core 0 hot: 4 CPUs from core 1 on, core 0 avoided");
 	cap = 0;
-	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL), "clearing the cap changes the set");
+	tap_ok(step(policy, ncap(&m, cap), 0, NULL, NULL, &b, &topo), "clearing the cap changes the set");
 	tap_ok(b.nr_active == 0 && b.active_mask[0] == 0 && b.avoid_mask[0] == 0,
 	       "cleared: no restriction");
-	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 0, NULL), "no cap, nothing to do");
-	tap_ok(!ws_budget_step(policy, &b, &topo, ncap(&m, cap), 3, NULL), "compaction ignored outside powersave");
+	tap_ok(!step(policy, ncap(&m, cap), 0, NULL, NULL, &b, &topo), "no cap, nothing to do");
+	tap_ok(!step(policy, ncap(&m, cap), 3, NULL, NULL, &b, &topo), "compaction ignored outside powersave");
 	policy = WS_POLICY_POWERSAVE;
-	tap_ok(ws_budget_step(policy, &b, &topo, ncap(&m, cap), 3, NULL) && b.nr_active == 3 &&
+	tap_ok(step(policy, ncap(&m, cap), 3, NULL, NULL, &b, &topo) && b.nr_active == 3 &&
 	       b.active_mask[0] == 0x7, "powersave: the compacted 3 CPUs, packed");
 
 	/* compaction: grow at once above 85%, shrink after 8 periods that fit fewer */
@@ -178,5 +231,6 @@ int main(void)
 	tap_is_int(ws_compact_step(&c, 7.9, 8), 8, "saturated again: all CPUs, never more");
 	ws_power_model_defaults(&m);
 	test_law(&m);
+	test_pinned_and_hot(&topo);
 	return tap_done();
 }

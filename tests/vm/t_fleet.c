@@ -219,6 +219,36 @@ WS_TEST(fleet_lease_expiry,
 	"share), origin safe",
 	"basic", lease_setup, lease_run, stop);
 
+/*
+ * A 25 s document, then the clock stepped back an hour: the lease still
+ * ends 25 s after it was applied (CLOCK_BOOTTIME anchor), not an hour later.
+ */
+static enum ws_result clock_step_run(void *ctx)
+{
+	char buf[4096];
+	long long t0;
+	int rc;
+
+	WS_ASSERT(write_doc(DIR "/step.json", 900, 0, 25, 100, 1000, "balanced") == 0, "write");
+	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/step.json 2>&1", ws_wattsched());
+	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
+	t0 = ws_now_ms();
+	WS_ASSERT(ws_sh("date -s @$(( $(date +%%s) - 3600 )) >/dev/null") == 0,
+		  "cannot step the clock back");
+	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
+		  "the lease did not end 60 s after a 25 s document with the clock stepped back "
+		  "an hour: %s", buf);
+	ws_log("safe cap %.1f s after the apply, the clock an hour back: %s",
+	       (ws_now_ms() - t0) / 1000.0, buf);
+	WS_ASSERT(has(buf, "cap_watts", "123") && has(buf, "lease_expired", "true"),
+		  "not the safe cap: %s", buf);
+	ws_sh("date -s @$(( $(date +%%s) + 3600 )) >/dev/null");
+	return WS_PASS;
+}
+WS_TEST(fleet_lease_clock_step,
+	"a clock stepped back an hour does not lengthen a 25 s lease: the safe cap follows on time",
+	"basic", lease_setup, clock_step_run, stop);
+
 static enum ws_result dir_setup(void **ctx)
 {
 	if (gethostname(host, sizeof(host) - 1))
@@ -339,7 +369,7 @@ static enum ws_result metrics_run(void *ctx)
 		ws_sleep_ms(170);
 	}
 	WS_ASSERT(ws_sh("ls -A " DIR "/metrics | "
-			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(.tmp\\)\\{0,1\\}$'") != 0,
+			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(\\.[A-Za-z0-9]\\{6\\}\\)\\{0,1\\}$'") != 0,
 		  "files other than the metrics file and its temporary one in its directory");
 
 	t1 = metric(text, "wattsched_last_update_seconds");

@@ -258,20 +258,27 @@ static void mark_this_host(struct rack_plan *plan, const struct rack_args *a)
 		ws_warn("this host (%s) is not in %s", hostname, a->path);
 }
 
-/* `rack plan` and `rack check`. */
+/*
+ * `rack plan` and `rack check`.  A plan is a what-if: a lease that is over
+ * (or not begun) at --now is a warning there, and an error for check.
+ */
 static int rack_plan(const struct rack_args *a)
 {
+	bool check = !strcmp(a->action, "check");
 	char err[RACK_ERR_MAX];
 	struct rack_plan plan;
 	int ret;
 
-	ret = rack_load_file(a->path, a->host_id, a->now, &plan, err, sizeof(err));
+	ret = rack_load_file(a->path, a->host_id, check ? a->now : 0, &plan, err, sizeof(err));
 	if (ret) {
 		ws_err("%s: %s", a->path, err);
 		return 1;
 	}
-	if (!strcmp(a->action, "check"))
+	if (check)
 		goto free_plan;
+	if (rack_validate_time(&plan.doc, a->now, err, sizeof(err)))
+		ws_warn("%s: %s: the shares below are what it would give, not what a host "
+			"would apply", a->path, err);
 	mark_this_host(&plan, a);
 	if (a->json) {
 		ret = print_json(a->path, &plan);

@@ -129,10 +129,24 @@ static bool has(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && v;
 }
 
+/* Print the CPUs of JSON array @key; how many. */
+static size_t print_list(struct json_object *st, const char *key)
+{
+	struct json_object *a;
+	size_t i, n = 0;
+
+	if (json_object_object_get_ex(st, key, &a) && json_object_is_type(a, json_type_array))
+		n = json_object_array_length(a);
+	for (i = 0; i < n; i++)
+		printf(" %d", json_object_get_int(json_object_array_get_idx(a, i)));
+	return n;
+}
+
 static void print_cap(struct json_object *st)
 {
 	unsigned int cap = num(st, "cap_watts"), in_force = num(st, "cap_in_force_watts");
 	unsigned int active = num(st, "active_cpus");
+	struct json_object *v;
 
 	if (!has(st, "cap_watts") && in_force)
 		printf("cap:        %u W in force, %u CPUs take work\n", in_force, active);
@@ -143,13 +157,16 @@ static void print_cap(struct json_object *st)
 		       cap, in_force, active);
 	else
 		printf("cap:        %u W, %u CPUs take work\n", cap, active);
+	if (json_object_object_get_ex(st, "cap_unmet_pinned", &v) && json_object_get_boolean(v)) {
+		printf("            NOT MET: work that can run only on CPUs");
+		print_list(st, "pinned_cpus");
+		printf(" keeps them busy\n");
+	}
 }
 
 static void print_thermal(struct json_object *st)
 {
-	struct json_object *hot;
 	const char *t = str(st, "thermal");
-	size_t i, n = 0;
 
 	if (!strcmp(t, "module not loaded")) {
 		printf("thermal:    no readings: the telemetry module is not loaded\n");
@@ -162,11 +179,7 @@ static void print_thermal(struct json_object *st)
 	}
 	printf("thermal:    %u CPUs sensed; hot CPUs avoided:",
 	       (unsigned int)num(st, "thermal_sensed_cpus"));
-	if (json_object_object_get_ex(st, "hot_cpus", &hot))
-		n = json_object_array_length(hot);
-	for (i = 0; i < n; i++)
-		printf(" %d", json_object_get_int(json_object_array_get_idx(hot, i)));
-	printf("%s\n", n ? "" : " none");
+	printf("%s\n", print_list(st, "hot_cpus") ? "" : " none");
 }
 
 static void print_lease(struct json_object *st, time_t now)

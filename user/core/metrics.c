@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/metrics.h"
@@ -32,6 +33,15 @@ void ws_prom_escape(const char *s, char *buf, size_t len)
 		}
 	}
 	buf[o] = '\0';
+}
+
+static unsigned int mask_count(const __u64 *m)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < WS_CPU_WORDS; i++)
+		n += __builtin_popcountll(m[i]);
+	return n;
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -81,6 +91,14 @@ int ws_metrics_format(FILE *f, const struct ws_metrics_in *in)
 	family(f, "wattsched_active_cpus", "gauge", "CPUs that may take new work.");
 	fprintf(f, "wattsched_active_cpus %u\n", obs->active_cpus);
 
+	family(f, "wattsched_pinned_cpus", "gauge",
+	       "CPUs busy with work that can run nowhere else, counted inside the cap.");
+	fprintf(f, "wattsched_pinned_cpus %u\n", mask_count(obs->pinned));
+
+	family(f, "wattsched_cap_unmet_pinned", "gauge",
+	       "1 while pinned work needs more CPUs than the cap allows, so the cap is not met.");
+	fprintf(f, "wattsched_cap_unmet_pinned %d\n", obs->cap_unmet_pinned);
+
 	family(f, "wattsched_policy_info", "gauge", "The scheduler policy in force.");
 	fprintf(f, "wattsched_policy_info{policy=\"%s\"} 1\n", ws_policy_name(it->policy));
 
@@ -118,22 +136,26 @@ int ws_metrics_write(const char *path, const struct ws_metrics_in *in, char *err
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(base, sizeof(base), "%s", path);
-	/* node_exporter reads only *.prom: a dot-name without it is never read half-written. */
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dirname(dir), basename(base)) >=
-	    (int)sizeof(tmp)) {
-		snprintf(err, errlen, "%s: name too long", path);
-		return -ENAMETOOLONG;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		return ret;
+	/*
+	 * node_exporter reads only *.prom: a dot-name without it is never read
+	 * half-written.  mkstemp() makes it with O_EXCL, so no file or link an
+	 * attacker put in the directory is written through.
+	 */
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dirname(dir), basename(base)) >=
+	    (int)sizeof(tmp))
+		return ws_fail(err, errlen, -ENAMETOOLONG, "%s: name too long", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return ws_fail(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
+	/* readable by the collector, which seldom runs as root */
+	if (fchmod(fd, 0644)) {
+		ret = ws_fail(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		goto unlink_tmp;
 	}
 	f = fdopen(fd, "w");
 	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		ret = ws_fail(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
 		close(fd);
 		goto unlink_tmp;
 	}
@@ -141,12 +163,12 @@ int ws_metrics_write(const char *path, const struct ws_metrics_in *in, char *err
 	if (fclose(f) && !ret)
 		ret = -errno;
 	if (ret) {
-		snprintf(err, errlen, "writing %s: %s", tmp, strerror(-ret));
+		ws_fail(err, errlen, ret, "writing %s: %s", tmp, strerror(-ret));
 		goto unlink_tmp;
 	}
 	if (rename(tmp, path)) {
-		ret = -errno;
-		snprintf(err, errlen, "renaming %s to %s: %s", tmp, path, strerror(errno));
+		ret = ws_fail(err, errlen, -errno, "renaming %s to %s: %s", tmp, path,
+			      strerror(errno));
 		goto unlink_tmp;
 	}
 	return 0;

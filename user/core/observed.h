@@ -25,7 +25,10 @@ struct ws_observed {
 	struct ws_compliance_state compliance;
 	enum ws_thermal_state thermal;
 	unsigned int nr_sensed;		/* CPUs with a temperature reading */
-	__u64 hot[WS_CPU_WORDS];	/* CPUs too hot to take new work */
+	__u64 hot[WS_CPU_WORDS];	/* CPUs avoided as too hot to take new work */
+	__u64 pinned[WS_CPU_WORDS];	/* CPUs whose work can run nowhere else */
+	unsigned int cap_cpus;		/* the CPUs the cap alone would allow; 0 = no cap */
+	bool cap_unmet_pinned;		/* the pinned CPUs are more than the cap allows */
 };
 
 #endif /* __WS_OBSERVED_H */

@@ -91,7 +91,8 @@ void ws_intent_clear_cap(struct ws_intent *in)
 	drop_grant(in);
 }
 
-void ws_intent_apply_grant(struct ws_intent *in, const struct ws_rack_grant *g)
+void ws_intent_apply_grant(struct ws_intent *in, const struct ws_rack_grant *g, time_t now,
+			   double boot)
 {
 	/* What clearing the cap returns to: the document's policy for this host. */
 	if (g->policy != WS_POLICY_CAPPED)
@@ -103,6 +104,7 @@ void ws_intent_apply_grant(struct ws_intent *in, const struct ws_rack_grant *g)
 	in->batch_duty_pct = g->batch_duty_pct ?: in->duty_default;
 	in->origin = WS_ORIGIN_RACK;
 	in->grant = *g;
+	in->lease_end_boot = boot + (double)(g->expires - now);
 	in->have_grant = true;
 	in->lease_expired = false;
 }
@@ -114,14 +116,15 @@ unsigned int ws_intent_safe_watts(const struct ws_intent *in)
 	return in->safe_cap_watts;
 }
 
-bool ws_intent_lease_step(struct ws_intent *in, time_t now, char *msg, size_t msglen)
+bool ws_intent_lease_step(struct ws_intent *in, time_t now, double boot, char *msg,
+			  size_t msglen)
 {
 	unsigned int safe;
 	char t[32];
 
 	msg[0] = '\0';
 	if (!in->have_grant || in->lease_expired || in->origin != WS_ORIGIN_RACK ||
-	    now < in->grant.expires)
+	    (now < in->grant.expires && boot < in->lease_end_boot))
 		return false;
 	in->lease_expired = true;
 	rack_format_time(in->grant.expires, t, sizeof(t));

@@ -46,6 +46,7 @@ struct ws_intent {
 	unsigned int duty_default;	/* `run --batch-duty-pct`: for grants without one */
 	unsigned int safe_cap_watts;	/* `run --safe-cap-watts`; 0 = none */
 	struct ws_rack_grant grant;	/* the document applied last (origin rack or safe) */
+	double lease_end_boot;		/* its end on CLOCK_BOOTTIME, anchored when applied */
 	bool have_grant;
 	bool lease_expired;
 };
@@ -57,15 +58,24 @@ void ws_intent_init(struct ws_intent *in, unsigned int policy, unsigned int cap_
 void ws_intent_set_policy(struct ws_intent *in, unsigned int policy);
 void ws_intent_set_cap(struct ws_intent *in, unsigned int watts);
 void ws_intent_clear_cap(struct ws_intent *in);
-/* A checked grant: cap = floor(watts), the document's policy and duty cycle; origin rack. */
-void ws_intent_apply_grant(struct ws_intent *in, const struct ws_rack_grant *g);
+/*
+ * A checked grant: cap = floor(watts), the document's policy and duty
+ * cycle; origin rack.  Its lease's end is anchored on CLOCK_BOOTTIME now
+ * (@boot; @now is the wall clock), so that no clock step can extend it.
+ */
+void ws_intent_apply_grant(struct ws_intent *in, const struct ws_rack_grant *g, time_t now,
+			   double boot);
 
 /*
- * The lease: once @now reaches the applied document's end, the cap becomes
- * the safe cap (ws_intent_safe_watts()), origin safe.  True when the intent
- * changed; @msg (may be left empty) says what happened, once, for the log.
+ * The lease: once the applied document's end is reached by the wall clock
+ * (@now) or by the anchor on CLOCK_BOOTTIME (@boot), whichever comes
+ * first, the cap becomes the safe cap (ws_intent_safe_watts()), origin
+ * safe.  A clock stepped back cannot lengthen a lease; one stepped ahead
+ * ends it early, on the safe side.  True when the intent changed; @msg
+ * (may be left empty) says what happened, once, for the log.
  */
-bool ws_intent_lease_step(struct ws_intent *in, time_t now, char *msg, size_t msglen);
+bool ws_intent_lease_step(struct ws_intent *in, time_t now, double boot, char *msg,
+			  size_t msglen);
 
 /* The safe cap: the document's safe share, else --safe-cap-watts; 0 = none. */
 unsigned int ws_intent_safe_watts(const struct ws_intent *in);

@@ -27,6 +27,7 @@
  * ratio that moves with the load cannot make the set flap.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -263,23 +264,121 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 	return law->n;
 }
 
-bool ws_budget_step(unsigned int policy, struct ws_budget *b,
-		    const struct ws_topology *topo, unsigned int n_cap,
-		    unsigned int n_compact, const __u64 *hot)
+static unsigned int mask_weight(const __u64 *m)
 {
-	__u64 mask[WS_CPU_WORDS] = {}, avoid[WS_CPU_WORDS] = {};
+	unsigned int i, n = 0;
+
+	for (i = 0; i < WS_CPU_WORDS; i++)
+		n += __builtin_popcountll(m[i]);
+	return n;
+}
+
+/* Add CPUs to @mask in packing order, outside @avoid, until it holds @n. */
+static void choose_more(const struct ws_topology *topo, unsigned int n, const __u64 *avoid,
+			__u64 *mask)
+{
+	__u64 more[WS_CPU_WORDS], skip[WS_CPU_WORDS];
+	unsigned int i, have = mask_weight(mask);
+
+	if (have >= n)
+		return;
+	for (i = 0; i < WS_CPU_WORDS; i++)
+		skip[i] = mask[i] | avoid[i];
+	ws_cap_choose_cpus(topo, n - have, skip, more);
+	for (i = 0; i < WS_CPU_WORDS; i++)
+		mask[i] |= more[i];
+}
+
+/*
+ * The least hot of @cands: those within WS_HOT_BAND_MC of the most
+ * headroom (all of them when temperatures are unknown), into @out.
+ */
+static void least_hot(const struct ws_topology *topo, const __u64 *cands, const int *headroom,
+		      __u64 *out)
+{
+	unsigned int cpu;
+	int best = INT_MIN;
+
+	memset(out, 0, WS_CPU_WORDS * sizeof(__u64));
+	for (cpu = 0; cpu < topo->nr_cpus && headroom; cpu++)
+		if (ws_cpu_test(cands, cpu) && headroom[cpu] > best)
+			best = headroom[cpu];
+	for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+		if (ws_cpu_test(cands, cpu) &&
+		    (!headroom || headroom[cpu] >= best - WS_HOT_BAND_MC))
+			out[cpu / 64] |= 1ULL << (cpu % 64);
+}
+
+/* The @n of @cands with the most headroom (packing order when unknown), into @out. */
+static void least_hot_n(const struct ws_topology *topo, const __u64 *cands, const int *headroom,
+			unsigned int n, __u64 *out)
+{
+	unsigned int cpu, k;
+	int best;
+
+	memset(out, 0, WS_CPU_WORDS * sizeof(__u64));
+	if (!headroom) {
+		ws_cap_choose_cpus(topo, n, NULL, out);
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		best = -1;
+		for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+			if (ws_cpu_test(cands, cpu) && !ws_cpu_test(out, cpu) &&
+			    (best < 0 || headroom[cpu] > headroom[best]))
+				best = cpu;
+		if (best < 0)
+			break;
+		out[best / 64] |= 1ULL << (best % 64);
+	}
+}
+
+/* The count of CPUs that take new work: the cap's or compaction's, 0 for every CPU. */
+static unsigned int budget_count(const struct ws_budget_in *in, const struct ws_topology *topo)
+{
 	unsigned int n = topo->nr_online;
 
-	if (hot)
-		memcpy(avoid, hot, sizeof(avoid));
-	if (n_cap && n_cap < n)
-		n = n_cap;
-	if (policy == WS_POLICY_POWERSAVE && n_compact && n_compact < n)
-		n = n_compact;
-	if (n >= topo->nr_online)
-		n = 0;		/* every CPU: no restriction */
-	else
-		ws_cap_choose_cpus(topo, n, avoid, mask);
+	if (in->n_cap && in->n_cap < n)
+		n = in->n_cap;
+	if (in->policy == WS_POLICY_POWERSAVE && in->n_compact && in->n_compact < n)
+		n = in->n_compact;
+	return n >= topo->nr_online ? 0 : n;
+}
+
+bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
+		    const struct ws_topology *topo)
+{
+	__u64 mask[WS_CPU_WORDS] = {}, avoid[WS_CPU_WORDS] = {}, usable[WS_CPU_WORDS];
+	__u64 band[WS_CPU_WORDS], skip[WS_CPU_WORDS];
+	unsigned int i, n;
+
+	if (in->hot)
+		memcpy(avoid, in->hot, sizeof(avoid));
+	n = budget_count(in, topo);
+	if (n && in->pinned) {
+		/* pinned CPUs first: their work runs there whatever the cap says */
+		for (i = 0; i < WS_CPU_WORDS; i++)
+			skip[i] = avoid[i] | ~in->pinned[i];
+		choose_more(topo, n, skip, mask);
+	}
+	if (n)
+		choose_more(topo, n, avoid, mask);
+	/* Never every CPU too hot to use: then the least hot ones take work. */
+	for (i = 0; i < WS_CPU_WORDS; i++)
+		usable[i] = (n ? mask[i] : topo->online[i]) & ~avoid[i];
+	if (!mask_weight(usable)) {
+		if (n)
+			least_hot_n(topo, topo->online, in->headroom_mc, n, band);
+		else
+			least_hot(topo, topo->online, in->headroom_mc, band);
+		for (i = 0; i < WS_CPU_WORDS; i++) {
+			avoid[i] &= ~band[i];
+			if (n)
+				mask[i] |= band[i];
+		}
+	}
+	if (n)
+		n = mask_weight(mask);
 	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)) &&
 	    !memcmp(avoid, b->avoid_mask, sizeof(avoid)))
 		return false;
@@ -322,4 +421,26 @@ double ws_cpu_busy_frac(const struct ws_cpu_sample *a, const struct ws_cpu_sampl
 	if (b->total <= a->total || di > dt)
 		return 0;
 	return (double)(dt - di) / dt;
+}
+
+bool ws_pinned_step(struct ws_pinned *p, const struct ws_topology *topo, const double *stranded,
+		    const double *busy)
+{
+	__u64 next[WS_CPU_WORDS] = {};
+	unsigned int cpu;
+	bool keep = ++p->periods < WS_PINNED_RECHECK;
+
+	if (!keep)
+		p->periods = 0;
+	for (cpu = 0; cpu < topo->nr_cpus && cpu < WS_MAX_CPUS; cpu++) {
+		if (!ws_cpu_test(topo->online, cpu))
+			continue;
+		if (stranded[cpu] >= WS_PINNED_MIN ||
+		    (keep && ws_cpu_test(p->mask, cpu) && busy[cpu] >= WS_PINNED_MIN))
+			next[cpu / 64] |= 1ULL << (cpu % 64);
+	}
+	if (!memcmp(next, p->mask, sizeof(next)))
+		return false;
+	memcpy(p->mask, next, sizeof(next));
+	return true;
 }

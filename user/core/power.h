@@ -82,15 +82,52 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 			     unsigned int cap_watts, unsigned int perf, unsigned int nr_online,
 			     double ratio);
 
+/* Hot CPUs within this of the coolest stay usable when every CPU is hot. */
+#define WS_HOT_BAND_MC		2000
+
+struct ws_budget_in {
+	unsigned int policy;		/* enum ws_policy in force */
+	unsigned int n_cap;		/* the cap's CPU count; 0 = no cap */
+	unsigned int n_compact;		/* powersave's compacted count; 0 = none */
+	const __u64 *hot;		/* CPUs too hot to take new work; NULL = none */
+	const int *headroom_mc;		/* per CPU: its limit - its temperature; NULL = unknown */
+	const __u64 *pinned;		/* CPUs whose work can run nowhere else; NULL = none */
+};
+
 /*
- * Derive the budget: the CPUs that take new work (@n_cap, the cap's count,
- * 0 for no cap, and under powersave the compacted count @n_compact, 0 for
- * none, whichever is smaller, chosen outside @hot) and the CPUs to avoid
- * (@hot, NULL for none).  True when a mask changed.
+ * Derive the budget's masks.  With a cap, or powersave compaction, the
+ * smaller count of CPUs takes new work: pinned CPUs first (their work runs
+ * there whatever the cap says, so it is better counted inside the cap than
+ * on top of it), then CPUs that are not hot, in packing order.  Hot CPUs are avoided, but never every CPU: when all
+ * that could take work are hot, the least hot take it: under a cap, the
+ * count it allows, most headroom first; without, those within
+ * WS_HOT_BAND_MC of the coolest.  True when a mask changed.
  */
-bool ws_budget_step(unsigned int policy, struct ws_budget *b,
-		    const struct ws_topology *topo, unsigned int n_cap,
-		    unsigned int n_compact, const __u64 *hot);
+bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
+		    const struct ws_topology *topo);
+
+/*
+ * Pinned demand (docs/design.md, "Never stall"): a CPU joins when, outside
+ * the usable set, it spent at least WS_PINNED_MIN of a period running work
+ * that could run nowhere else; it stays while it is that busy at all, and
+ * every WS_PINNED_RECHECK periods the set is emptied, so a CPU whose
+ * pinned work is gone leaves it.
+ */
+#define WS_PINNED_MIN		0.25
+#define WS_PINNED_RECHECK	40	/* periods: 10 s */
+
+struct ws_pinned {
+	__u64 mask[WS_CPU_WORDS];
+	unsigned int periods;
+};
+
+/*
+ * One period: @stranded[cpu] is the share of it the CPU ran work with no
+ * usable CPU in its mask, @busy[cpu] its busy share.  True when the set
+ * changed.
+ */
+bool ws_pinned_step(struct ws_pinned *p, const struct ws_topology *topo, const double *stranded,
+		    const double *busy);
 
 struct ws_cpu_sample {
 	unsigned long long total, idle;

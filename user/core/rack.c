@@ -749,6 +749,124 @@ static int parse_root(struct json_object *root, struct rack_doc *doc,
 	return parse_hosts(root, doc, err, errlen);
 }
 
+/*
+ * Duplicate member names.  json-c keeps the last of two members with one
+ * name, so a document in which a validating tool saw the first would mean
+ * something else here; refuse it, naming the second.  The text is valid
+ * JSON by now, which keeps this walk simple.
+ */
+struct dup_walk {
+	const char *s;
+	size_t i;
+};
+
+static void dup_ws(struct dup_walk *w)
+{
+	while (w->s[w->i] == ' ' || w->s[w->i] == '\t' || w->s[w->i] == '\n' ||
+	       w->s[w->i] == '\r')
+		w->i++;
+}
+
+/* Skip the string at w->i; return its decoded text (malloc'd), NULL on ENOMEM. */
+static char *dup_string(struct dup_walk *w)
+{
+	size_t start = w->i++;
+	struct json_object *o;
+	char *raw, *dec = NULL;
+
+	while (w->s[w->i] != '"')
+		w->i += w->s[w->i] == '\\' ? 2 : 1;
+	w->i++;
+	raw = strndup(w->s + start, w->i - start);
+	o = raw ? json_tokener_parse(raw) : NULL;
+	if (o)
+		dec = strdup(json_object_get_string(o));
+	json_object_put(o);
+	free(raw);
+	return dec;
+}
+
+static int dup_value(struct dup_walk *w, const char *path, char *err, size_t errlen);
+
+static int dup_object(struct dup_walk *w, const char *path, char *err, size_t errlen)
+{
+	char **keys = NULL, **more, kpath[RACK_PATH_MAX];
+	size_t n = 0, k;
+	int ret = 0;
+
+	w->i++;
+	for (dup_ws(w); !ret && w->s[w->i] == '"'; dup_ws(w)) {
+		more = realloc(keys, (n + 1) * sizeof(*keys));
+		if (!more || !(more[n] = dup_string(w))) {
+			keys = more ?: keys;
+			ret = fail(err, errlen, -ENOMEM, "", "out of memory");
+			break;
+		}
+		keys = more;
+		join_key(kpath, path, keys[n]);
+		for (k = 0; k < n && strcmp(keys[k], keys[n]); k++)
+			;
+		n++;
+		if (k < n - 1) {
+			ret = fail(err, errlen, -EINVAL, kpath,
+				   "given twice in one object (the first would be dropped)");
+			break;
+		}
+		dup_ws(w);
+		w->i++;		/* ':' */
+		dup_ws(w);
+		ret = dup_value(w, kpath, err, errlen);
+		dup_ws(w);
+		if (w->s[w->i] == ',')
+			w->i++;
+	}
+	w->i++;			/* '}' */
+	while (n)
+		free(keys[--n]);
+	free(keys);
+	return ret;
+}
+
+static int dup_array(struct dup_walk *w, const char *path, char *err, size_t errlen)
+{
+	char ipath[RACK_PATH_MAX];
+	size_t idx = 0;
+	int ret = 0;
+
+	w->i++;
+	for (dup_ws(w); !ret && w->s[w->i] != ']'; dup_ws(w)) {
+		join_idx(ipath, path, idx++);
+		ret = dup_value(w, ipath, err, errlen);
+		dup_ws(w);
+		if (w->s[w->i] == ',')
+			w->i++;
+	}
+	w->i++;
+	return ret;
+}
+
+static int dup_value(struct dup_walk *w, const char *path, char *err, size_t errlen)
+{
+	char *str;
+
+	switch (w->s[w->i]) {
+	case '{':
+		return dup_object(w, path, err, errlen);
+	case '[':
+		return dup_array(w, path, err, errlen);
+	case '"':
+		str = dup_string(w);
+		if (!str)
+			return fail(err, errlen, -ENOMEM, "", "out of memory");
+		free(str);
+		return 0;
+	default:
+		while (w->s[w->i] && !strchr(",]} \t\r\n", w->s[w->i]))
+			w->i++;
+		return 0;
+	}
+}
+
 /* Byte offset -> "line L, column C" (1-based) for syntax errors. */
 static void where(const char *json, size_t off, char *buf, size_t len)
 {
@@ -810,7 +928,14 @@ int rack_parse(const char *json, size_t len, struct rack_doc *doc,
 		return ret;
 	}
 
-	ret = parse_root(root, doc, err, errlen);
+	{
+		struct dup_walk w = { .s = text };
+
+		dup_ws(&w);
+		ret = dup_value(&w, "", err, errlen);
+	}
+	if (!ret)
+		ret = parse_root(root, doc, err, errlen);
 	json_object_put(root);
 	free(text);
 	if (ret)

@@ -94,15 +94,42 @@ static void log_budget(const struct ws_daemon *d, unsigned int cap)
 	fflush(stdout);
 }
 
+/* What the pinned CPUs do to the cap: said once when it starts and when it ends. */
+static void report_pinned(struct ws_daemon *d, unsigned int n_cap)
+{
+	struct ws_observed *o = &d->obs;
+	unsigned int cpu, npinned = 0;
+	bool unmet;
+
+	memcpy(o->pinned, d->pinned.mask, sizeof(o->pinned));
+	for (cpu = 0; cpu < WS_MAX_CPUS; cpu++)
+		npinned += ws_cpu_test(o->pinned, cpu) && ws_cpu_test(d->topo->online, cpu) &&
+			   d->budget.nr_active && !ws_cpu_test(d->budget.active_mask, cpu);
+	o->cap_cpus = n_cap;
+	/* pinned work outside the CPUs the cap keeps: it runs, so the cap is not met */
+	unmet = n_cap && npinned;
+	if (unmet && !o->cap_unmet_pinned)
+		ws_warn("the cap allows %u CPUs, but work that can run only elsewhere keeps %u more "
+			"busy: the cap is not met while it runs", n_cap, npinned);
+	else if (!unmet && o->cap_unmet_pinned)
+		ws_warn("pinned work fits the cap again");
+	o->cap_unmet_pinned = unmet;
+}
+
 /* Write the budget; gen moves only when a mask changes, which is what BPF reacts to. */
 static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n_cap,
 			   unsigned int n_compact)
 {
+	struct ws_budget_in in = {
+		.policy = d->intent.policy, .n_cap = n_cap, .n_compact = n_compact,
+		.hot = d->sense.hot, .headroom_mc = d->sense.headroom_mc,
+		.pinned = d->pinned.mask,
+	};
 	struct ws_budget b = d->budget;
 	bool changed;
 	int ret;
 
-	changed = ws_budget_step(d->intent.policy, &b, d->topo, n_cap, n_compact, d->sense.hot);
+	changed = ws_budget_step(&in, &b, d->topo);
 	if (changed)
 		b.gen++;
 	b.est_milliwatts = d->obs.power_watts * 1000;
@@ -122,7 +149,9 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	d->obs.active_cpus = b.nr_active ?: d->topo->nr_online;
 	d->obs.nr_sensed = d->sense.nr_sensed;
 	d->obs.thermal = d->sense.thermal;
-	memcpy(d->obs.hot, d->sense.hot, sizeof(d->obs.hot));
+	/* what is avoided: the hot CPUs, less the least hot when every CPU is hot */
+	memcpy(d->obs.hot, b.avoid_mask, sizeof(d->obs.hot));
+	report_pinned(d, n_cap);
 }
 
 /*
@@ -135,8 +164,11 @@ static void derive(struct ws_daemon *d, bool sample)
 	struct ws_ctl ctl;
 	unsigned int perf, cap, n_cap, n_compact;
 
-	if (sample && ws_sense_period(&d->sense, d->topo, &d->cfg->thermal, d->cfg->stale_s))
+	if (sample && ws_sense_period(&d->sense, d->topo, &d->cfg->thermal, d->cfg->stale_s,
+				      d->maps->stranded)) {
 		d->sensed = true;
+		ws_pinned_step(&d->pinned, d->topo, d->sense.stranded, d->sense.busy);
+	}
 	ws_intent_ctl(&d->intent, &ctl);
 	perf = ctl.perf[WS_CLASS_NORMAL];
 	pick_power(d, perf);
@@ -220,7 +252,7 @@ static void lease_step(struct ws_daemon *d, time_t now)
 	struct ws_intent next = d->intent;
 	char msg[512], err[256];
 
-	if (ws_intent_lease_step(&next, now, msg, sizeof(msg))) {
+	if (ws_intent_lease_step(&next, now, ws_boot_now(), msg, sizeof(msg))) {
 		if (ws_daemon_commit(d, &next, err, sizeof(err)))
 			ws_warn("lease: %s", err);
 	} else {
@@ -253,7 +285,7 @@ void ws_daemon_tick(struct ws_daemon *d)
 	time_t now = time(NULL);
 
 	derive(d, true);
-	if (ws_rackdir_due(&d->rackdir))
+	if (ws_rackdir_due(&d->rackdir) || (d->rack_retry_at && now >= d->rack_retry_at))
 		ws_daemon_rack_dir(d, now);
 	lease_step(d, now);
 	ws_compliance_step(&d->obs.compliance, d->obs.power_watts, d->obs.power_source,

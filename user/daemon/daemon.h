@@ -54,7 +54,9 @@ struct ws_daemon {
 	bool sensed;			/* a period has been measured */
 	struct ws_compact compact;
 	struct ws_cap_law law;
+	struct ws_pinned pinned;	/* CPUs whose work can run nowhere else */
 	struct ws_rackdir rackdir;
+	time_t rack_retry_at;		/* read the drop directory again then (wall); 0 = no */
 	double next_metrics;		/* CLOCK_MONOTONIC s */
 };
 

@@ -21,7 +21,8 @@ int ws_maps_write_budget(const struct ws_maps *m, const struct ws_budget *b)
 {
 	__u32 zero = 0;
 
-	return write_elem(m->budget, &zero, b);
+	/* under the value's lock: BPF copies it whole under the same lock */
+	return bpf_map_update_elem(m->budget, &zero, b, BPF_F_LOCK) ? -errno : 0;
 }
 
 /* A token nobody has seen (the time now, never 0): BPF re-reads its rules. */

@@ -76,6 +76,8 @@ static void add_observed(struct json_object *o, const struct ws_observed *ob)
 	add(o, "thermal", json_object_new_string(ws_thermal_state_name(ob->thermal)));
 	add(o, "thermal_sensed_cpus", json_object_new_int64(ob->nr_sensed));
 	add(o, "hot_cpus", cpu_list(ob->hot));
+	add(o, "pinned_cpus", cpu_list(ob->pinned));
+	add(o, "cap_unmet_pinned", json_object_new_boolean(ob->cap_unmet_pinned));
 }
 
 struct json_object *ws_daemon_state(const struct ws_daemon *d)

@@ -193,7 +193,7 @@ static int commit_rack(struct ws_daemon *d, const struct ws_rack_grant *g,
 	ret = ws_maps_rack_classes(d->maps, rules, n);
 	if (ret)
 		return ws_fail(err, errlen, ret, "writing the class map: %s", strerror(-ret));
-	ws_intent_apply_grant(&next, g);
+	ws_intent_apply_grant(&next, g, time(NULL), ws_boot_now());
 	ret = ws_daemon_commit(d, &next, err, errlen);
 	if (ret)
 		ws_maps_rack_classes(d->maps, old, nr_old);
@@ -208,7 +208,7 @@ static int commit_rack(struct ws_daemon *d, const struct ws_rack_grant *g,
  */
 static int apply_rack_doc(struct ws_daemon *d, int fd, const char *host, time_t now,
 			  const char *what, bool if_new, struct json_object *warnings,
-			  size_t *nr_rules, char *err, size_t errlen)
+			  size_t *nr_rules, time_t *issued, char *err, size_t errlen)
 {
 	static struct ws_class_rule rules[WS_MAX_CGRP_RULES];
 	struct ws_rack_grant g;
@@ -220,6 +220,7 @@ static int apply_rack_doc(struct ws_daemon *d, int fd, const char *host, time_t 
 	if (ret)
 		return ret;
 	ret = ws_rack_grant_from_plan(&plan, &g, err, errlen);
+	*issued = g.issued;
 	if (!ret)
 		ret = ws_rack_grant_check(&g, now, err, errlen);
 	if (!ret && if_new && d->intent.have_grant && !d->intent.lease_expired &&
@@ -237,14 +238,15 @@ static int apply_rack(struct ws_daemon *d, const struct ws_request *req, int fd,
 		      struct json_object *warnings, struct json_object **extra, char *err,
 		      size_t errlen)
 {
+	time_t issued;
 	size_t n;
 	int ret;
 
 	if (fd < 0)
 		return ws_fail(err, errlen, -EINVAL, "rack: no document came with the request "
 			       "(pass it as a file descriptor)");
-	ret = apply_rack_doc(d, fd, req->host, time(NULL), "rack", false, warnings, &n, err,
-			     errlen);
+	ret = apply_rack_doc(d, fd, req->host, time(NULL), "rack", false, warnings, &n, &issued,
+			     err, errlen);
 	if (ret)
 		return ret;
 	*extra = json_object_new_object();
@@ -256,9 +258,11 @@ void ws_daemon_rack_dir(struct ws_daemon *d, time_t now)
 {
 	const struct ws_rack_grant *g = &d->intent.grant;
 	char path[4200], err[RACK_ERR_MAX], t[32];
+	time_t issued = 0;
 	size_t n;
 	int fd, ret;
 
+	d->rack_retry_at = 0;
 	snprintf(path, sizeof(path), "%s/%s", d->cfg->rack_dir, WS_RACK_DIR_DOC);
 	/* O_NONBLOCK: a FIFO put there must not hold up the control loop */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -266,8 +270,15 @@ void ws_daemon_rack_dir(struct ws_daemon *d, time_t now)
 		ws_warn("--rack-dir: no %s: %s; the cap in force stays", path, strerror(errno));
 		return;
 	}
-	ret = apply_rack_doc(d, fd, "", now, "--rack-dir", true, NULL, &n, err, sizeof(err));
+	ret = apply_rack_doc(d, fd, "", now, "--rack-dir", true, NULL, &n, &issued, err,
+			     sizeof(err));
 	close(fd);
+	if (ret == -EAGAIN) {
+		/* issued ahead of this clock: read it again once it is valid here */
+		d->rack_retry_at = issued - RACK_CLOCK_SKEW_SEC;
+		ws_warn("--rack-dir: %s: %s; read again at that time", path, err);
+		return;
+	}
 	if (ret < 0)
 		ws_warn("--rack-dir: %s: %s; ignored, the cap in force stays", path, err);
 	if (ret)

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* sense.c - one control period's measurements (sense.h). */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <limits.h>
+
 #include "daemon/sense.h"
 #include "lib/util.h"
 
@@ -15,24 +19,64 @@ int ws_sense_init(struct ws_sense *s, unsigned int nr_cpus)
 	s->busy = calloc(nr_cpus, sizeof(*s->busy));
 	s->temp_mc = calloc(nr_cpus, sizeof(*s->temp_mc));
 	s->limit_mc = calloc(nr_cpus, sizeof(*s->limit_mc));
+	s->headroom_mc = calloc(nr_cpus, sizeof(*s->headroom_mc));
+	s->stranded = calloc(nr_cpus, sizeof(*s->stranded));
+	s->nr_possible = libbpf_num_possible_cpus();
+	s->stranded_ns = s->nr_possible > 0 ? calloc(s->nr_possible, sizeof(*s->stranded_ns)) : NULL;
 	s->text = malloc(TEXT_MAX);
-	if (!s->prev || !s->cur || !s->busy || !s->temp_mc || !s->limit_mc || !s->text) {
+	if (!s->prev || !s->cur || !s->busy || !s->temp_mc || !s->limit_mc || !s->text ||
+	    !s->headroom_mc || !s->stranded || !s->stranded_ns) {
 		ws_sense_free(s);
 		return -ENOMEM;
 	}
 	ws_cpu_busy_sample(s->prev, nr_cpus);
+	s->at = ws_mono_now();
 	return 0;
 }
 
 void ws_sense_free(struct ws_sense *s)
 {
 	free(s->text);
+	free(s->stranded_ns);
+	free(s->stranded);
+	free(s->headroom_mc);
 	free(s->limit_mc);
 	free(s->temp_mc);
 	free(s->busy);
 	free(s->cur);
 	free(s->prev);
 	memset(s, 0, sizeof(*s));
+}
+
+/* Each CPU's headroom to its thermal limit; a CPU without a reading has all of it. */
+static void sense_headroom(struct ws_sense *s, const struct ws_topology *topo)
+{
+	unsigned int cpu;
+
+	for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+		s->headroom_mc[cpu] = s->thermal != WS_THERMAL_OK ||
+				      s->temp_mc[cpu] == WS_TEMP_UNKNOWN ? INT_MAX / 2 :
+				      s->limit_mc[cpu] - s->temp_mc[cpu];
+}
+
+/* The share of the period each CPU ran work no usable CPU may run (ws_stranded). */
+static void sense_stranded(struct ws_sense *s, const struct ws_topology *topo, int fd,
+			   double period_s)
+{
+	__u64 *now = calloc(s->nr_possible, sizeof(*now));
+	unsigned int cpu;
+	__u32 zero = 0;
+
+	memset(s->stranded, 0, topo->nr_cpus * sizeof(*s->stranded));
+	if (!now || fd < 0 || bpf_map_lookup_elem(fd, &zero, now)) {
+		free(now);
+		return;
+	}
+	for (cpu = 0; cpu < topo->nr_cpus && (int)cpu < s->nr_possible; cpu++)
+		if (period_s > 0 && now[cpu] >= s->stranded_ns[cpu])
+			s->stranded[cpu] = (now[cpu] - s->stranded_ns[cpu]) / 1e9 / period_s;
+	memcpy(s->stranded_ns, now, s->nr_possible * sizeof(*now));
+	free(now);
 }
 
 /* Hot-core avoidance: without readings nothing is avoided. */
@@ -66,7 +110,7 @@ static void sense_thermal(struct ws_sense *s, const struct ws_topology *topo,
 }
 
 bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
-		     const struct ws_thermal_cfg *cfg, double stale_s)
+		     const struct ws_thermal_cfg *cfg, double stale_s, int stranded_fd)
 {
 	unsigned int cpu;
 	double now;
@@ -81,7 +125,10 @@ bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
 	}
 	memcpy(s->prev, s->cur, topo->nr_cpus * sizeof(*s->cur));
 	sense_thermal(s, topo, cfg);
+	sense_headroom(s, topo);
 	now = ws_mono_now();	/* as close to the energy read as we can */
+	sense_stranded(s, topo, stranded_fd, now - s->at);
+	s->at = now;
 	len = ws_read_file(WS_POWER_FILE, s->text, WS_POWER_TEXT_MAX);
 	s->rapl_fresh = ws_rapl_step(&s->rapl, len >= 0 ? s->text : NULL, now, stale_s);
 	fflush(stdout);

@@ -64,6 +64,8 @@ bool ws_kv_field(const char *line, const char *key, long long *out);
 
 /* CLOCK_MONOTONIC in seconds. */
 double ws_mono_now(void);
+/* CLOCK_BOOTTIME in seconds: like CLOCK_MONOTONIC, but counting suspend. */
+double ws_boot_now(void);
 
 /* Read a whole small file (sysfs, debugfs) into buf, NUL-terminated; its length or -errno. */
 int ws_read_file(const char *path, char *buf, size_t len);
