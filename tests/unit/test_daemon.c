@@ -22,7 +22,7 @@
 #include "rackdoc.h"
 #include "tap.h"
 
-#define PLAN	32
+#define PLAN	36
 
 static time_t now;
 static struct ws_daemon d;
@@ -361,6 +361,47 @@ static void test_rack_classes(const char *dir)
 	json_object_put(a);
 }
 
+/* The state file: a restart with the same options continues, with others starts over. */
+static void test_persist(const char *dir)
+{
+	struct ws_daemon_cfg c2 = cfg;
+	struct ws_intent start;
+	struct json_object *saved, *a;
+	char path[256], err[256];
+
+	snprintf(path, sizeof(path), "%s/state/state.json", dir);
+	c2.state_file = path;
+	c2.rack_dir = NULL;
+	c2.start_options = "policy=balanced cap=0";
+	ws_intent_init(&start, WS_POLICY_BALANCED, 0, 70, 0);
+	ws_daemon_init(&d, &c2, &topo, &maps, &start);
+	json_object_put(request("{\"op\":\"cap\",\"watts\":200}", true, -1));
+	json_object_put(request("{\"op\":\"power\",\"watts\":300}", true, -1));
+	ws_daemon_free(&d);
+	saved = ws_state_load(path, err, sizeof(err));
+	tap_ok(saved && strstr(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN),
+			       "\"cap_watts\":200"),
+	       "state: the file holds the cap, written on the change (directory made)");
+
+	ws_daemon_init(&d, &c2, &topo, &maps, &start);
+	tap_ok(!ws_daemon_restore(&d, saved, path) && d.intent.cap_watts == 200 &&
+	       d.intent.origin == WS_ORIGIN_CLI && d.intent.policy == WS_POLICY_CAPPED &&
+	       d.obs.pushed.watts == 300 && map_ctl().policy == WS_POLICY_CAPPED,
+	       "state: a restart with the same options continues: cap, origin, the pushed reading");
+	a = request("{\"op\":\"get\"}", false, -1);
+	tap_ok(!strcmp(member(a, "intent_source"), "restored") &&
+	       !strcmp(member(a, "restored_from"), path), "state: status says where it came from");
+	json_object_put(a);
+	ws_daemon_free(&d);
+
+	c2.start_options = "policy=balanced cap=300";
+	ws_daemon_init(&d, &c2, &topo, &maps, &start);
+	tap_ok(ws_daemon_restore(&d, saved, path) == -ESTALE && d.intent.cap_watts == 0,
+	       "state: a changed command line starts from itself");
+	ws_daemon_free(&d);
+	json_object_put(saved);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ws-daemon-XXXXXX", err[256];
@@ -392,6 +433,7 @@ int main(void)
 	test_rack_dir(dir);
 	test_rack_classes(dir);
 	ws_daemon_free(&d);
+	test_persist(dir);
 	sh("rm -rf %s", dir);
 	return tap_done();
 }

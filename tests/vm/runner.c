@@ -356,6 +356,11 @@ int main(int argc, char **argv)
 	snprintf(kmod_path, sizeof(kmod_path), "%s/kmod/wattsched_telemetry.ko", out_dir);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Tests are independent: no loader continues from an earlier test's
+	 * intent.  The tests of the state file name their own (--state-file).
+	 */
+	setenv("WATTSCHED_STATE", "none", 0);
 
 	for (t = tests_head; t; t = t->next) {
 		if (list)

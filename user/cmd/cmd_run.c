@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "cmd/args.h"
 #include "cmd/cmd.h"
@@ -29,6 +30,7 @@
 #include "proto/ctlsock.h"
 
 #define RUN_MAX_RULES		64	/* --class and --device-affinity, each */
+#define RUN_STATE_FILE		"/var/lib/wattsched/state.json"
 
 struct run_opts {
 	unsigned long long policy;
@@ -43,6 +45,7 @@ struct run_opts {
 	const char *devaff_rules[RUN_MAX_RULES];
 	unsigned int nr_devaff;
 	struct ws_daemon_cfg daemon;
+	char start_options[8192];	/* what the state file is keyed on */
 };
 
 static volatile sig_atomic_t exiting;
@@ -119,13 +122,38 @@ static void serve(struct ws_loader *ld, struct ws_daemon *d, int sock,
 }
 
 /*
+ * The intent to continue from: the last instance's in this process (a
+ * hotplug restart), else the state file's.  NULL for none; @from says whence.
+ */
+static struct json_object *saved_state(const struct run_opts *o, struct json_object *last,
+				       const char **from)
+{
+	struct json_object *saved;
+	char err[512];
+
+	if (last) {
+		*from = "the last run (restart after the kernel's request)";
+		return json_object_get(last);
+	}
+	*from = o->daemon.state_file;
+	if (!o->daemon.state_file || access(o->daemon.state_file, F_OK))
+		return NULL;
+	saved = ws_state_load(o->daemon.state_file, err, sizeof(err));
+	if (!saved)
+		ws_warn("state file: %s; starting from the command line", err);
+	return saved;
+}
+
+/*
  * One scheduler instance.  Returns 0 on a requested stop, 1 when the kernel
  * ended the scheduler, 2 when it asks for a restart (hotplug), or a
- * negative errno when the scheduler could not start.
+ * negative errno when the scheduler could not start.  *last holds the
+ * state to continue from, and gets this instance's on return.
  */
-static int run_once(const struct run_opts *o)
+static int run_once(const struct run_opts *o, struct json_object **last)
 {
-	const char *path = ws_ctl_sock_path();
+	const char *path = ws_ctl_sock_path(), *from = NULL;
+	struct json_object *saved = saved_state(o, *last, &from);
 	struct ws_topology *topo;
 	struct ws_intent start;
 	struct ws_loader ld;
@@ -134,8 +162,10 @@ static int run_once(const struct run_opts *o)
 	int sock, ret;
 
 	topo = calloc(1, sizeof(*topo));
-	if (!topo)
+	if (!topo) {
+		json_object_put(saved);
 		return -ENOMEM;
+	}
 	ret = ws_topology_read("/sys", topo, err, sizeof(err));
 	if (ret) {
 		ws_err("reading CPU topology: %s", err);
@@ -148,7 +178,7 @@ static int run_once(const struct run_opts *o)
 	ret = ws_daemon_init(&d, &o->daemon, topo, &ld.maps, &start);
 	if (ret)
 		goto destroy_loader;
-	ret = apply_start_rules(&d, o);
+	ret = saved && !ws_daemon_restore(&d, saved, from) ? 0 : apply_start_rules(&d, o);
 	if (!ret)
 		ret = ws_loader_pin(&ld);
 	if (ret)
@@ -166,6 +196,8 @@ static int run_once(const struct run_opts *o)
 
 	serve(&ld, &d, sock, o->interval);
 	ret = ws_loader_detach(&ld);
+	json_object_put(*last);
+	*last = json_object_get(d.saved);
 close_sock:
 	ws_ctl_close(sock, path);
 free_daemon:
@@ -174,6 +206,7 @@ destroy_loader:
 	ws_loader_destroy(&ld);
 free_topo:
 	free(topo);
+	json_object_put(saved);
 	return ret;
 }
 
@@ -187,7 +220,8 @@ static void run_usage(FILE *f)
 		"              [--class CGROUP=CLASS]...\n"
 		"              [--thermal-limit-c C] [--thermal-margin-c C]\n"
 		"              [--thermal-hysteresis-c C] [--rack-dir DIR]\n"
-		"              [--host-id ID] [--safe-cap-watts W] [--metrics-file PATH]\n\n"
+		"              [--host-id ID] [--safe-cap-watts W] [--metrics-file PATH]\n"
+		"              [--state-file PATH|none]\n\n"
 		"Load and attach the wattsched scheduler and print per-interval counters\n"
 		"until SIGINT or SIGTERM, then detach (exit 0).  When the kernel ends the\n"
 		"scheduler (error, stall watchdog, sysrq-S) the reason is printed and the exit\n"
@@ -221,7 +255,12 @@ static void run_usage(FILE *f)
 		"  --safe-cap-watts W  the cap once a document's lease lapses, when the\n"
 		"                  document has no safe_cap_watts (10..100000)\n"
 		"  --metrics-file PATH  write Prometheus metrics to PATH every second\n"
-		"                  (for node_exporter's textfile collector)\n\n"
+		"                  (for node_exporter's textfile collector)\n"
+		"  --state-file PATH  keep the intent set at runtime (cap, policy, rules, the\n"
+		"                  rack document) in PATH and continue from it when started\n"
+		"                  again with the same options (default $WATTSCHED_STATE, else\n"
+		"                  " RUN_STATE_FILE "; 'none' keeps nothing;\n"
+		"                  docs/reliability.md)\n\n"
 		"Needs root and a kernel with CONFIG_SCHED_CLASS_EXT=y.  See docs/cli.md.\n",
 		ws_prog, WS_STALE_S_DEFAULT, RUN_MAX_RULES, ws_prog, RUN_MAX_RULES, ws_prog);
 }
@@ -230,7 +269,7 @@ enum {
 	OPT_SLICE = 's', OPT_INTERVAL = 'i', OPT_CAP = 'c', OPT_POLICY = 'p', OPT_MODEL = 'm',
 	OPT_DEVAFF = 'd', OPT_HELP = 'h',
 	OPT_DUTY = 0x100, OPT_STALE, OPT_SAFE_CAP, OPT_CLASS, OPT_LIMIT, OPT_MARGIN, OPT_HYST,
-	OPT_RACK_DIR, OPT_HOST_ID, OPT_METRICS,
+	OPT_RACK_DIR, OPT_HOST_ID, OPT_METRICS, OPT_STATE,
 };
 
 static const struct option run_long_opts[] = {
@@ -250,6 +289,7 @@ static const struct option run_long_opts[] = {
 	{ "rack-dir", required_argument, NULL, OPT_RACK_DIR },
 	{ "host-id", required_argument, NULL, OPT_HOST_ID },
 	{ "metrics-file", required_argument, NULL, OPT_METRICS },
+	{ "state-file", required_argument, NULL, OPT_STATE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{}
 };
@@ -372,6 +412,17 @@ static int parse_other(int c, const char *name, const char *arg, struct run_opts
 		}
 		o->daemon.metrics_file = arg;
 		return 0;
+	case OPT_STATE:
+		if (!strcmp(arg, "none")) {
+			o->daemon.state_file = NULL;
+			return 0;
+		}
+		if (!*arg || arg[strlen(arg) - 1] == '/') {
+			ws_err("--state-file: '%s' is not a file name", arg);
+			return 2;
+		}
+		o->daemon.state_file = arg;
+		return 0;
 	default:
 		return 2;
 	}
@@ -420,6 +471,26 @@ static void run_defaults(struct run_opts *o)
 	o->stale_s = WS_STALE_S_DEFAULT;
 	ws_power_model_defaults(&o->daemon.model);
 	ws_thermal_defaults(&o->daemon.thermal);
+	/* $WATTSCHED_STATE, like $WATTSCHED_SOCKET, moves it for tests and containers */
+	o->daemon.state_file = getenv("WATTSCHED_STATE") ?: RUN_STATE_FILE;
+	if (!strcmp(o->daemon.state_file, "none"))
+		o->daemon.state_file = NULL;
+}
+
+/* The options that make the starting intent: a state file is continued under the same. */
+static void start_options(struct run_opts *o)
+{
+	char *p = o->start_options, *end = p + sizeof(o->start_options);
+	unsigned int i;
+
+	p += snprintf(p, end - p, "policy=%s cap=%llu duty=%llu safe=%llu rack-dir=%s host=%s",
+		      ws_policy_name(o->policy), o->cap_watts, o->batch_duty_pct,
+		      o->safe_cap_watts, o->daemon.rack_dir ?: "", o->daemon.host_id);
+	for (i = 0; i < o->nr_class && p < end; i++)
+		p += snprintf(p, end - p, " class=%s", o->class_rules[i]);
+	for (i = 0; i < o->nr_devaff && p < end; i++)
+		p += snprintf(p, end - p, " device=%s", o->devaff_rules[i]);
+	o->daemon.start_options = o->start_options;
 }
 
 /* What the host is and may do; 0 or 1 after saying why not. */
@@ -443,6 +514,7 @@ static int run_checks(struct run_opts *o)
 int cmd_run(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct json_object *last = NULL;
 	static struct run_opts o;
 	bool help = false;
 	int ret;
@@ -457,6 +529,7 @@ int cmd_run(int argc, char **argv)
 	ret = run_checks(&o);
 	if (ret)
 		return ret;
+	start_options(&o);
 	/* before anything is pinned or bound: a second loader touches nothing */
 	if (ws_loader_lock() < 0)
 		return 1;
@@ -475,9 +548,10 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	do {
-		ret = run_once(&o);
+		ret = run_once(&o, &last);
 		if (ret == 2)
 			printf("wattsched: restarting after the kernel's request (CPU hotplug)\n");
 	} while (ret == 2 && !exiting);
+	json_object_put(last);
 	return ret < 0 ? 1 : ret;
 }

@@ -195,6 +195,7 @@ int ws_daemon_commit(struct ws_daemon *d, struct ws_intent *next, char *err, siz
 		return ws_fail(err, errlen, ret, "writing the control map: %s", strerror(-ret));
 	d->intent = *next;
 	derive(d, false);
+	ws_daemon_save(d);
 	if (next->cap_watts)
 		printf("wattsched: policy %s, cap %u W, origin %s (generation %u)\n",
 		       ws_policy_name(next->policy), next->cap_watts,
@@ -244,6 +245,10 @@ void ws_daemon_free(struct ws_daemon *d)
 {
 	ws_rackdir_close(&d->rackdir);
 	ws_sense_free(&d->sense);
+	json_object_put(d->rules);
+	json_object_put(d->rack_classes);
+	json_object_put(d->saved);
+	d->rules = d->rack_classes = d->saved = NULL;
 }
 
 /* The lease of the document in force: its end brings the safe cap. */

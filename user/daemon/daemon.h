@@ -40,6 +40,8 @@ struct ws_daemon_cfg {
 	double stale_s;			/* a measured power reading counts this long */
 	const char *rack_dir;		/* --rack-dir, or NULL */
 	const char *metrics_file;	/* --metrics-file, or NULL */
+	const char *state_file;		/* the state file, or NULL for none */
+	const char *start_options;	/* run's options that make the starting intent */
 	char host_id[RACK_HOST_ID_MAX];	/* this host in rack documents */
 };
 
@@ -57,7 +59,16 @@ struct ws_daemon {
 	struct ws_pinned pinned;	/* CPUs whose work can run nowhere else */
 	struct ws_rackdir rackdir;
 	time_t rack_retry_at;		/* read the drop directory again then (wall); 0 = no */
+	struct ws_rack_grant rack_seen;	/* the drop directory's last document, applied or not */
+	bool have_rack_seen;
 	double next_metrics;		/* CLOCK_MONOTONIC s */
+	/* what survives a restart (persist.c) */
+	struct json_object *rules;	/* class and device rules set at runtime, as requests */
+	struct json_object *rack_classes; /* the document's class rules: [{cgroup, class}] */
+	struct json_object *saved;	/* the last state written */
+	bool save_warned;
+	char restored_from[256];	/* where the intent came from, "" for the command line */
+	time_t restored_at;
 };
 
 /*
@@ -101,5 +112,22 @@ int ws_daemon_commit(struct ws_daemon *d, struct ws_intent *next, char *err, siz
 void ws_daemon_rederive(struct ws_daemon *d);
 /* Read and apply the drop directory's document; what went wrong is logged. */
 void ws_daemon_rack_dir(struct ws_daemon *d, time_t now);
+/* Keep @req (a class or device rule, or its removal) in the rules to save. */
+void ws_daemon_note_rule(struct ws_daemon *d, const struct ws_request *req);
+/* Write the class rules @classes ([{cgroup, class}]) as the document's; logged. */
+void ws_daemon_restore_rack_classes(struct ws_daemon *d, struct json_object *classes);
+
+/* ---- the state file (persist.c) ---- */
+
+/* Save the state: in memory for a restart in this process, and to the state file. */
+void ws_daemon_save(struct ws_daemon *d);
+/* A state file's object (to put); NULL with err set. */
+struct json_object *ws_state_load(const char *path, char *err, size_t errlen);
+/*
+ * Continue from @saved (a state object, read from @from): intent, rules,
+ * the document's class rules, a fresh pushed reading.  0, or -errno after
+ * saying why the command line stands instead.
+ */
+int ws_daemon_restore(struct ws_daemon *d, struct json_object *saved, const char *from);
 
 #endif /* __WS_DAEMON_H */

@@ -45,6 +45,18 @@ static void add_intent(struct json_object *o, const struct ws_intent *in)
 	add(o, "safe_cap_watts", safe ? json_object_new_int64(safe) : NULL);
 }
 
+/* Where the intent came from: the command line, or a state file at a start. */
+static void add_source(struct json_object *o, const struct ws_daemon *d)
+{
+	add(o, "intent_source", json_object_new_string(d->restored_from[0] ? "restored" :
+						      "command line"));
+	add(o, "restored_from", d->restored_from[0] ?
+	    json_object_new_string(d->restored_from) : NULL);
+	add(o, "restored_at", d->restored_from[0] ? json_time(d->restored_at) : NULL);
+	add(o, "state_file", d->cfg->state_file ? json_object_new_string(d->cfg->state_file) :
+						  NULL);
+}
+
 static struct json_object *cpu_list(const __u64 *mask)
 {
 	struct json_object *a = json_object_new_array();
@@ -85,6 +97,7 @@ struct json_object *ws_daemon_state(const struct ws_daemon *d)
 	struct json_object *o = json_object_new_object();
 
 	add_intent(o, &d->intent);
+	add_source(o, d);
 	add_observed(o, &d->obs);
 	return o;
 }

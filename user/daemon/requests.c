@@ -71,6 +71,7 @@ static int apply_power(struct ws_daemon *d, const struct ws_request *req)
 		o->pushed.at = ws_mono_now();
 	}
 	ws_daemon_rederive(d);
+	ws_daemon_save(d);
 	return 0;
 }
 
@@ -89,6 +90,8 @@ static int apply_class(struct ws_daemon *d, const struct ws_request *req, char *
 	if (ret)
 		return ws_fail(err, errlen, ret, "writing the class map: %s%s", strerror(-ret),
 			       ret == -E2BIG ? " (too many rules)" : "");
+	ws_daemon_note_rule(d, req);
+	ws_daemon_save(d);
 	return 0;
 }
 
@@ -149,6 +152,8 @@ static int apply_devaff(struct ws_daemon *d, const struct ws_request *req,
 			 devaff_cgroup(d, req, node, err, errlen);
 	if (ret)
 		return ret;
+	ws_daemon_note_rule(d, req);
+	ws_daemon_save(d);
 	*extra = json_object_new_object();
 	json_object_object_add(*extra, "node", json_object_new_int(node));
 	if (tgid)
@@ -156,33 +161,71 @@ static int apply_devaff(struct ws_daemon *d, const struct ws_request *req,
 	return 0;
 }
 
-/* The class rules of @h that this host can apply; a missing cgroup is a warning. */
-static size_t rack_rules(const struct rack_host *h, struct ws_class_rule *rules, size_t max,
-			 const char *what, struct json_object *warnings)
+/* A document's class rules as the state keeps them: [{cgroup, class}]. */
+static struct json_object *rack_classes_json(const struct rack_host *h)
 {
-	char err[4200];
+	struct json_object *a = json_object_new_array(), *r;
 	unsigned int cls;
-	size_t i, n = 0;
+	size_t i;
 
 	for (cls = 0; cls < WS_NR_CLASSES; cls++) {
-		for (i = 0; i < h->classes[cls].nr_cgroups && n < max; i++) {
-			if (ws_cgroup_id(h->classes[cls].cgroups[i], &rules[n].id, err,
-					 sizeof(err))) {
-				warn(warnings, "%s: classes.%s: %s; skipped", what,
-				     ws_class_name(cls), err);
-				continue;
-			}
-			rules[n++].cls = cls;
+		for (i = 0; i < h->classes[cls].nr_cgroups; i++) {
+			r = json_object_new_object();
+			json_object_object_add(r, "cgroup",
+					       json_object_new_string(h->classes[cls].cgroups[i]));
+			json_object_object_add(r, "class", json_object_new_string(ws_class_name(cls)));
+			json_object_array_add(a, r);
 		}
+	}
+	return a;
+}
+
+/*
+ * The class rules in @classes ([{cgroup, class}]) that this host can apply;
+ * a missing cgroup is a warning.
+ */
+static size_t rack_rules(struct json_object *classes, struct ws_class_rule *rules, size_t max,
+			 const char *what, struct json_object *warnings)
+{
+	struct json_object *r, *cg, *cl;
+	char err[4200];
+	size_t i, n = 0;
+	int cls;
+
+	for (i = 0; i < json_object_array_length(classes) && n < max; i++) {
+		r = json_object_array_get_idx(classes, i);
+		if (!json_object_object_get_ex(r, "cgroup", &cg) ||
+		    !json_object_object_get_ex(r, "class", &cl) ||
+		    (cls = ws_class_from_name(json_object_get_string(cl))) < 0)
+			continue;
+		if (ws_cgroup_id(json_object_get_string(cg), &rules[n].id, err, sizeof(err))) {
+			warn(warnings, "%s: classes.%s: %s; skipped", what, ws_class_name(cls), err);
+			continue;
+		}
+		rules[n++].cls = cls;
 	}
 	return n;
 }
 
+void ws_daemon_restore_rack_classes(struct ws_daemon *d, struct json_object *classes)
+{
+	static struct ws_class_rule rules[WS_MAX_CGRP_RULES];
+	size_t n = rack_rules(classes, rules, WS_MAX_CGRP_RULES, "state file", NULL);
+	int ret = ws_maps_rack_classes(d->maps, rules, n);
+
+	if (ret)
+		ws_warn("state file: the document's class rules: %s", strerror(-ret));
+	json_object_put(d->rack_classes);
+	d->rack_classes = json_object_get(classes);
+}
+
 /* Write @g's class rules and then its intent; on failure the last document's rules are back. */
 static int commit_rack(struct ws_daemon *d, const struct ws_rack_grant *g,
-		       const struct ws_class_rule *rules, size_t n, char *err, size_t errlen)
+		       const struct ws_class_rule *rules, size_t n, struct json_object *classes,
+		       char *err, size_t errlen)
 {
 	static struct ws_class_rule old[WS_MAX_CGRP_RULES];
+	struct json_object *old_classes = d->rack_classes;
 	struct ws_intent next = d->intent;
 	int nr_old, ret;
 
@@ -194,10 +237,16 @@ static int commit_rack(struct ws_daemon *d, const struct ws_rack_grant *g,
 	if (ret)
 		return ws_fail(err, errlen, ret, "writing the class map: %s", strerror(-ret));
 	ws_intent_apply_grant(&next, g, time(NULL), ws_boot_now());
+	d->rack_classes = classes;	/* saved with the intent */
 	ret = ws_daemon_commit(d, &next, err, errlen);
-	if (ret)
+	if (ret) {
 		ws_maps_rack_classes(d->maps, old, nr_old);
-	return ret;
+		d->rack_classes = old_classes;
+		json_object_put(classes);
+		return ret;
+	}
+	json_object_put(old_classes);
+	return 0;
 }
 
 /*
@@ -223,12 +272,21 @@ static int apply_rack_doc(struct ws_daemon *d, int fd, const char *host, time_t 
 	*issued = g.issued;
 	if (!ret)
 		ret = ws_rack_grant_check(&g, now, err, errlen);
-	if (!ret && if_new && d->intent.have_grant && !d->intent.lease_expired &&
-	    !memcmp(&g, &d->intent.grant, sizeof(g)))
+	/*
+	 * The drop directory applies a document once: seen again unchanged
+	 * (an inotify event, a restart) it does not undo a later `cap`.
+	 */
+	if (!ret && if_new && d->have_rack_seen && !memcmp(&g, &d->rack_seen, sizeof(g)))
 		ret = 1;
+	if (!ret && if_new) {
+		d->rack_seen = g;
+		d->have_rack_seen = true;
+	}
 	if (!ret) {
-		*nr_rules = rack_rules(plan.self, rules, WS_MAX_CGRP_RULES, what, warnings);
-		ret = commit_rack(d, &g, rules, *nr_rules, err, errlen);
+		struct json_object *classes = rack_classes_json(plan.self);
+
+		*nr_rules = rack_rules(classes, rules, WS_MAX_CGRP_RULES, what, warnings);
+		ret = commit_rack(d, &g, rules, *nr_rules, classes, err, errlen);
 	}
 	rack_plan_free(&plan);
 	return ret;
