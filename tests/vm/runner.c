@@ -231,7 +231,12 @@ int ws_loader_stop(pid_t pid, int sig, int timeout_ms)
 	return -1;
 }
 
-int ws_read_cpustats(struct ws_cpustat *st, int max_cpus)
+struct ws_cpustat {
+	unsigned long long busy, total;
+};
+
+/* Per-CPU busy and total jiffies from /proc/stat. */
+static int read_cpustats(struct ws_cpustat *st, int max_cpus)
 {
 	char line[512];
 	int n = 0;
@@ -323,6 +328,47 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: wstest [--topo NAME] [--list] [--verbose] [TEST...]\n"
 		   "Run wattsched's VM tests registered for topology NAME (default basic),\n"
 		   "or the named tests, printing TAP.  Needs root in a sched_ext kernel.\n");
+}
+
+/*
+ * Busy fraction (0..1) of each CPU over @ms, from /proc/stat; CPUs past the
+ * last one read are 0.  Returns how many CPUs /proc/stat listed both times.
+ */
+int ws_busy_over(int ms, double *busy)
+{
+	struct ws_cpustat a[WS_MAX_TEST_CPUS] = {}, b[WS_MAX_TEST_CPUS] = {};
+	int cpu, na, nb;
+
+	na = read_cpustats(a, WS_MAX_TEST_CPUS);
+	ws_sleep_ms(ms);
+	nb = read_cpustats(b, WS_MAX_TEST_CPUS);
+	if (nb > na)
+		nb = na;
+	for (cpu = 0; cpu < WS_MAX_TEST_CPUS; cpu++) {
+		unsigned long long dt = b[cpu].total - a[cpu].total;
+
+		busy[cpu] = cpu < nb && dt ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
+	}
+	return nb;
+}
+
+/*
+ * Write the injection ourselves: a shell's exec under 8 hogs takes seconds
+ * in an emulated guest, which would swamp a 500 ms measurement.
+ */
+int ws_inject_temp(int cpu, int mc)
+{
+	char cmd[64];
+	int fd, len, ret = 0;
+
+	len = snprintf(cmd, sizeof(cmd), "cpu=%d temp_mc=%d", cpu, mc);
+	fd = open("/sys/kernel/debug/wattsched/inject/thermal", O_WRONLY);
+	if (fd < 0)
+		return -1;
+	if (write(fd, cmd, len) != len)
+		ret = -1;
+	close(fd);
+	return ret;
 }
 
 int main(int argc, char **argv)

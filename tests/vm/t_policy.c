@@ -21,9 +21,7 @@
 #include "wstest.h"
 
 #define LOG		"/tmp/wattsched-policy.log"
-#define MAX_CPUS	64
 #define MAX_THREADS	64
-#define INJECT		"/sys/kernel/debug/wattsched/inject/thermal"
 #define CG_BATCH	"/sys/fs/cgroup/ws-batch"
 #define CG_LAT		"/sys/fs/cgroup/ws-latency"
 
@@ -31,7 +29,7 @@ static pid_t loader;
 static bool kmod_loaded;
 
 /* Per-CPU LLC (first CPU of it) and core (first SMT sibling) from sysfs. */
-static int cpu_llc[MAX_CPUS], cpu_core[MAX_CPUS], nr_cpus;
+static int cpu_llc[WS_MAX_TEST_CPUS], cpu_core[WS_MAX_TEST_CPUS], nr_cpus;
 
 static int first_of(const char *fmt, int cpu)
 {
@@ -68,8 +66,8 @@ static enum ws_result policy_setup(void **ctx)
 	int cpu;
 
 	nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (nr_cpus < 4 || nr_cpus > MAX_CPUS)
-		return ws_skip("needs 4..%d CPUs, have %d", MAX_CPUS, nr_cpus);
+	if (nr_cpus < 4 || nr_cpus > WS_MAX_TEST_CPUS)
+		return ws_skip("needs 4..%d CPUs, have %d", WS_MAX_TEST_CPUS, nr_cpus);
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
 		cpu_llc[cpu] = first_of("/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list",
 					cpu);
@@ -115,22 +113,6 @@ static int threads_named(const char *comm, pid_t *tids, int max)
 	return n;
 }
 
-/* Busy fraction of each CPU over @ms, from /proc/stat. */
-static void busy_over(int ms, double *busy)
-{
-	struct ws_cpustat a[MAX_CPUS] = {}, b[MAX_CPUS] = {};
-	int cpu, n;
-
-	ws_read_cpustats(a, MAX_CPUS);
-	ws_sleep_ms(ms);
-	n = ws_read_cpustats(b, MAX_CPUS);
-	for (cpu = 0; cpu < MAX_CPUS; cpu++) {
-		unsigned long long dt = b[cpu].total - a[cpu].total;
-
-		busy[cpu] = cpu < n && dt ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
-	}
-}
-
 /* Start @n CPU hogs; wait until @n threads named stress-ng-cpu exist. */
 static bool start_hogs(int n, pid_t *tids)
 {
@@ -158,7 +140,7 @@ static int set_policy(const char *name)
 
 static enum ws_result powersave_run(void *ctx)
 {
-	double busy[MAX_CPUS];
+	double busy[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
 	int i, s, cpu, llc = -1, stray = 0, samples = 0;
 
@@ -183,7 +165,7 @@ static enum ws_result powersave_run(void *ctx)
 		}
 		ws_sleep_ms(100);
 	}
-	busy_over(3000, busy);
+	ws_busy_over(3000, busy);
 	stop_hogs();
 	WS_ASSERT(samples >= 18, "could read only %d of 20 placements", samples);
 	WS_ASSERT(!stray, "%d of %d placements outside one LLC", stray, samples);
@@ -320,28 +302,9 @@ WS_TEST(policy_switch_placement,
 	"powersave (field 39)",
 	"numa", policy_setup, switch_place_run, policy_cleanup);
 
-/*
- * Write the injection ourselves: a shell's exec under 8 hogs takes seconds
- * in an emulated guest, which would swamp a 500 ms measurement.
- */
-static int inject_temp(int cpu, int mc)
-{
-	char cmd[64];
-	int fd, len, ret = 0;
-
-	len = snprintf(cmd, sizeof(cmd), "cpu=%d temp_mc=%d", cpu, mc);
-	fd = open(INJECT, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	if (write(fd, cmd, len) != len)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 static enum ws_result thermal_run(void *ctx)
 {
-	double busy[MAX_CPUS];
+	double busy[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
 	int target = 2, sib = -1, cpu;
 	long long t0, left = -1;
@@ -356,17 +319,17 @@ static enum ws_result thermal_run(void *ctx)
 			sib = cpu;
 	WS_ASSERT(start_hogs(nr_cpus, hog), "%d hogs did not start", nr_cpus);
 	ws_sleep_ms(2000);
-	busy_over(1000, busy);
+	ws_busy_over(1000, busy);
 	WS_ASSERT(busy[target] > 0.8, "cpu%d only %.0f%% busy before the injection", target,
 		  busy[target] * 100);
 
 	/* the default limit is 100 C, hot at 95 C, cool again below 90 C */
-	WS_ASSERT(inject_temp(target, 100000) == 0, "inject failed");
+	WS_ASSERT(ws_inject_temp(target, 100000) == 0, "inject failed");
 	t0 = ws_now_ms();
 	do {
 		long long start = ws_now_ms() - t0;
 
-		busy_over(100, busy);
+		ws_busy_over(100, busy);
 		if (busy[target] < 0.3 && (sib < 0 || busy[sib] < 0.3)) {
 			left = start;
 			break;
@@ -376,7 +339,7 @@ static enum ws_result thermal_run(void *ctx)
 	       "after the injection", target, target, sib, left);
 	WS_ASSERT(left >= 0, "cpu%d still busy 3 s after reaching its limit", target);
 	WS_ASSERT(left <= 500, "tasks left the hot core only after %lld ms", left);
-	busy_over(1000, busy);
+	ws_busy_over(1000, busy);
 	WS_ASSERT(busy[target] < 0.1, "hot cpu%d %.0f%% busy over 1 s", target, busy[target] * 100);
 	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0,
 		  "status failed");
@@ -386,17 +349,17 @@ static enum ws_result thermal_run(void *ctx)
 		  buf);
 
 	/* 92 C: below the hot mark, above the hysteresis: still avoided */
-	WS_ASSERT(inject_temp(target, 92000) == 0, "inject failed");
+	WS_ASSERT(ws_inject_temp(target, 92000) == 0, "inject failed");
 	ws_sleep_ms(1000);
-	busy_over(1000, busy);
+	ws_busy_over(1000, busy);
 	ws_log("cpu%d at 92 C: %.0f%% busy", target, busy[target] * 100);
 	WS_ASSERT(busy[target] < 0.1, "cpu%d took work at 92 C, inside the hysteresis (%.0f%%)",
 		  target, busy[target] * 100);
 
 	/* 85 C: cool, back in use */
-	WS_ASSERT(inject_temp(target, 85000) == 0, "inject failed");
+	WS_ASSERT(ws_inject_temp(target, 85000) == 0, "inject failed");
 	ws_sleep_ms(1000);
-	busy_over(1000, busy);
+	ws_busy_over(1000, busy);
 	ws_log("cpu%d at 85 C: %.0f%% busy", target, busy[target] * 100);
 	stop_hogs();
 	WS_ASSERT(busy[target] > 0.5, "cpu%d not back in use after cooling (%.0f%%)", target,

@@ -15,7 +15,6 @@
 #include "wstest.h"
 
 #define LOG "/tmp/wattsched-power.log"
-#define MAX_CPUS 64
 
 static pid_t loader;
 
@@ -49,19 +48,13 @@ static void loader_cleanup(void *ctx)
 /* CPUs more than @pct% busy over @ms, from /proc/stat. */
 static int busy_cpus(int ms, int pct, int *nr_cpus)
 {
-	struct ws_cpustat a[MAX_CPUS] = {}, b[MAX_CPUS] = {};
+	double frac[WS_MAX_TEST_CPUS];
 	int n, cpu, busy = 0;
 
-	ws_read_cpustats(a, MAX_CPUS);
-	ws_sleep_ms(ms);
-	n = ws_read_cpustats(b, MAX_CPUS);
-	for (cpu = 0; cpu < n; cpu++) {
-		unsigned long long dt = b[cpu].total - a[cpu].total;
-		unsigned long long db = b[cpu].busy - a[cpu].busy;
-
-		if (dt && db * 100 > dt * pct)
+	n = ws_busy_over(ms, frac);
+	for (cpu = 0; cpu < n; cpu++)
+		if (frac[cpu] * 100 > pct)
 			busy++;
-	}
 	*nr_cpus = n;
 	return busy;
 }

@@ -17,8 +17,6 @@
 #include "wstest.h"
 
 #define LOG		"/tmp/wattsched-stall.log"
-#define INJECT		"/sys/kernel/debug/wattsched/inject/thermal"
-#define MAX_CPUS	64
 #define NR_HOGS		8
 
 static pid_t loader, hogs[NR_HOGS];
@@ -148,43 +146,13 @@ WS_TEST(stall_bound_work_under_cap,
 	"the scheduler stays, status says the cap is unmet because of pinned work",
 	"numa", stall_setup, bound_run, stall_cleanup);
 
-static int inject_temp(int cpu, int mc)
-{
-	char cmd[64];
-	int fd, len, ret = 0;
-
-	len = snprintf(cmd, sizeof(cmd), "cpu=%d temp_mc=%d", cpu, mc);
-	fd = open(INJECT, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	if (write(fd, cmd, len) != len)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
-static void busy_over(int ms, double *busy)
-{
-	struct ws_cpustat a[MAX_CPUS] = {}, b[MAX_CPUS] = {};
-	int cpu, n;
-
-	ws_read_cpustats(a, MAX_CPUS);
-	ws_sleep_ms(ms);
-	n = ws_read_cpustats(b, MAX_CPUS);
-	for (cpu = 0; cpu < MAX_CPUS; cpu++) {
-		unsigned long long dt = b[cpu].total - a[cpu].total;
-
-		busy[cpu] = cpu < n && dt ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
-	}
-}
-
 /*
  * Every CPU hot (limit 100 C, hot from 95 C): cpu0 and cpu1 at 95.5 C, the
  * rest at 99.5 C.  The least hot take the work; the rest stay avoided.
  */
 static enum ws_result all_hot_run(void *ctx)
 {
-	double busy[MAX_CPUS];
+	double busy[WS_MAX_TEST_CPUS];
 	char st[4096];
 	int cpu, hot_busy = 0;
 
@@ -196,9 +164,9 @@ static enum ws_result all_hot_run(void *ctx)
 		hogs[nr_hogs++] = spawn_hog(0, 7);
 	ws_sleep_ms(2000);
 	for (cpu = 0; cpu < 8; cpu++)
-		WS_ASSERT(inject_temp(cpu, cpu < 2 ? 95500 : 99500) == 0, "inject cpu%d", cpu);
+		WS_ASSERT(ws_inject_temp(cpu, cpu < 2 ? 95500 : 99500) == 0, "inject cpu%d", cpu);
 	ws_sleep_ms(2000);
-	busy_over(2000, busy);
+	ws_busy_over(2000, busy);
 	for (cpu = 2; cpu < 8; cpu++)
 		hot_busy += busy[cpu] > 0.5;
 	ws_log("every CPU hot: busy cpu0 %.0f%% cpu1 %.0f%%, %d of cpu2-7 above 50%%",

@@ -30,14 +30,13 @@
 #define LOG		"/tmp/wattsched-topo.log"
 #define CG_DEV		"/sys/fs/cgroup/ws-dev"		/* bound to the NIC */
 #define CG_DEV2		"/sys/fs/cgroup/ws-dev2"	/* never bound */
-#define MAX_CPUS	64
 #define MAX_KIDS	32
 
 struct topo {
 	int nr_cpus;
 	int nr_nodes;
-	int node[MAX_CPUS];		/* NUMA node of each CPU */
-	int llc[MAX_CPUS];		/* first CPU of each CPU's LLC */
+	int node[WS_MAX_TEST_CPUS];		/* NUMA node of each CPU */
+	int llc[WS_MAX_TEST_CPUS];		/* first CPU of each CPU's LLC */
 	char nic[16];			/* a network device with a NUMA node */
 	int nic_node;
 	char nonuma[16];		/* a PCI device without one ("" if none) */
@@ -92,7 +91,7 @@ static int read_topo(struct topo *t)
 	memset(t, 0, sizeof(*t));
 	t->nic_node = -1;
 	t->nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (t->nr_cpus <= 0 || t->nr_cpus > MAX_CPUS)
+	if (t->nr_cpus <= 0 || t->nr_cpus > WS_MAX_TEST_CPUS)
 		return -1;
 	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d", cpu);
@@ -336,11 +335,10 @@ static bool still_attached(char *why, size_t len)
 
 static enum ws_result work_conservation_run(void *ctx)
 {
-	struct ws_cpustat a[MAX_CPUS], b[MAX_CPUS];
 	int n = tc.t.nr_cpus, i, low = -1;
-	double pct[MAX_CPUS], min = 100;
+	double pct[WS_MAX_TEST_CPUS], min = 100;
 	char line[512], why[128], where[256];
-	pid_t hogs[MAX_CPUS];
+	pid_t hogs[WS_MAX_TEST_CPUS];
 	struct ws_pstat ps;
 	size_t off = 0, woff = 0;
 
@@ -349,14 +347,10 @@ static enum ws_result work_conservation_run(void *ctx)
 		WS_ASSERT(hogs[i] > 0, "cannot start hog %d", i);
 	}
 	ws_sleep_ms(2000);		/* ramp-up, not measured */
-	WS_ASSERT(ws_read_cpustats(a, MAX_CPUS) >= n, "cannot read /proc/stat");
-	ws_sleep_ms(8000);
-	WS_ASSERT(ws_read_cpustats(b, MAX_CPUS) >= n, "cannot read /proc/stat");
+	WS_ASSERT(ws_busy_over(8000, pct) >= n, "cannot read /proc/stat");
 
 	for (i = 0; i < n; i++) {
-		unsigned long long tot = b[i].total - a[i].total;
-
-		pct[i] = tot ? 100.0 * (b[i].busy - a[i].busy) / tot : 0;
+		pct[i] *= 100;
 		off += snprintf(line + off, sizeof(line) - off, " cpu%d=%.1f%%", i, pct[i]);
 		if (pct[i] < min) {
 			min = pct[i];

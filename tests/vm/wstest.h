@@ -104,11 +104,18 @@ int ws_loader_stop(pid_t pid, int sig, int timeout_ms);
 long long ws_now_ms(void);
 void ws_sleep_ms(int ms);
 
-/* Per-CPU busy and total jiffies from /proc/stat. */
-struct ws_cpustat {
-	unsigned long long busy, total;
-};
-int ws_read_cpustats(struct ws_cpustat *st, int max_cpus);
+/*
+ * Each CPU's busy share (0..1) over the next @ms, from /proc/stat, into
+ * busy[WS_MAX_TEST_CPUS]; returns how many CPUs /proc/stat listed.
+ */
+#define WS_MAX_TEST_CPUS	64
+int ws_busy_over(int ms, double *busy);
+
+/*
+ * Write an injected temperature for @cpu (the telemetry module loaded with
+ * inject=1), without a shell: an exec under load takes seconds here.
+ */
+int ws_inject_temp(int cpu, int mc);
 
 /* Fields of /proc/<pid>/stat after the command name. */
 struct ws_pstat {
