@@ -781,7 +781,7 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 	return cpu >= 0 ? found(cpu, s) : -1;
 }
 
-/* Count a previous CPU that heat took away from a waking task. */
+/* Count a previous CPU that heat took away from a task being placed. */
 static __always_inline void count_avoided_hot(s32 prev_cpu, const struct cpumask *cand)
 {
 	struct ws_budget *b;
@@ -982,8 +982,10 @@ static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
 	s32 cpu = scx_bpf_task_cpu(p), last = task_last_cpu(p), idle = -1;
 	u32 llc;
 
-	if (!bpf_cpumask_test_cpu(cpu, cand))
+	if (!bpf_cpumask_test_cpu(cpu, cand)) {
+		count_avoided_hot(cpu, cand);
 		cpu = bpf_cpumask_any_distribute(cand);
+	}
 	llc = cpu_llc(cpu);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
 				 place_vtime(p, queue_clock(llc_dsq(llc), cpu),

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -369,6 +370,13 @@ int ws_inject_temp(int cpu, int mc)
 		ret = -1;
 	close(fd);
 	return ret;
+}
+
+int ws_sampler_fifo(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
+
+	return sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp);
 }
 
 int main(int argc, char **argv)

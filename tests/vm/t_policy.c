@@ -306,9 +306,10 @@ static enum ws_result thermal_run(void *ctx)
 {
 	double busy[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
-	int target = 2, sib = -1, cpu;
+	int target = 2, sib = -1, cpu, n = 0;
 	long long t0, left = -1;
-	char buf[4096];
+	char buf[4096], timeline[1024] = "";
+	bool fifo, injected;
 
 	if (!ws_exists(ws_kmod()))
 		return ws_skip("%s not built", ws_kmod());
@@ -324,17 +325,26 @@ static enum ws_result thermal_run(void *ctx)
 		  busy[target] * 100);
 
 	/* the default limit is 100 C, hot at 95 C, cool again below 90 C */
-	WS_ASSERT(ws_inject_temp(target, 100000) == 0, "inject failed");
+	fifo = ws_sampler_fifo(true) == 0;
+	injected = ws_inject_temp(target, 100000) == 0;
 	t0 = ws_now_ms();
-	do {
+	while (injected && ws_now_ms() - t0 < 3000) {
 		long long start = ws_now_ms() - t0;
 
 		ws_busy_over(100, busy);
+		n += snprintf(timeline + n, sizeof(timeline) - n, " %lld:%.0f/%.0f%%", start,
+			      busy[target] * 100, sib < 0 ? 0 : busy[sib] * 100);
+		if (n >= (int)sizeof(timeline))
+			n = sizeof(timeline) - 1;
 		if (busy[target] < 0.3 && (sib < 0 || busy[sib] < 0.3)) {
 			left = start;
 			break;
 		}
-	} while (ws_now_ms() - t0 < 3000);
+	}
+	ws_sampler_fifo(false);
+	WS_ASSERT(injected, "inject failed");
+	ws_log("sampler %s; windows (ms after the injection: cpu%d/cpu%d busy):%s",
+	       fifo ? "SCHED_FIFO" : "SCHED_OTHER (no FIFO)", target, sib, timeline);
 	ws_log("cpu%d at 100 C: its core (cpu%d, cpu%d) emptied in the window starting %lld ms "
 	       "after the injection", target, target, sib, left);
 	WS_ASSERT(left >= 0, "cpu%d still busy 3 s after reaching its limit", target);

@@ -117,6 +117,13 @@ int ws_busy_over(int ms, double *busy);
  */
 int ws_inject_temp(int cpu, int mc);
 
+/*
+ * Run the calling test outside sched_ext (SCHED_FIFO 1) while it times
+ * something, so that the load it measures cannot delay its own clock
+ * readings; ws_sampler_fifo(false) returns it to SCHED_OTHER.
+ */
+int ws_sampler_fifo(bool on);
+
 /* Fields of /proc/<pid>/stat after the command name. */
 struct ws_pstat {
 	char state;
