@@ -124,7 +124,7 @@ endif
 # -- tests ------------------------------------------------------------------
 include $(SRC)/tests/tests.mk
 
-install: all
+install: $(WATTSCHED)
 	install -D -m 0755 $(WATTSCHED) $(DESTDIR)$(PREFIX)/sbin/wattsched
 	install -D -m 0644 $(SRC)/docs/wattsched.8 $(DESTDIR)$(PREFIX)/share/man/man8/wattsched.8
 	install -D -m 0644 $(SRC)/configs/wattsched.bash-completion \
