@@ -8,7 +8,7 @@
  *
  * The oracles are independent of the scheduler's counters: /proc/stat per
  * CPU, /proc/<pid>/stat field 39 (the CPU a thread last ran on), sysfs
- * topology, per-cgroup cpu.stat usage_usec, and cyclictest's histogram.
+ * topology, per-cgroup cpu.stat usage_usec, and cyclictest's own latencies.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -396,7 +396,9 @@ static unsigned long long cg_usage(const char *cg)
 
 /*
  * Run cyclictest (SCHED_OTHER, 1 ms interval, @secs s) in the latency
- * cgroup; return its p99 wakeup latency in µs from the histogram, -1 on error.
+ * cgroup; return its p99 wakeup latency in µs (nearest rank over every
+ * sample, which -v prints as "thread: cycle: latency", so no histogram
+ * range caps it), -1 on error.
  */
 static int cyclictest_p99(int secs)
 {
@@ -404,9 +406,9 @@ static int cyclictest_p99(int secs)
 
 	if (ws_sh_out(buf, sizeof(buf),
 		      "sh -c 'echo $$ > " CG_LAT "/cgroup.procs; exec cyclictest -q -m -t1 "
-		      "-i 1000 -D %d -h 100000' | awk '/^[0-9]/ { h[$1 + 0] = $2; n += $2 } "
-		      "/Overflows/ { n += $4 } END { for (i = 0; i < 100000; i++) { c += h[i]; "
-		      "if (c >= 0.99 * n) { print i, n; exit } } print -1, n }'", secs))
+		      "-i 1000 -D %d -v' | awk -F: 'NF == 3 { print $3 + 0 }' | sort -n | "
+		      "awk '{ v[NR] = $1 } END { r = int(0.99 * NR); if (r < 0.99 * NR) r++; "
+		      "if (!NR) print -1, 0; else print v[r], NR }'", secs))
 		return -1;
 	ws_log("cyclictest: p99 and samples: %s", buf);
 	return atoi(buf);
