@@ -125,16 +125,16 @@ struct {
 } ws_stats SEC(".maps");
 
 /*
- * Per CPU: nanoseconds it ran tasks while outside the usable set, which it
- * does only for work that may run on no usable CPU.  The daemon reads it
- * as the demand a cap cannot move (core/power.c, ws_pinned_step()).
+ * Per CPU: time run by affinity-bound tasks, and by those of them that may
+ * run on no usable CPU (struct ws_bound_ns).  The daemon reads it as the
+ * demand a cap cannot move (core/power.c, ws_pinned_step()).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, u64);
-} ws_stranded SEC(".maps");
+	__type(value, struct ws_bound_ns);
+} ws_bound SEC(".maps");
 
 /* Device affinity: preferred NUMA node by thread-group id. */
 struct {
@@ -1344,13 +1344,36 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	set_perf(cpu, class);
 }
 
+#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+
+/*
+ * Time an affinity-bound task ran on @cpu (ws_bound); stranded too when
+ * @cpu is outside the usable set and no usable CPU is in the task's mask.
+ * A task that could run on a usable CPU and is only finishing its slice
+ * here is not stranded: it moves at its next enqueue.  Kernel threads are
+ * not counted: a per-CPU one serves its CPU (timers, RCU, per-CPU work)
+ * and asks for no CPU to be kept awake.
+ */
+static void count_bound(struct task_struct *p, s32 cpu, u64 used)
+{
+	const struct cpumask *usable = usable_mask();
+	struct ws_bound_ns *b;
+	u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&ws_bound, &zero);
+	if (!b)
+		return;
+	b->bound += used;
+	if (usable && usable_weight && !bpf_cpumask_test_cpu(cpu, usable) &&
+	    !bpf_cpumask_intersects(p->cpus_ptr, usable))
+		b->stranded += used;
+}
+
 void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
-
-	u64 used, *stranded;
-	u32 zero = 0;
+	u64 used;
 
 	if (cpu_valid(cpu))
 		cpu_clear_running(cpu);
@@ -1358,11 +1381,8 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 		return;
 	used = scx_bpf_now() - tctx->started_at;
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
-	if (!cpu_usable(cpu)) {
-		stranded = bpf_map_lookup_elem(&ws_stranded, &zero);
-		if (stranded)
-			*stranded += used;
-	}
+	if (p->nr_cpus_allowed < nr_cpus && !(p->flags & PF_KTHREAD))
+		count_bound(p, cpu, used);
 }
 
 void BPF_STRUCT_OPS(wattsched_enable, struct task_struct *p)

@@ -127,6 +127,18 @@ struct ws_budget {
 };
 
 /*
+ * Affinity-bound work, per CPU: one element of the "ws_bound" per-CPU array
+ * map, which only BPF writes and the daemon reads.  Nanoseconds the CPU ran
+ * user tasks whose affinity leaves out some CPU (bound), and the part of that it
+ * ran them while outside the usable set for tasks with no usable CPU in
+ * their mask at all (stranded): demand that no cap or compaction can move.
+ */
+struct ws_bound_ns {
+	__u64 bound;
+	__u64 stranded;
+};
+
+/*
  * Statistics, defined once.  X(name, description).  Per-CPU counters in the
  * "ws_stats" per-CPU array map, indexed by enum ws_stat_idx, summed in user
  * space.

@@ -73,7 +73,8 @@ static int create_maps(void)
 {
 	maps.ctl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_ctl", 4, sizeof(struct ws_ctl), 1, NULL);
 	maps.budget = create_budget_map();
-	maps.stranded = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_stranded", 4, 8, 1, NULL);
+	maps.bound = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_bound", 4,
+				    sizeof(struct ws_bound_ns), 1, NULL);
 	maps.stats = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_stats", 4, 8, WS_NR_STATS,
 				    NULL);
 	maps.dev_tgid = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_dev_tgid", 4, 4, 4096, NULL);
@@ -82,7 +83,7 @@ static int create_maps(void)
 	maps.cgrp_class = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_cgrp_class", 8, 8,
 					 WS_MAX_CGRP_RULES + 1, NULL);
 	return maps.ctl < 0 || maps.budget < 0 || maps.stats < 0 || maps.dev_tgid < 0 ||
-	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.stranded < 0 ? -errno : 0;
+	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.bound < 0 ? -errno : 0;
 }
 
 /* 8 CPUs: 2 LLCs of 2 cores of 2 threads, one node. */

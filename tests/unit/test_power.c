@@ -41,13 +41,13 @@ static bool step(unsigned int policy, unsigned int n_cap, unsigned int n_compact
 static void test_pinned_and_hot(const struct ws_topology *topo)
 {
 	__u64 pinned[WS_CPU_WORDS] = { 0xc0 }, hot[WS_CPU_WORDS] = { 0xff };
-	double stranded[8] = { 0 }, busy[8] = { 0 };
+	double stranded[8] = { 0 }, bound[8] = { 0 };
 	int headroom[8] = { 500, 900, 2600, 2400, 1000, 2700, 300, 100 };
 	struct ws_budget_in in = { .policy = WS_POLICY_CAPPED, .n_cap = 3, .hot = hot,
 				   .headroom_mc = headroom };
 	struct ws_budget b = {};
 	struct ws_pinned p = {};
-	unsigned int i;
+	unsigned int i, changes;
 
 	tap_ok(step(WS_POLICY_CAPPED, 3, 0, NULL, pinned, &b, topo) && b.nr_active == 3 &&
 	       b.active_mask[0] == 0xc1, "pinned CPUs 6, 7 count inside a 3-CPU cap, then cpu0");
@@ -64,18 +64,25 @@ static void test_pinned_and_hot(const struct ws_topology *topo)
 	       "every CPU hot and temperatures unknown: none is avoided");
 
 	stranded[6] = 0.9;
-	busy[6] = 0.9;
-	tap_ok(ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0x40,
+	bound[6] = 0.9;
+	tap_ok(ws_pinned_step(&p, topo, stranded, bound) && p.mask[0] == 0x40,
 	       "pinned: a CPU that ran stranded work 90% of a period joins");
+	/* inside the set its work is not stranded any more, but still bound there */
 	stranded[6] = 0;
-	tap_ok(!ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0x40,
-	       "pinned: it stays while busy (inside the set nothing is stranded)");
-	for (i = 0; i < WS_PINNED_RECHECK; i++)
-		ws_pinned_step(&p, topo, stranded, busy);
-	tap_ok(p.mask[0] == 0, "pinned: emptied at the recheck, rejoins only if still stranded");
-	busy[6] = 0;
+	for (i = 0, changes = 0; i < 400; i++)
+		changes += ws_pinned_step(&p, topo, stranded, bound);
+	tap_ok(!changes && p.mask[0] == 0x40,
+	       "pinned: it stays, unchanged for 400 periods, while its bound work runs");
+	bound[6] = 0;
+	for (i = 0, changes = 0; i + 1 < WS_PINNED_LINGER; i++)
+		changes += ws_pinned_step(&p, topo, stranded, bound);
+	tap_ok(!changes && ws_pinned_step(&p, topo, stranded, bound) && p.mask[0] == 0,
+	       "pinned: it leaves after WS_PINNED_LINGER periods without bound work, not before");
+	bound[5] = 0.9;
+	tap_ok(!ws_pinned_step(&p, topo, stranded, bound) && p.mask[0] == 0,
+	       "pinned: bound work that has a usable CPU (not stranded) does not make one join");
 	stranded[7] = 0.1;
-	tap_ok(!ws_pinned_step(&p, topo, stranded, busy) && p.mask[0] == 0,
+	tap_ok(!ws_pinned_step(&p, topo, stranded, bound) && p.mask[0] == 0,
 	       "pinned: 10% stranded (a kthread's share) does not count");
 }
 
@@ -155,7 +162,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(53);
+	tap_plan(54);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&

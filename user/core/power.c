@@ -424,20 +424,21 @@ double ws_cpu_busy_frac(const struct ws_cpu_sample *a, const struct ws_cpu_sampl
 }
 
 bool ws_pinned_step(struct ws_pinned *p, const struct ws_topology *topo, const double *stranded,
-		    const double *busy)
+		    const double *bound)
 {
 	__u64 next[WS_CPU_WORDS] = {};
 	unsigned int cpu;
-	bool keep = ++p->periods < WS_PINNED_RECHECK;
 
-	if (!keep)
-		p->periods = 0;
 	for (cpu = 0; cpu < topo->nr_cpus && cpu < WS_MAX_CPUS; cpu++) {
+		bool in = ws_cpu_test(p->mask, cpu);
+
 		if (!ws_cpu_test(topo->online, cpu))
 			continue;
-		if (stranded[cpu] >= WS_PINNED_MIN ||
-		    (keep && ws_cpu_test(p->mask, cpu) && busy[cpu] >= WS_PINNED_MIN))
-			next[cpu / 64] |= 1ULL << (cpu % 64);
+		if (stranded[cpu] >= WS_PINNED_MIN || (in && bound[cpu] >= WS_PINNED_MIN))
+			p->low[cpu] = 0;
+		else if (!in || ++p->low[cpu] >= WS_PINNED_LINGER)
+			continue;
+		next[cpu / 64] |= 1ULL << (cpu % 64);
 	}
 	if (!memcmp(next, p->mask, sizeof(next)))
 		return false;

@@ -109,25 +109,26 @@ bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
 /*
  * Pinned demand (docs/design.md, "Never stall"): a CPU joins when, outside
  * the usable set, it spent at least WS_PINNED_MIN of a period running work
- * that could run nowhere else; it stays while it is that busy at all, and
- * every WS_PINNED_RECHECK periods the set is emptied, so a CPU whose
- * pinned work is gone leaves it.
+ * that could run on no usable CPU (stranded); it stays while it spends that
+ * much running affinity-bound work (inside the set that work is no longer
+ * stranded, but it is still there), and leaves after WS_PINNED_LINGER
+ * periods in a row below it.
  */
 #define WS_PINNED_MIN		0.25
-#define WS_PINNED_RECHECK	40	/* periods: 10 s */
+#define WS_PINNED_LINGER	8	/* periods: 2 s */
 
 struct ws_pinned {
 	__u64 mask[WS_CPU_WORDS];
-	unsigned int periods;
+	unsigned char low[WS_MAX_CPUS];	/* periods in a row a pinned CPU's bound work was below */
 };
 
 /*
  * One period: @stranded[cpu] is the share of it the CPU ran work with no
- * usable CPU in its mask, @busy[cpu] its busy share.  True when the set
- * changed.
+ * usable CPU in its mask, @bound[cpu] the share it ran affinity-bound work.
+ * True when the set changed.
  */
 bool ws_pinned_step(struct ws_pinned *p, const struct ws_topology *topo, const double *stranded,
-		    const double *busy);
+		    const double *bound);
 
 struct ws_cpu_sample {
 	unsigned long long total, idle;

@@ -165,9 +165,9 @@ static void derive(struct ws_daemon *d, bool sample)
 	unsigned int perf, cap, n_cap, n_compact;
 
 	if (sample && ws_sense_period(&d->sense, d->topo, &d->cfg->thermal, d->cfg->stale_s,
-				      d->maps->stranded)) {
+				      d->maps->bound)) {
 		d->sensed = true;
-		ws_pinned_step(&d->pinned, d->topo, d->sense.stranded, d->sense.busy);
+		ws_pinned_step(&d->pinned, d->topo, d->sense.stranded, d->sense.bound);
 	}
 	ws_intent_ctl(&d->intent, &ctl);
 	perf = ctl.perf[WS_CLASS_NORMAL];

@@ -16,7 +16,7 @@ struct ws_maps {
 	int ctl;		/* ws_ctl: struct ws_ctl, from the intent */
 	int budget;		/* ws_budget: struct ws_budget, from the control loop */
 	int stats;		/* ws_stats: read only, by everyone */
-	int stranded;		/* ws_stranded: BPF's, read by the daemon */
+	int bound;		/* ws_bound: BPF's, read by the daemon */
 	int dev_tgid;		/* ws_dev_tgid: u32 tgid -> s32 node */
 	int dev_cgrp;		/* ws_dev_cgrp: u64 cgroup id -> u64 node, with a change token */
 	int cgrp_class;		/* ws_cgrp_class: u64 cgroup id -> u64 class, with a change token */

@@ -20,12 +20,13 @@ int ws_sense_init(struct ws_sense *s, unsigned int nr_cpus)
 	s->temp_mc = calloc(nr_cpus, sizeof(*s->temp_mc));
 	s->limit_mc = calloc(nr_cpus, sizeof(*s->limit_mc));
 	s->headroom_mc = calloc(nr_cpus, sizeof(*s->headroom_mc));
+	s->bound = calloc(nr_cpus, sizeof(*s->bound));
 	s->stranded = calloc(nr_cpus, sizeof(*s->stranded));
 	s->nr_possible = libbpf_num_possible_cpus();
-	s->stranded_ns = s->nr_possible > 0 ? calloc(s->nr_possible, sizeof(*s->stranded_ns)) : NULL;
+	s->bound_ns = s->nr_possible > 0 ? calloc(s->nr_possible, sizeof(*s->bound_ns)) : NULL;
 	s->text = malloc(TEXT_MAX);
 	if (!s->prev || !s->cur || !s->busy || !s->temp_mc || !s->limit_mc || !s->text ||
-	    !s->headroom_mc || !s->stranded || !s->stranded_ns) {
+	    !s->headroom_mc || !s->bound || !s->stranded || !s->bound_ns) {
 		ws_sense_free(s);
 		return -ENOMEM;
 	}
@@ -37,8 +38,9 @@ int ws_sense_init(struct ws_sense *s, unsigned int nr_cpus)
 void ws_sense_free(struct ws_sense *s)
 {
 	free(s->text);
-	free(s->stranded_ns);
+	free(s->bound_ns);
 	free(s->stranded);
+	free(s->bound);
 	free(s->headroom_mc);
 	free(s->limit_mc);
 	free(s->temp_mc);
@@ -59,23 +61,32 @@ static void sense_headroom(struct ws_sense *s, const struct ws_topology *topo)
 				      s->limit_mc[cpu] - s->temp_mc[cpu];
 }
 
-/* The share of the period each CPU ran work no usable CPU may run (ws_stranded). */
-static void sense_stranded(struct ws_sense *s, const struct ws_topology *topo, int fd,
-			   double period_s)
+/* A counter's growth since the last period, as a share of the period. */
+static double period_share(__u64 now, __u64 before, double period_s)
 {
-	__u64 *now = calloc(s->nr_possible, sizeof(*now));
+	return period_s > 0 && now >= before ? (now - before) / 1e9 / period_s : 0;
+}
+
+/* The share of the period each CPU ran bound work, and stranded work (ws_bound). */
+static void sense_bound(struct ws_sense *s, const struct ws_topology *topo, int fd,
+			double period_s)
+{
+	struct ws_bound_ns *now = calloc(s->nr_possible, sizeof(*now));
 	unsigned int cpu;
 	__u32 zero = 0;
 
+	memset(s->bound, 0, topo->nr_cpus * sizeof(*s->bound));
 	memset(s->stranded, 0, topo->nr_cpus * sizeof(*s->stranded));
 	if (!now || fd < 0 || bpf_map_lookup_elem(fd, &zero, now)) {
 		free(now);
 		return;
 	}
-	for (cpu = 0; cpu < topo->nr_cpus && (int)cpu < s->nr_possible; cpu++)
-		if (period_s > 0 && now[cpu] >= s->stranded_ns[cpu])
-			s->stranded[cpu] = (now[cpu] - s->stranded_ns[cpu]) / 1e9 / period_s;
-	memcpy(s->stranded_ns, now, s->nr_possible * sizeof(*now));
+	for (cpu = 0; cpu < topo->nr_cpus && (int)cpu < s->nr_possible; cpu++) {
+		s->bound[cpu] = period_share(now[cpu].bound, s->bound_ns[cpu].bound, period_s);
+		s->stranded[cpu] = period_share(now[cpu].stranded, s->bound_ns[cpu].stranded,
+						period_s);
+	}
+	memcpy(s->bound_ns, now, s->nr_possible * sizeof(*now));
 	free(now);
 }
 
@@ -110,7 +121,7 @@ static void sense_thermal(struct ws_sense *s, const struct ws_topology *topo,
 }
 
 bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
-		     const struct ws_thermal_cfg *cfg, double stale_s, int stranded_fd)
+		     const struct ws_thermal_cfg *cfg, double stale_s, int bound_fd)
 {
 	unsigned int cpu;
 	double now;
@@ -127,7 +138,7 @@ bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
 	sense_thermal(s, topo, cfg);
 	sense_headroom(s, topo);
 	now = ws_mono_now();	/* as close to the energy read as we can */
-	sense_stranded(s, topo, stranded_fd, now - s->at);
+	sense_bound(s, topo, bound_fd, now - s->at);
 	s->at = now;
 	len = ws_read_file(WS_POWER_FILE, s->text, WS_POWER_TEXT_MAX);
 	s->rapl_fresh = ws_rapl_step(&s->rapl, len >= 0 ? s->text : NULL, now, stale_s);

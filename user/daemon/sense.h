@@ -25,8 +25,9 @@ struct ws_sense {
 	unsigned int nr_sensed;		/* CPUs with a temperature reading */
 	__u64 hot[WS_CPU_WORDS];	/* with hysteresis (thermal.h) */
 	int *headroom_mc;		/* [nr_cpus]: limit - temperature; large where unknown */
-	__u64 *stranded_ns;		/* [possible CPUs]: ws_stranded at the last period */
-	double *stranded;		/* [nr_cpus]: share of the period run outside the usable set */
+	struct ws_bound_ns *bound_ns;	/* [possible CPUs]: ws_bound at the last period */
+	double *bound;			/* [nr_cpus]: share of the period run by bound work */
+	double *stranded;		/* [nr_cpus]: ... by bound work with no usable CPU */
 	double at;			/* CLOCK_MONOTONIC s of the last period */
 	int nr_possible;		/* entries of a per-CPU map value */
 	struct ws_rapl rapl;
@@ -38,11 +39,11 @@ void ws_sense_free(struct ws_sense *s);
 
 /*
  * Measure one period ending now.  RAPL counts as fresh for @stale_s
- * seconds after its energy last grew; @stranded_fd is the scheduler's
- * ws_stranded map (-1: none).  False when /proc/stat could not be
- * read (nothing is updated then).
+ * seconds after its energy last grew; @bound_fd is the scheduler's
+ * ws_bound map (-1: none).  False when /proc/stat could not be read
+ * (nothing is updated then).
  */
 bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
-		     const struct ws_thermal_cfg *cfg, double stale_s, int stranded_fd);
+		     const struct ws_thermal_cfg *cfg, double stale_s, int bound_fd);
 
 #endif /* __WS_SENSE_H */
