@@ -19,6 +19,7 @@ struct ws_observed {
 	double load;			/* busy CPUs' worth */
 	unsigned int cap_in_force;	/* the operator's cap, or the safe cap while stale; 0 = none */
 	unsigned int active_cpus;	/* CPUs that take new work */
+	__u64 active[WS_CPU_WORDS];	/* which: the budget's active mask, or every online CPU */
 	unsigned int nr_online;
 	struct ws_pushed pushed;	/* the last reading fleet tooling pushed */
 	struct ws_stale stale;

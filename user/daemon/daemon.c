@@ -12,6 +12,7 @@
  * and the metrics file say, report.c's.
  */
 #include <json-c/json.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,8 +90,8 @@ static void log_budget(const struct ws_daemon *d, unsigned int cap)
 		       ws_policy_name(d->intent.policy), cap, d->obs.power_watts,
 		       ws_power_source_name(d->obs.power_source), n, d->topo->nr_online);
 	else
-		printf("wattsched: policy %s, no cap: %u of %u CPUs take work\n",
-		       ws_policy_name(d->intent.policy), n, d->topo->nr_online);
+		printf("wattsched: policy %s, no cap: %u of %u CPUs take work (load %.2f CPUs)\n",
+		       ws_policy_name(d->intent.policy), n, d->topo->nr_online, d->obs.load);
 	fflush(stdout);
 }
 
@@ -116,6 +117,28 @@ static void report_pinned(struct ws_daemon *d, unsigned int n_cap)
 	o->cap_unmet_pinned = unmet;
 }
 
+/*
+ * The control loop runs SCHED_FIFO (cmd_run.c), so the kernel's RT class
+ * places it, not the scheduler: keep it on the CPUs that take work, or it
+ * wakes, every period, a CPU that a cap or compaction has emptied.  Only
+ * among the CPUs it was started on; none of them left, it stays put.
+ */
+static void follow_active_cpus(const struct ws_daemon *d)
+{
+	unsigned int cpu;
+	cpu_set_t set;
+
+	if (sched_getscheduler(0) != SCHED_FIFO)
+		return;
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < d->topo->nr_cpus && cpu < CPU_SETSIZE; cpu++)
+		if (ws_cpu_test(d->obs.active, cpu) && !ws_cpu_test(d->budget.avoid_mask, cpu) &&
+		    CPU_ISSET(cpu, &d->allowed))
+			CPU_SET(cpu, &set);
+	if (CPU_COUNT(&set))
+		sched_setaffinity(0, sizeof(set), &set);
+}
+
 /* Write the budget; gen moves only when a mask changes, which is what BPF reacts to. */
 static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n_cap,
 			   unsigned int n_compact)
@@ -126,7 +149,7 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 		.pinned = d->pinned.mask,
 	};
 	struct ws_budget b = d->budget;
-	bool changed;
+	bool changed, moved;
 	int ret;
 
 	changed = ws_budget_step(&in, &b, d->topo);
@@ -141,16 +164,20 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 		ws_warn("control loop: writing the budget map: %s", strerror(-ret));
 		return;
 	}
+	moved = changed;
 	changed = changed && b.nr_active != d->budget.nr_active;
 	d->budget = b;
 	if (changed)
 		log_budget(d, cap);
 	d->obs.cap_in_force = cap;
 	d->obs.active_cpus = b.nr_active ?: d->topo->nr_online;
+	memcpy(d->obs.active, b.nr_active ? b.active_mask : d->topo->online, sizeof(d->obs.active));
 	d->obs.nr_sensed = d->sense.nr_sensed;
 	d->obs.thermal = d->sense.thermal;
 	/* what is avoided: the hot CPUs, less the least hot when every CPU is hot */
 	memcpy(d->obs.hot, b.avoid_mask, sizeof(d->obs.hot));
+	if (moved)
+		follow_active_cpus(d);
 	report_pinned(d, n_cap);
 }
 
@@ -221,6 +248,8 @@ int ws_daemon_init(struct ws_daemon *d, const struct ws_daemon_cfg *cfg,
 	d->maps = maps;
 	d->obs.nr_online = topo->nr_online;
 	d->rackdir.watch_fd = -1;
+	if (sched_getaffinity(0, sizeof(d->allowed), &d->allowed))
+		CPU_ZERO(&d->allowed);
 	if (ws_sense_init(&d->sense, topo->nr_cpus)) {
 		ws_err("out of memory");
 		return -ENOMEM;

@@ -15,6 +15,7 @@
 #ifndef __WS_DAEMON_H
 #define __WS_DAEMON_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -57,6 +58,7 @@ struct ws_daemon {
 	struct ws_compact compact;
 	struct ws_cap_law law;
 	struct ws_pinned pinned;	/* CPUs whose work can run nowhere else */
+	cpu_set_t allowed;		/* the loader's own affinity at start (follow_active_cpus()) */
 	struct ws_rackdir rackdir;
 	time_t rack_retry_at;		/* read the drop directory again then (wall); 0 = no */
 	struct ws_rack_grant rack_seen;	/* the drop directory's last document, applied or not */

@@ -75,6 +75,7 @@ static void add_observed(struct json_object *o, const struct ws_observed *ob)
 	add(o, "power_watts", ws_json_watts(ob->power_watts));
 	add(o, "power_source", json_object_new_string(ws_power_source_name(ob->power_source)));
 	add(o, "active_cpus", json_object_new_int64(ob->active_cpus));
+	add(o, "active_cpu_list", cpu_list(ob->active));
 	add(o, "cap_in_force_watts", json_object_new_int64(ob->cap_in_force));
 	add(o, "compliance", json_object_new_string(ws_compliance_name(c->state)));
 	add(o, "compliance_since", c->since ? json_object_new_int64(c->since) : NULL);
