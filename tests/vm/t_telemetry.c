@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -397,6 +398,7 @@ static enum ws_result telemetry_unavailable_run(void *ctx)
 {
 	char *buf = tm_buf(), bad[2048];
 	int mark = ws_dmesg_mark();
+	struct stat st;
 
 	WS_ASSERT(tm_read("thermal", buf) > 0, "cannot read thermal");
 	ws_log("thermal:\n%s", buf);
@@ -409,6 +411,9 @@ static enum ws_result telemetry_unavailable_run(void *ctx)
 	ws_log("power:\n%s", buf);
 	WS_ASSERT(tm_header_ok(buf, "power"), "bad header");
 	WS_ASSERT(tm_has_line(buf, "rapl=unavailable"), "no rapl=unavailable line");
+	/* RAPL energy is root-only, as the kernel made powercap's (CVE-2020-8694) */
+	WS_ASSERT(stat(TM_DIR "/power", &st) == 0 && (st.st_mode & 0777) == 0400,
+		  "power is mode %o, not 0400", (unsigned int)(st.st_mode & 0777));
 	WS_ASSERT(!strstr(buf, "energy_uj="), "energy without RAPL");
 
 	WS_ASSERT(tm_read("version", buf) > 0 && tm_header_ok(buf, "version") &&
@@ -418,7 +423,8 @@ static enum ws_result telemetry_unavailable_run(void *ctx)
 	free(buf);
 	return WS_PASS;
 }
-WS_TEST(telemetry_unavailable, "thermal and power say unavailable without sensors, dmesg clean",
+WS_TEST(telemetry_unavailable,
+	"thermal and power say unavailable without sensors, power is root-only (0400), dmesg clean",
 	"numa", tm_setup_plain, telemetry_unavailable_run, tm_cleanup);
 
 /* ---- telemetry_cpus ---------------------------------------------------- */
