@@ -6,6 +6,7 @@
  * which refuses bad requests and non-root peers, and after SIGKILL of the
  * loader the kernel is back on EEVDF.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,74 @@ WS_TEST(sched_second_loader_refused,
 	"a second run while one is attached exits 1 naming the first's pid; the first keeps "
 	"its maps, socket and control",
 	"basic", attach_setup, second_loader_run, attach_cleanup);
+
+/*
+ * The loader's output into a pipe nobody reads (a closed terminal, a log
+ * shipper that died): every write fails with EPIPE, and with SIGPIPE at
+ * its default the first one would kill the loader, and the scheduler with
+ * it.  The runner ignores SIGPIPE and that is inherited, so the child puts
+ * it back to the default before exec, as a shell would.
+ */
+static pid_t start_into_closed_pipe(void)
+{
+	int fds[2], log;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (log < 0 || dup2(fds[1], 1) < 0 || dup2(log, 2) < 0)
+			_exit(127);
+		close(fds[0]);
+		close(fds[1]);
+		close(log);
+		signal(SIGPIPE, SIG_DFL);
+		execl(ws_wattsched(), "wattsched", "run", "--interval", "0", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return pid;
+}
+
+static enum ws_result closed_pipe_setup(void **ctx)
+{
+	enum ws_result r = need_scx();
+
+	if (r != WS_PASS)
+		return r;
+	ld.dmesg_mark = ws_dmesg_mark();
+	ld.pid = start_into_closed_pipe();
+	*ctx = &ld;
+	return ld.pid > 0 ? WS_PASS : WS_FAIL;
+}
+
+static enum ws_result closed_pipe_run(void *ctx)
+{
+	struct loader *l = ctx;
+	int i, status;
+
+	WS_ASSERT(ws_loader_wait_attached(15000), "did not attach with stdout a closed pipe "
+		  "(loader %s)", waitpid(l->pid, &status, WNOHANG) ? "gone" : "alive");
+	for (i = 0; i < 2; i++)
+		WS_ASSERT(ws_sh("%s policy %s >/dev/null", ws_wattsched(),
+				i ? "balanced" : "powersave") == 0, "policy switch %d refused", i);
+	ws_sleep_ms(1000);
+	WS_ASSERT(waitpid(l->pid, &status, WNOHANG) == 0,
+		  "the loader ended writing into a closed pipe (status %#x)", status);
+	WS_ASSERT(ws_scx_wait_state("enabled", 1000), "the scheduler is gone");
+	status = ws_loader_stop(l->pid, SIGINT, 10000);
+	l->pid = 0;
+	WS_ASSERT(status >= 0 && WIFEXITED(status), "loader status %#x after SIGINT", status);
+	WS_ASSERT(ws_scx_wait_state("disabled", 5000), "state did not return to disabled");
+	return WS_PASS;
+}
+WS_TEST(sched_stdout_closed_pipe,
+	"the loader's stdout a pipe nobody reads: policy switches print into it, the loader "
+	"and the scheduler stay (SIGPIPE ignored)",
+	"basic", closed_pipe_setup, closed_pipe_run, attach_cleanup);
 
 static enum ws_result sigkill_run(void *ctx)
 {
