@@ -219,22 +219,48 @@ WS_TEST(fleet_lease_expiry,
 	"share), origin safe",
 	"basic", lease_setup, lease_run, stop);
 
+static enum ws_result clock_step_setup(void **ctx)
+{
+	return start("run --interval 0 --safe-cap-watts 123 --metrics-file " PROM, true);
+}
+
+static long long metric(const char *text, const char *series);
+
+/* The metrics file's wattsched_last_update_seconds, -1 if unreadable. */
+static long long metrics_time(void)
+{
+	char text[16384] = "\n";
+	int n = ws_read(PROM, text + 1, sizeof(text) - 2);
+
+	return n > 0 ? metric(text, "wattsched_last_update_seconds") : -1;
+}
+
 /*
  * A 25 s document, then the clock stepped back an hour: the lease still
- * ends 25 s after it was applied (CLOCK_BOOTTIME anchor), not an hour later.
+ * ends 25 s after it was applied (CLOCK_BOOTTIME anchor), not an hour later,
+ * and the metrics file is still written every second (monotonic cadence).
  */
 static enum ws_result clock_step_run(void *ctx)
 {
 	char buf[4096];
-	long long t0;
-	int rc;
+	long long t0, before, after = -1;
+	int rc, i;
 
 	WS_ASSERT(write_doc(DIR "/step.json", 900, 0, 25, 100, 1000, "balanced") == 0, "write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/step.json 2>&1", ws_wattsched());
 	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
 	t0 = ws_now_ms();
+	before = metrics_time();
 	WS_ASSERT(ws_sh("date -s @$(( $(date +%%s) - 3600 )) >/dev/null") == 0,
 		  "cannot step the clock back");
+	for (i = 0; i < 20 && (after < 0 || after >= before); i++) {
+		ws_sleep_ms(500);
+		after = metrics_time();
+	}
+	ws_log("metrics file's last update: %lld before the step, %lld after", before, after);
+	WS_ASSERT(before > 0 && after > 0 && after < before - 3000,
+		  "the metrics file was not written in 10 s after the clock stepped back an hour "
+		  "(last update %lld, before the step %lld)", after, before);
 	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
 		  "the lease did not end 60 s after a 25 s document with the clock stepped back "
 		  "an hour: %s", buf);
@@ -246,8 +272,9 @@ static enum ws_result clock_step_run(void *ctx)
 	return WS_PASS;
 }
 WS_TEST(fleet_lease_clock_step,
-	"a clock stepped back an hour does not lengthen a 25 s lease: the safe cap follows on time",
-	"basic", lease_setup, clock_step_run, stop);
+	"a clock stepped back an hour does not lengthen a 25 s lease: the safe cap follows on "
+	"time, and the metrics file is still written every second",
+	"basic", clock_step_setup, clock_step_run, stop);
 
 static enum ws_result dir_setup(void **ctx)
 {
