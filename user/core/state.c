@@ -76,6 +76,39 @@ static int get_policy(struct json_object *o, const char *key, unsigned int *out,
 	return 0;
 }
 
+static int get_string(struct json_object *o, const char *key, char *out, size_t size, char *err,
+		      size_t errlen)
+{
+	struct json_object *v = member(o, key, json_type_string, err, errlen);
+
+	if (!v)
+		return -EINVAL;
+	snprintf(out, size, "%s", json_object_get_string(v));
+	return 0;
+}
+
+static int get_double(struct json_object *o, const char *key, double *out, char *err,
+		      size_t errlen)
+{
+	struct json_object *v = member(o, key, json_type_double, err, errlen);
+
+	if (!v)
+		return -EINVAL;
+	*out = json_object_get_double(v);
+	return 0;
+}
+
+static int get_time(struct json_object *o, const char *key, time_t *out, char *err,
+		    size_t errlen)
+{
+	struct json_object *v = member(o, key, json_type_int, err, errlen);
+
+	if (!v)
+		return -EINVAL;
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
 static int get_uint(struct json_object *o, const char *key, long long min, long long max,
 		    unsigned int *out, char *err, size_t errlen)
 {
@@ -98,29 +131,18 @@ int ws_grant_from_json(struct json_object *o, struct ws_rack_grant *g, char *err
 	unsigned int policy;
 
 	memset(g, 0, sizeof(*g));
-	if (!(v = member(o, "rack", json_type_string, err, errlen)))
-		return -EINVAL;
-	snprintf(g->rack, sizeof(g->rack), "%s", json_object_get_string(v));
-	if (!(v = member(o, "host", json_type_string, err, errlen)))
-		return -EINVAL;
-	snprintf(g->host, sizeof(g->host), "%s", json_object_get_string(v));
-	if (!(v = member(o, "watts", json_type_double, err, errlen)))
-		return -EINVAL;
-	g->watts = json_object_get_double(v);
-	if (!(v = member(o, "safe_watts", json_type_double, err, errlen)))
-		return -EINVAL;
-	g->safe_watts = json_object_get_double(v);
-	if (get_policy(o, "policy", &policy, err, errlen) ||
-	    get_uint(o, "batch_duty_pct", 0, 100, &g->batch_duty_pct, err, errlen))
+	if (get_string(o, "rack", g->rack, sizeof(g->rack), err, errlen) ||
+	    get_string(o, "host", g->host, sizeof(g->host), err, errlen) ||
+	    get_double(o, "watts", &g->watts, err, errlen) ||
+	    get_double(o, "safe_watts", &g->safe_watts, err, errlen) ||
+	    get_policy(o, "policy", &policy, err, errlen) ||
+	    get_uint(o, "batch_duty_pct", 0, 100, &g->batch_duty_pct, err, errlen) ||
+	    get_time(o, "issued", &g->issued, err, errlen) ||
+	    get_time(o, "expires", &g->expires, err, errlen))
 		return -EINVAL;
 	g->policy = policy;
-	if (!(v = member(o, "issued", json_type_int, err, errlen)))
-		return -EINVAL;
-	g->issued = json_object_get_int64(v);
-	if (!(v = member(o, "expires", json_type_int, err, errlen)))
-		return -EINVAL;
-	g->expires = json_object_get_int64(v);
-	if ((v = member(o, "classes_sig", json_type_int, err, errlen)))
+	/* optional: 0 (no class rules) when absent */
+	if (json_object_object_get_ex(o, "classes_sig", &v) && json_object_is_type(v, json_type_int))
 		g->classes_sig = json_object_get_uint64(v);
 	/* what a document could not have said: the grant's own checks, but the clock's */
 	if (!rack_valid_name(g->rack, sizeof(g->rack)) || !rack_valid_name(g->host, sizeof(g->host)) ||
