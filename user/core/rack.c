@@ -752,8 +752,11 @@ static int parse_root(struct json_object *root, struct rack_doc *doc,
 /*
  * Duplicate member names.  json-c keeps the last of two members with one
  * name, so a document in which a validating tool saw the first would mean
- * something else here; refuse it, naming the second.  The text is valid
- * JSON by now, which keeps this walk simple.
+ * something else here; refuse it, naming the second.  The text has passed
+ * json-c's strict parse by now, which keeps this walk simple, but that
+ * still takes a member name in single quotes, which is not JSON: refuse
+ * it too.  Every step moves on and stops at the end of the text, whatever
+ * the text, so that a gap between json-c and this walk cannot hang it.
  */
 struct dup_walk {
 	const char *s;
@@ -774,9 +777,10 @@ static char *dup_string(struct dup_walk *w)
 	struct json_object *o;
 	char *raw, *dec = NULL;
 
-	while (w->s[w->i] != '"')
-		w->i += w->s[w->i] == '\\' ? 2 : 1;
-	w->i++;
+	while (w->s[w->i] && w->s[w->i] != '"')
+		w->i += w->s[w->i] == '\\' && w->s[w->i + 1] ? 2 : 1;
+	if (w->s[w->i])
+		w->i++;
 	raw = strndup(w->s + start, w->i - start);
 	o = raw ? json_tokener_parse(raw) : NULL;
 	if (o)
@@ -820,7 +824,10 @@ static int dup_object(struct dup_walk *w, const char *path, char *err, size_t er
 		if (w->s[w->i] == ',')
 			w->i++;
 	}
-	w->i++;			/* '}' */
+	if (!ret && w->s[w->i] == '\'')
+		ret = fail(err, errlen, -EINVAL, path, "a member name in single quotes is not JSON");
+	if (w->s[w->i])
+		w->i++;		/* '}' */
 	while (n)
 		free(keys[--n]);
 	free(keys);
@@ -834,14 +841,19 @@ static int dup_array(struct dup_walk *w, const char *path, char *err, size_t err
 	int ret = 0;
 
 	w->i++;
-	for (dup_ws(w); !ret && w->s[w->i] != ']'; dup_ws(w)) {
+	for (dup_ws(w); !ret && w->s[w->i] && w->s[w->i] != ']'; dup_ws(w)) {
+		size_t at = w->i;
+
 		join_idx(ipath, path, idx++);
 		ret = dup_value(w, ipath, err, errlen);
 		dup_ws(w);
 		if (w->s[w->i] == ',')
 			w->i++;
+		else if (w->i == at)
+			w->i++;		/* not JSON json-c took: move on */
 	}
-	w->i++;
+	if (w->s[w->i])
+		w->i++;
 	return ret;
 }
 
