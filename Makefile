@@ -94,7 +94,7 @@ $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 USER_LAYERS := lib core proto daemon cmd
 USER_SRCS := $(foreach l,$(USER_LAYERS),$(wildcard $(SRC)/user/$(l)/*.c)) $(SRC)/user/main.c
 USER_OBJS := $(patsubst $(SRC)/user/%.c,$(O)/user/%.o,$(USER_SRCS))
-USER_LIBS := -lbpf -lelf -lz -ljson-c -lm
+USER_LIBS := -lbpf -lelf -lz -ljson-c -lnuma -lm
 WATTSCHED := $(O)/user/wattsched
 user: $(WATTSCHED)
 

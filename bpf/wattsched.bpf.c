@@ -62,6 +62,11 @@ const volatile __u64 slice_ns = 5000000ULL;
 const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
 const volatile __s32 smt_sibling[WS_MAX_CPUS];	/* another thread of the core, or -1 */
 const volatile __u32 llc_node[WS_MAX_LLCS];
+/* Per LLC, the other LLCs in the order its CPUs take work from them: same node, then by distance. */
+const volatile __u8 llc_steal[WS_MAX_LLCS][WS_MAX_LLCS];
+/* Per node, the other nodes with CPUs, nearest first, and how many there are. */
+const volatile __u8 node_near[WS_MAX_NODES][WS_MAX_NODES];
+const volatile __u8 nr_node_near[WS_MAX_NODES];
 
 UEI_DEFINE(uei);
 
@@ -747,6 +752,31 @@ static __always_inline s32 found(s32 cpu, const struct search *s)
 	return cpu;
 }
 
+/*
+ * The device's node is full: an idle CPU on the node nearest to it that
+ * has one, claimed; -1 when none has.  Only device-bound tasks search so.
+ */
+static s32 pick_near_device(const struct cpumask *cand, struct bpf_cpumask *tmp,
+			    const struct search *s)
+{
+	u32 k, node = s->dev_node;
+	s32 cpu;
+
+	if (node >= WS_MAX_NODES)
+		return -1;
+	bpf_for(k, 0, nr_node_near[node]) {
+		if (k >= WS_MAX_NODES)
+			break;
+		cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, node_near[node][k]),
+				   s->core_first);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_node);
+			return cpu;
+		}
+	}
+	return -1;
+}
+
 /* An idle CPU in @cand by the search @s, claimed; -1 when there is none. */
 static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cpumask *tmp,
 			 const struct search *s)
@@ -769,8 +799,12 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 		stat_inc(WS_STAT_idle_node);
 		return found(cpu, s);
 	}
-	if (s->dev_node >= 0)
+	if (s->dev_node >= 0) {
 		stat_inc(WS_STAT_dev_fallback);
+		cpu = pick_near_device(cand, tmp, s);
+		if (cpu >= 0)
+			return cpu;
+	}
 	cpu = s->core_first ? scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE) : -1;
 	if (cpu >= 0)
 		stat_inc(WS_STAT_idle_core);
@@ -1256,24 +1290,19 @@ static void requeue_after_change(void)
 	requeue_queue(WS_DSQ_BATCH, usable, tmp);
 }
 
-/* Steal from the other LLCs of @node, then from other nodes. */
+/* Steal from the other LLCs of @llc's node, then from other nodes' LLCs, nearest first. */
 static bool steal(u32 llc, u32 node)
 {
-	u32 i;
+	u32 k, i;
 
-	bpf_for(i, 0, nr_llcs) {
-		if (i == llc || i >= WS_MAX_LLCS || llc_node[i] != node)
-			continue;
+	if (llc >= WS_MAX_LLCS)
+		return false;
+	bpf_for(k, 0, nr_llcs - 1) {
+		if (k >= WS_MAX_LLCS)
+			break;
+		i = llc_steal[llc][k];
 		if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
-			stat_inc(WS_STAT_steal_node);
-			return true;
-		}
-	}
-	bpf_for(i, 0, nr_llcs) {
-		if (i >= WS_MAX_LLCS || llc_node[i] == node)
-			continue;
-		if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
-			stat_inc(WS_STAT_steal_remote);
+			stat_inc(llc_node[i] == node ? WS_STAT_steal_node : WS_STAT_steal_remote);
 			return true;
 		}
 	}

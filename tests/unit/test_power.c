@@ -26,6 +26,29 @@ static void fake_topo(struct ws_topology *t)
 	}
 }
 
+/*
+ * 8 CPUs: 4 nodes of one 2-thread core and LLC each, node 2 nearest to
+ * node 0 and node 1 nearest to node 3 (the numa4 VM's distances).
+ */
+static void fake_topo4(struct ws_topology *t)
+{
+	static const unsigned char dist[4][4] = {
+		{ 10, 30, 15, 40 }, { 30, 10, 20, 15 }, { 15, 20, 10, 30 }, { 40, 15, 30, 10 },
+	};
+	unsigned int cpu;
+
+	memset(t, 0, sizeof(*t));
+	t->nr_cpus = t->nr_online = 8;
+	t->nr_cores = t->nr_llcs = t->nr_nodes = 4;
+	for (cpu = 0; cpu < 8; cpu++) {
+		t->online[0] |= 1ULL << cpu;
+		t->cpu[cpu].core = t->cpu[cpu].llc = t->cpu[cpu].node = cpu / 2;
+		t->llc_node[cpu / 2] = cpu / 2;
+	}
+	for (cpu = 0; cpu < 4; cpu++)
+		memcpy(t->node_dist[cpu], dist[cpu], 4);
+}
+
 /* One budget step with no temperatures known. */
 static bool step(unsigned int policy, unsigned int n_cap, unsigned int n_compact,
 		 const __u64 *hot, const __u64 *pinned, struct ws_budget *b,
@@ -50,7 +73,8 @@ static void test_pinned_and_hot(const struct ws_topology *topo)
 	unsigned int i, changes;
 
 	tap_ok(step(WS_POLICY_CAPPED, 3, 0, NULL, pinned, &b, topo) && b.nr_active == 3 &&
-	       b.active_mask[0] == 0xc1, "pinned CPUs 6, 7 count inside a 3-CPU cap, then cpu0");
+	       b.active_mask[0] == 0xd0,
+	       "pinned CPUs 6, 7 count inside a 3-CPU cap, then cpu4 of their LLC, not cpu0");
 	tap_ok(step(WS_POLICY_CAPPED, 1, 0, NULL, pinned, &b, topo) && b.nr_active == 1 &&
 	       b.active_mask[0] == 0x40, "a cap below the pinned CPUs: the cap's count of them");
 	tap_ok(ws_budget_step(&in, &b, topo) && b.nr_active == 3 &&
@@ -162,7 +186,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(54);
+	tap_plan(56);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
@@ -199,14 +223,21 @@ int main(void)
 		   "half perf: 4x the CPUs per watt (60.04 W: 50 + 4*2.5)");
 
 	fake_topo(&topo);
-	ws_cap_choose_cpus(&topo, 3, NULL, mask);
+	ws_cap_choose_cpus(&topo, 3, NULL, -1, mask);
 	tap_is_int(mask[0], 0x7, "3 CPUs: packed onto core 0's siblings then core 1");
-	ws_cap_choose_cpus(&topo, 5, NULL, mask);
+	ws_cap_choose_cpus(&topo, 5, NULL, -1, mask);
 	tap_is_int(mask[0], 0x1f, "5 CPUs: the first LLC whole, then one more");
 
 	hot[0] = 0x3;	/* core 0 too hot: the coolest CPUs are chosen instead */
-	ws_cap_choose_cpus(&topo, 3, hot, mask);
+	ws_cap_choose_cpus(&topo, 3, hot, -1, mask);
 	tap_is_int(mask[0], 0x1c, "3 CPUs with core 0 hot: core 1, then the next LLC");
+
+	fake_topo4(&topo);
+	ws_cap_choose_cpus(&topo, 4, NULL, -1, mask);
+	tap_is_int(mask[0], 0x33, "4 nodes, 4 CPUs: node 0's, then the nearest node's (2), not 1's");
+	ws_cap_choose_cpus(&topo, 3, NULL, 6, mask);
+	tap_is_int(mask[0], 0xc4, "3 CPUs near cpu6: node 3's, then one of node 1's (nearest)");
+	fake_topo(&topo);
 
 	cap = 95;
 	tap_ok(step(policy, ncap(&m, cap), 0, NULL, NULL, &b, &topo),

@@ -182,16 +182,28 @@ unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_wa
 /*
  * The first @n online CPUs in packing order: LLC by LLC, core by core, both
  * SMT siblings of a core before the next core, so the CPUs left out are
- * whole cores and whole LLCs that can reach deep idle states.  CPUs in
- * @avoid (too hot) are passed over, so the coolest are chosen first.
+ * whole cores and whole LLCs that can reach deep idle states.  The LLCs
+ * come in the order @near_cpu's (the first online CPU's when -1) takes
+ * work from them: its own, its node's, then other nodes' nearest first, so
+ * the CPUs left out are the farthest from it.  CPUs in @avoid (too hot) are
+ * passed over, so the coolest are chosen first.
  */
 void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, const __u64 *avoid,
-			__u64 *mask)
+			int near_cpu, __u64 *mask)
 {
-	unsigned int llc, core, cpu, chosen = 0;
+	unsigned char order[WS_MAX_LLCS];
+	unsigned int i, nr, llc, core, cpu, chosen = 0;
 
 	memset(mask, 0, WS_CPU_WORDS * sizeof(__u64));
-	for (llc = 0; llc < topo->nr_llcs && chosen < n; llc++) {
+	for (cpu = 0; near_cpu < 0 && cpu < topo->nr_cpus; cpu++)
+		if (ws_cpu_test(topo->online, cpu))
+			near_cpu = cpu;
+	if (near_cpu < 0)
+		return;
+	order[0] = topo->cpu[near_cpu].llc;
+	nr = 1 + ws_topology_llc_order(topo, order[0], order + 1);
+	for (i = 0; i < nr && chosen < n; i++) {
+		llc = order[i];
 		for (core = 0; core < topo->nr_cores && chosen < n; core++) {
 			for (cpu = 0; cpu < topo->nr_cpus && chosen < n; cpu++) {
 				if (!ws_cpu_test(topo->online, cpu) || topo->cpu[cpu].llc != llc ||
@@ -273,18 +285,25 @@ static unsigned int mask_weight(const __u64 *m)
 	return n;
 }
 
-/* Add CPUs to @mask in packing order, outside @avoid, until it holds @n. */
+/*
+ * Add CPUs to @mask in packing order, outside @avoid, until it holds @n:
+ * nearest first to the first CPU already in it (a pinned one).
+ */
 static void choose_more(const struct ws_topology *topo, unsigned int n, const __u64 *avoid,
 			__u64 *mask)
 {
 	__u64 more[WS_CPU_WORDS], skip[WS_CPU_WORDS];
 	unsigned int i, have = mask_weight(mask);
+	int near = -1;
 
 	if (have >= n)
 		return;
 	for (i = 0; i < WS_CPU_WORDS; i++)
 		skip[i] = mask[i] | avoid[i];
-	ws_cap_choose_cpus(topo, n - have, skip, more);
+	for (i = 0; near < 0 && i < topo->nr_cpus; i++)
+		if (ws_cpu_test(mask, i))
+			near = i;
+	ws_cap_choose_cpus(topo, n - have, skip, near, more);
 	for (i = 0; i < WS_CPU_WORDS; i++)
 		mask[i] |= more[i];
 }
@@ -318,7 +337,7 @@ static void least_hot_n(const struct ws_topology *topo, const __u64 *cands, cons
 
 	memset(out, 0, WS_CPU_WORDS * sizeof(__u64));
 	if (!headroom) {
-		ws_cap_choose_cpus(topo, n, NULL, out);
+		ws_cap_choose_cpus(topo, n, NULL, -1, out);
 		return;
 	}
 	for (k = 0; k < n; k++) {

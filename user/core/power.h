@@ -29,9 +29,12 @@ double ws_power_estimate(const struct ws_power_model *m, const double *busy,
 			 unsigned int nr_cpus, unsigned int perf);
 unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_watts,
 				   unsigned int perf, unsigned int nr_online);
-/* The first @n online CPUs not in @avoid (may be NULL), in packing order. */
+/*
+ * The first @n online CPUs not in @avoid (may be NULL), in packing order,
+ * nearest first to @near_cpu (-1: the first online CPU).
+ */
 void ws_cap_choose_cpus(const struct ws_topology *topo, unsigned int n, const __u64 *avoid,
-			__u64 *mask);
+			int near_cpu, __u64 *mask);
 
 /*
  * Powersave compaction (docs/policies.md): size the set of CPUs that take

@@ -5,11 +5,14 @@
  * Core: the SMT siblings (topology/thread_siblings_list), named by the first
  * sibling.  LLC: CPUs sharing cache/index3, or the highest cache level
  * present when there is no L3, named by the first CPU of shared_cpu_list.
- * Node: the node<N> link in the CPU's sysfs directory (0 without NUMA).
+ * Node and the distances between nodes: libnuma's (numa_node_of_cpu(),
+ * numa_distance()), every CPU on node 0 when libnuma says the host has no
+ * NUMA; in a fake tree, the CPU's node<N> link and node/nodeN/distance.
  * Package: topology/physical_package_id.  Offline CPUs keep their slot but
  * join no domain; the scheduler restarts on hotplug and reads it all again.
  */
 #include <dirent.h>
+#include <numa.h>
 #include <stdlib.h>
 
 #include "core/topology.h"
@@ -90,6 +93,43 @@ static int cpu_node(const char *sysfs, unsigned int cpu)
 	return node;
 }
 
+/* The live system's node of @cpu (libnuma), 0 without NUMA. */
+static int live_node(unsigned int cpu)
+{
+	return numa_available() < 0 ? 0 : numa_node_of_cpu(cpu);
+}
+
+/* Distances between the nodes with CPUs: libnuma's, or a fake tree's files. */
+static void read_distances(const char *sysfs, bool live, struct ws_topology *topo)
+{
+	unsigned int a, b;
+	char path[512], buf[4096], *p, *end;
+	long d;
+
+	for (a = 0; a < topo->nr_nodes; a++) {
+		for (b = 0; b < topo->nr_nodes; b++)
+			topo->node_dist[a][b] = a == b ? WS_NODE_LOCAL_DIST : WS_NODE_REMOTE_DIST;
+		if (live) {
+			for (b = 0; b < topo->nr_nodes && numa_available() >= 0; b++) {
+				d = numa_distance(a, b);
+				if (d > 0 && d < 256)
+					topo->node_dist[a][b] = d;
+			}
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/devices/system/node/node%u/distance", sysfs, a);
+		if (ws_read_file(path, buf, sizeof(buf)) < 0)
+			continue;
+		for (b = 0, p = buf; b < topo->nr_nodes; b++, p = end) {
+			d = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (d > 0 && d < 256)
+				topo->node_dist[a][b] = d;
+		}
+	}
+}
+
 /* Map a sparse id to a dense index, allocating in first-seen order. */
 static unsigned int dense(int *ids, unsigned int *nr, unsigned int max, int id)
 {
@@ -107,6 +147,7 @@ static unsigned int dense(int *ids, unsigned int *nr, unsigned int max, int id)
 int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, size_t errlen)
 {
 	static int core_ids[WS_MAX_CPUS], llc_ids[WS_MAX_LLCS], pkg_ids[WS_MAX_CPUS];
+	bool live = !strcmp(sysfs, "/sys");
 	__u64 possible[WS_CPU_WORDS];
 	char path[512], buf[4096];
 	unsigned int cpu;
@@ -151,7 +192,7 @@ int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, siz
 		llc = llc_leader(sysfs, cpu);
 		if (llc < 0)
 			llc = 0;	/* no cache information: one LLC domain */
-		node = cpu_node(sysfs, cpu);
+		node = live ? live_node(cpu) : cpu_node(sysfs, cpu);
 		if (node < 0 || node >= WS_MAX_NODES) {
 			snprintf(err, errlen, "cpu%u: NUMA node %d out of range", cpu, node);
 			return -ERANGE;
@@ -178,5 +219,53 @@ int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, siz
 		snprintf(err, errlen, "no online CPU found under %s", sysfs);
 		return -ENOENT;
 	}
+	read_distances(sysfs, live, topo);
 	return 0;
+}
+
+static bool node_has_cpus(const struct ws_topology *topo, unsigned int node)
+{
+	unsigned int llc;
+
+	for (llc = 0; llc < topo->nr_llcs; llc++)
+		if (topo->llc_node[llc] == node)
+			return true;
+	return false;
+}
+
+unsigned int ws_topology_node_order(const struct ws_topology *topo, unsigned int node,
+				    unsigned char *order)
+{
+	unsigned int i, j, n = 0;
+	unsigned char t;
+
+	for (i = 0; i < topo->nr_nodes && node < WS_MAX_NODES; i++)
+		if (i != node && node_has_cpus(topo, i))
+			order[n++] = i;
+	/* insertion sort by distance from @node; stable, so ties stay by id */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && topo->node_dist[node][order[j - 1]] >
+				     topo->node_dist[node][order[j]]; j--) {
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	return n;
+}
+
+unsigned int ws_topology_llc_order(const struct ws_topology *topo, unsigned int llc,
+				   unsigned char *order)
+{
+	unsigned char nodes[WS_MAX_NODES];
+	unsigned int home = topo->llc_node[llc], i, k, nn, n = 0;
+
+	for (i = 0; i < topo->nr_llcs; i++)
+		if (i != llc && topo->llc_node[i] == home)
+			order[n++] = i;
+	nn = ws_topology_node_order(topo, home, nodes);
+	for (k = 0; k < nn; k++)
+		for (i = 0; i < topo->nr_llcs; i++)
+			if (topo->llc_node[i] == nodes[k])
+				order[n++] = i;
+	return n;
 }

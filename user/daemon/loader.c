@@ -75,8 +75,13 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
 			}
 		}
 	}
-	for (i = 0; i < topo->nr_llcs; i++)
+	for (i = 0; i < topo->nr_llcs; i++) {
 		skel->rodata->llc_node[i] = topo->llc_node[i];
+		ws_topology_llc_order(topo, i, (unsigned char *)skel->rodata->llc_steal[i]);
+	}
+	for (i = 0; i < topo->nr_nodes; i++)
+		skel->rodata->nr_node_near[i] =
+			ws_topology_node_order(topo, i, (unsigned char *)skel->rodata->node_near[i]);
 }
 
 int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
