@@ -978,3 +978,253 @@ WS_TEST(topo_run_device_affinity,
 	"run --device-affinity PID=ADDR and CGROUP=ADDR bind at start; a malformed binding, a "
 	"bad address, a missing process or cgroup are refused before anything is loaded",
 	"numa", run_devaff_setup, run_devaff_run, topo_cleanup);
+
+/* ---- distances: the "numa4" VM (4 nodes, node 0's nearest is not node 1) */
+
+/* The distance from node @a to node @b from sysfs, or -1. */
+static int node_distance(int a, int b)
+{
+	char path[128], buf[256], *p = buf, *end;
+	long d = -1;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/distance", a);
+	if (ws_read(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (i = 0; i <= b; i++, p = end) {
+		d = strtol(p, &end, 10);
+		if (end == p)
+			return -1;
+	}
+	return d;
+}
+
+/* The node with CPUs nearest to @node, other than itself; -1 on a tie or none. */
+static int nearest_node(const struct topo *t, int node)
+{
+	int n, d, best = -1, best_d = 1 << 30, tie = 0;
+
+	for (n = 0; n < t->nr_nodes; n++) {
+		if (n == node || node_cpu(t, n, false) < 0)
+			continue;
+		d = node_distance(node, n);
+		if (d < 0)
+			return -1;
+		if (d == best_d)
+			tie = 1;
+		if (d < best_d) {
+			best = n;
+			best_d = d;
+			tie = 0;
+		}
+	}
+	return tie ? -1 : best;
+}
+
+static int set_node_affinity(pid_t pid, const struct topo *t, int node, int also)
+{
+	cpu_set_t set;
+	int cpu;
+
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->node[cpu] == node || t->node[cpu] == also || node < 0)
+			CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+static enum ws_result numa4_setup(void **ctx)
+{
+	enum ws_result r = topo_prepare();
+
+	if (r != WS_PASS)
+		return r;
+	if (tc.t.nr_nodes < 3)
+		return ws_skip("%d NUMA nodes; these tests need 3 or more", tc.t.nr_nodes);
+	return topo_setup(ctx);
+}
+
+#define NODE_HOGS	6
+
+/*
+ * Node 0's CPUs go idle while every other node has more hogs than CPUs,
+ * queued, all free to run on node 0 too: node 0 must take them from the
+ * node nearest to it by the distance matrix, not from the next node id.
+ * Each has 6 hogs on its 2 CPUs, so that no queue runs dry while node 0
+ * takes a few (with 3, node 1's was mostly empty and node 0 found work on
+ * node 2 whatever the order).  Node 0 is kept busy (pinned blockers)
+ * while the hogs' affinity widens, so that it steals only once every
+ * queue is open to it.
+ */
+static enum ws_result steal_nearest_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int near = nearest_node(t, 0), n, i, s, tally[WS_MAX_TEST_CPUS] = { 0 }, total = 0;
+	pid_t hogs[WS_MAX_TEST_CPUS][NODE_HOGS], block[2];
+	int nr[WS_MAX_TEST_CPUS];
+	struct ws_pstat ps;
+	char buf[256];
+
+	WS_ASSERT(near > 1, "node 0's nearest node is %d: this VM does not tell distance from "
+		  "node id (want one beyond node 1)", near);
+	for (i = 0; i < 2; i++) {
+		block[i] = spawn_fn(hog, NULL);
+		WS_ASSERT(block[i] > 0 && !set_node_affinity(block[i], t, 0, 0), "blocker");
+	}
+	for (n = 1; n < t->nr_nodes; n++) {
+		nr[n] = NODE_HOGS;
+		for (i = 0; i < nr[n]; i++) {
+			hogs[n][i] = spawn_fn(hog, NULL);
+			WS_ASSERT(hogs[n][i] > 0 && !set_node_affinity(hogs[n][i], t, n, n),
+				  "hog on node %d", n);
+		}
+	}
+	ws_sleep_ms(1500);
+	for (n = 1; n < t->nr_nodes; n++)
+		for (i = 0; i < nr[n]; i++)
+			WS_ASSERT(!set_node_affinity(hogs[n][i], t, n, 0), "widen");
+	ws_sleep_ms(500);
+	for (i = 0; i < 2; i++) {
+		kill(block[i], SIGKILL);
+		wait_kid(block[i], 5000);
+	}
+	ws_sleep_ms(1000);
+	for (s = 0; s < 30; s++) {
+		for (n = 1; n < t->nr_nodes; n++) {
+			for (i = 0; i < nr[n]; i++) {
+				if (ws_read_pstat(hogs[n][i], &ps) || t->node[ps.cpu] != 0)
+					continue;
+				tally[n]++;
+				total++;
+			}
+		}
+		ws_sleep_ms(100);
+	}
+	for (n = 1; n < t->nr_nodes; n++)
+		ws_log("samples on node 0 of the %d hogs from node %d (distance %d): %d", nr[n],
+		       n, node_distance(0, n), tally[n]);
+	snprintf(buf, sizeof(buf), "%s status | grep -E 'steal_'", ws_wattsched());
+	log_cmd(buf);
+	WS_ASSERT(total >= 30, "node 0 ran the hogs in only %d samples: it took no work", total);
+	WS_ASSERT(tally[near] * 10 >= total * 9, "node 0 took its work from node %d in only %d "
+		  "of %d samples; node %d is the nearest", near, tally[near], total, near);
+	return WS_PASS;
+}
+WS_TEST(topo_steal_nearest_node,
+	"an idle node takes queued work from the node nearest by distance first, not the next "
+	"node id (/proc/PID/stat field 39, sysfs node distances)",
+	"numa4", numa4_setup, steal_nearest_run, topo_cleanup);
+
+/*
+ * A waking task bound to the NIC, whose node is full (one pinned hog per
+ * CPU): it must run on the node nearest to the NIC's, which has idle CPUs,
+ * as do the others.
+ */
+static enum ws_result device_nearest_run(void *ctx)
+{
+	const struct topo *t = &tc.t;
+	int near, cpu, samples = 0, on_near = 0, on_dev = 0;
+	char buf[512];
+	struct ws_pstat ps;
+	long long end;
+	pid_t pid, h;
+
+	if (t->nic_node < 0)
+		return ws_skip("no network device with a NUMA node in the guest");
+	near = nearest_node(t, t->nic_node);
+	WS_ASSERT(near >= 0, "no single node nearest to node %d", t->nic_node);
+	ws_log("device %s on node %d; the nearest node to it is %d (distance %d)", t->nic,
+	       t->nic_node, near, node_distance(t->nic_node, near));
+	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
+		if (t->node[cpu] != t->nic_node)
+			continue;
+		h = spawn_fn(hog, NULL);
+		WS_ASSERT(h > 0, "hog");
+		{
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			WS_ASSERT(!sched_setaffinity(h, sizeof(one), &one), "pin hog to cpu%d", cpu);
+		}
+	}
+	pid = spawn_fn(burst_sleep, (void *)-1L);
+	WS_ASSERT(pid > 0, "cannot start the task");
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
+			    ws_wattsched(), pid, t->nic) == 0, "device-affinity add: %s", buf);
+	ws_sleep_ms(500);
+	for (end = ws_now_ms() + 3000; ws_now_ms() < end; ws_sleep_ms(10)) {
+		if (ws_read_pstat(pid, &ps))
+			break;
+		samples++;
+		on_near += t->node[ps.cpu] == near;
+		on_dev += t->node[ps.cpu] == t->nic_node;
+	}
+	ws_log("device-bound task, its node full: %d of %d samples on node %d (nearest), %d on "
+	       "node %d (the device's)", on_near, samples, near, on_dev, t->nic_node);
+	WS_ASSERT(samples >= 50, "only %d samples", samples);
+	WS_ASSERT(on_near * 10 >= samples * 8, "only %d of %d samples on node %d, the nearest "
+		  "to the device's full node %d", on_near, samples, near, t->nic_node);
+	return WS_PASS;
+}
+WS_TEST(topo_device_nearest_node,
+	"a device-bound task whose device's node is full runs on the node nearest to it "
+	"(sysfs distances, field 39)",
+	"numa4", numa4_setup, device_nearest_run, topo_cleanup);
+
+/*
+ * Work bound to a node with numactl (libnuma's numa_run_on_node()) stays
+ * there through a cap that keeps other CPUs and every policy switch.
+ */
+static enum ws_result numactl_bound_run(void *ctx)
+{
+	static const char *const policies[] = { "powersave", "performance", "balanced" };
+	const struct topo *t = &tc.t;
+	int node = t->nr_nodes - 2, samples = 0, off = 0, s, i;
+	char cmd[256], buf[256];
+	struct ws_pstat ps;
+	pid_t tids[8];
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "exec numactl --cpunodebind=%d --membind=%d "
+		 "stress-ng --cpu 3 --timeout 120 --quiet", node, node);
+	WS_ASSERT(spawn_sh(cmd) > 0, "numactl");
+	ws_sleep_ms(3000);
+	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "pgrep -x stress-ng-cpu | head -n 8 | tr '\\n' ' '")
+		  == 0, "pgrep");
+	{
+		char *p = buf, *end;
+
+		for (n = 0; n < 8; n++, p = end) {
+			tids[n] = strtol(p, &end, 10);
+			if (end == p)
+				break;
+		}
+	}
+	WS_ASSERT(n == 3, "%d stress-ng workers, want 3: %s", n, buf);
+	WS_ASSERT(ws_sh("%s cap 10 >/dev/null", ws_wattsched()) == 0, "cap 10 refused");
+	for (s = 0; s < 3; s++) {
+		WS_ASSERT(ws_sh("%s policy %s >/dev/null", ws_wattsched(), policies[s]) == 0,
+			  "policy %s refused", policies[s]);
+		for (i = 0; i < 20; i++, ws_sleep_ms(50)) {
+			int k;
+
+			for (k = 0; k < n; k++) {
+				if (ws_read_pstat(tids[k], &ps))
+					continue;
+				samples++;
+				off += t->node[ps.cpu] != node;
+			}
+		}
+	}
+	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
+	ws_log("numactl --cpunodebind=%d workers: %d of %d samples off node %d under cap 10 "
+	       "and three policies", node, off, samples, node);
+	WS_ASSERT(samples >= 100, "only %d samples", samples);
+	WS_ASSERT(!off, "%d of %d samples off node %d", off, samples, node);
+	return WS_PASS;
+}
+WS_TEST(topo_numactl_bound,
+	"work bound with numactl --cpunodebind stays on its node under a cap that keeps other "
+	"CPUs and through policy switches (field 39)",
+	"numa4", numa4_setup, numactl_bound_run, topo_cleanup);
