@@ -192,7 +192,9 @@ int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, siz
 		llc = llc_leader(sysfs, cpu);
 		if (llc < 0)
 			llc = 0;	/* no cache information: one LLC domain */
-		node = live ? live_node(cpu) : cpu_node(sysfs, cpu);
+		node = live ? live_node(cpu) : -1;
+		if (node < 0)	/* a fake tree, or libnuma does not know the CPU */
+			node = cpu_node(sysfs, cpu);
 		if (node < 0 || node >= WS_MAX_NODES) {
 			snprintf(err, errlen, "cpu%u: NUMA node %d out of range", cpu, node);
 			return -ERANGE;
