@@ -355,20 +355,37 @@ static __always_inline bool cpu_runs_batch(s32 cpu)
 /* ---- virtual time ------------------------------------------------------- */
 
 /*
+ * How far ahead of its queue's clock a task may be placed: WS_LEAD_SLICES
+ * slices.  A light task (nice 19 weighs 15, nice 0 1024) is charged 68
+ * times its run time, so one 5 ms slice put it 340 ms ahead, and behind 30
+ * hogs on one CPU it then waited 30 x 340 ms, 21 s in the soak, long
+ * enough for RCU's stall detector to end the scheduler (khugepaged,
+ * preempted in a read-side section).  Capped, a task waits at most about
+ * the number of tasks queued times 50 ms per CPU; weights up to 10 times
+ * apart (nice 0 to 10) are kept exactly, lighter ones get at least that
+ * share when they compete.
+ */
+#define WS_LEAD_SLICES	10
+
+/*
  * Place @p entering a queue relative to that queue's clock: at most one
- * slice behind it, so a sleeper banks no more credit, and when it comes
- * from another queue (@moved), at most one of its weighted slices ahead,
- * because the clocks of different queues drift apart.  A task staying in
- * its queue keeps its lead, which is what weights are made of.
+ * slice behind it, so a sleeper banks no more credit; at most
+ * WS_LEAD_SLICES slices ahead, and when it comes from another queue
+ * (@moved), at most one of its weighted slices ahead, because the clocks
+ * of different queues drift apart.  Within that, a task staying in its
+ * queue keeps its lead, which is what weights are made of.
  */
 static __always_inline u64 place_vtime(struct task_struct *p, u64 clock, bool moved)
 {
-	u64 vtime = p->scx.dsq_vtime, ahead = scale_by_task_weight_inverse(p, slice_ns);
+	u64 vtime = p->scx.dsq_vtime, lead = WS_LEAD_SLICES * slice_ns, ahead;
 
+	ahead = scale_by_task_weight_inverse(p, slice_ns);
+	if (moved && ahead < lead)
+		lead = ahead;
 	if (vtime_before(vtime, clock - slice_ns))
 		return clock - slice_ns;
-	if (moved && vtime_before(clock + ahead, vtime))
-		return clock + ahead;
+	if (vtime_before(clock + lead, vtime))
+		return clock + lead;
 	return vtime;
 }
 

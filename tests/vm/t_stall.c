@@ -11,13 +11,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "wstest.h"
 
 #define LOG		"/tmp/wattsched-stall.log"
-#define NR_HOGS		8
+#define NR_HOGS		32
 
 static pid_t loader, hogs[NR_HOGS];
 static int nr_hogs, mark;
@@ -195,3 +196,57 @@ WS_TEST(stall_all_cpus_hot,
 	"every CPU injected hot: the least hot (2 of 8) take the work, the rest stay avoided, "
 	"never none",
 	"numa", stall_setup, all_hot_run, stall_cleanup);
+
+/* The time @pid has run, in ns (/proc/PID/schedstat), or -1. */
+static long long run_ns(pid_t pid)
+{
+	char path[64], buf[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	return ws_read(path, buf, sizeof(buf)) > 0 ? atoll(buf) : -1;
+}
+
+#define LIGHT_HOGS	30
+
+/*
+ * A light task among many on one CPU: a nice-19 hog (weight 15) and 30
+ * nice-0 hogs (1024) on cpu1.  Each 5 ms slice charges the light one
+ * 340 ms of virtual time; uncapped, that lead kept it waiting about 30 x
+ * 340 ms = 10 s between runs (21 s in a soak, which RCU's stall detector
+ * ended).  With the lead capped at 10 slices it is about 30 x 50 ms.
+ */
+static enum ws_result light_run(void *ctx)
+{
+	long long prev, now, t, last_ran, longest = 0, end;
+	int i, runs = 0;
+	pid_t light;
+
+	light = hogs[nr_hogs++] = spawn_hog(1, 1);
+	WS_ASSERT(light > 0 && setpriority(PRIO_PROCESS, light, 19) == 0, "nice 19 hog");
+	for (i = 0; i < LIGHT_HOGS; i++)
+		hogs[nr_hogs++] = spawn_hog(1, 1);
+	ws_sleep_ms(2000);
+	prev = run_ns(light);
+	last_ran = ws_now_ms();
+	for (end = last_ran + 20000; (t = ws_now_ms()) < end; ws_sleep_ms(20)) {
+		now = run_ns(light);
+		if (now == prev)
+			continue;
+		if (t - last_ran > longest)
+			longest = t - last_ran;
+		last_ran = t;
+		prev = now;
+		runs++;
+	}
+	if (t - last_ran > longest)
+		longest = t - last_ran;
+	ws_log("nice 19 among %d nice 0 hogs on cpu1: ran %d times in 20 s, longest wait %lld ms",
+	       LIGHT_HOGS, runs, longest);
+	WS_ASSERT(runs >= 4, "the nice 19 hog ran only %d times in 20 s", runs);
+	WS_ASSERT(longest < 5000, "the nice 19 hog waited %lld ms between runs", longest);
+	return WS_PASS;
+}
+WS_TEST(stall_light_task_bounded,
+	"a nice 19 hog among 30 nice 0 hogs on one CPU waits under 5 s between runs "
+	"(/proc/PID/schedstat): a light task's lead is capped",
+	"numa", stall_setup, light_run, stall_cleanup);
