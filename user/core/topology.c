@@ -6,8 +6,8 @@
  * sibling.  LLC: CPUs sharing cache/index3, or the highest cache level
  * present when there is no L3, named by the first CPU of shared_cpu_list.
  * Node and the distances between nodes: libnuma's (numa_node_of_cpu(),
- * numa_distance()), every CPU on node 0 when libnuma says the host has no
- * NUMA; in a fake tree, the CPU's node<N> link and node/nodeN/distance.
+ * numa_distance()); when libnuma says the host has no NUMA, and in a fake
+ * tree, the CPU's node<N> link (node 0 without one) and node/nodeN/distance.
  * Package: topology/physical_package_id.  Offline CPUs keep their slot but
  * join no domain; the scheduler restarts on hotplug and reads it all again.
  */
@@ -93,14 +93,8 @@ static int cpu_node(const char *sysfs, unsigned int cpu)
 	return node;
 }
 
-/* The live system's node of @cpu (libnuma), 0 without NUMA. */
-static int live_node(unsigned int cpu)
-{
-	return numa_available() < 0 ? 0 : numa_node_of_cpu(cpu);
-}
-
-/* Distances between the nodes with CPUs: libnuma's, or a fake tree's files. */
-static void read_distances(const char *sysfs, bool live, struct ws_topology *topo)
+/* Distances between the nodes with CPUs: libnuma's (@numa), or sysfs's files. */
+static void read_distances(const char *sysfs, bool numa, struct ws_topology *topo)
 {
 	unsigned int a, b;
 	char path[512], buf[4096], *p, *end;
@@ -109,8 +103,8 @@ static void read_distances(const char *sysfs, bool live, struct ws_topology *top
 	for (a = 0; a < topo->nr_nodes; a++) {
 		for (b = 0; b < topo->nr_nodes; b++)
 			topo->node_dist[a][b] = a == b ? WS_NODE_LOCAL_DIST : WS_NODE_REMOTE_DIST;
-		if (live) {
-			for (b = 0; b < topo->nr_nodes && numa_available() >= 0; b++) {
+		if (numa) {
+			for (b = 0; b < topo->nr_nodes; b++) {
 				d = numa_distance(a, b);
 				if (d > 0 && d < 256)
 					topo->node_dist[a][b] = d;
@@ -147,7 +141,8 @@ static unsigned int dense(int *ids, unsigned int *nr, unsigned int max, int id)
 int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, size_t errlen)
 {
 	static int core_ids[WS_MAX_CPUS], llc_ids[WS_MAX_LLCS], pkg_ids[WS_MAX_CPUS];
-	bool live = !strcmp(sysfs, "/sys");
+	/* libnuma reads the live system; asked once whether it has NUMA at all */
+	bool numa = !strcmp(sysfs, "/sys") && numa_available() >= 0;
 	__u64 possible[WS_CPU_WORDS];
 	char path[512], buf[4096];
 	unsigned int cpu;
@@ -192,8 +187,8 @@ int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, siz
 		llc = llc_leader(sysfs, cpu);
 		if (llc < 0)
 			llc = 0;	/* no cache information: one LLC domain */
-		node = live ? live_node(cpu) : -1;
-		if (node < 0)	/* a fake tree, or libnuma does not know the CPU */
+		node = numa ? numa_node_of_cpu(cpu) : -1;
+		if (node < 0)	/* a fake tree, no NUMA, or libnuma does not know the CPU */
 			node = cpu_node(sysfs, cpu);
 		if (node < 0 || node >= WS_MAX_NODES) {
 			snprintf(err, errlen, "cpu%u: NUMA node %d out of range", cpu, node);
@@ -221,7 +216,7 @@ int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, siz
 		snprintf(err, errlen, "no online CPU found under %s", sysfs);
 		return -ENOENT;
 	}
-	read_distances(sysfs, live, topo);
+	read_distances(sysfs, numa, topo);
 	return 0;
 }
 

@@ -25,9 +25,9 @@ struct ws_topology {
 
 /*
  * Read the topology under @sysfs: "/sys" is the live system, whose nodes
- * and distances come from libnuma (every CPU on node 0 when it says NUMA
- * is unavailable); tests pass a fake tree, whose node<N> links and
- * node/nodeN/distance files stand in for it.  Returns 0, or a negative
+ * and distances come from libnuma; when it says NUMA is unavailable, and
+ * in the fake trees tests pass, from the CPUs' node<N> links (node 0
+ * without one) and node/nodeN/distance files.  Returns 0, or a negative
  * errno with a message in @err.
  */
 int ws_topology_read(const char *sysfs, struct ws_topology *topo, char *err, size_t errlen);
