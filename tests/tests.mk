@@ -18,6 +18,10 @@ VM_BIN := $(TEST_BIN)/wstest
 
 tests-bin: $(UNIT_BINS) $(VM_BIN) user
 
+# libnuma's answers replaced by the test's own (test_libnuma.c)
+$(TEST_BIN)/unit/test_libnuma: USER_LIBS += \
+	-Wl,--wrap=numa_available,--wrap=numa_node_of_cpu,--wrap=numa_distance
+
 $(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(wildcard $(SRC)/tests/unit/*.h)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
