@@ -179,7 +179,9 @@ check: deps
 clean:
 	$(Q)rm -rf $(O)/bpf/vmlinux.h $(O)/bpf/*.o $(O)/bpf/*.skel.h $(O)/bpf/*.tmp \
 		$(O)/user/*.o $(O)/user/*.d $(O)/user/*/*.o $(O)/user/*/*.d $(O)/user/wattsched \
-		$(O)/tests/bin
+		$(O)/tests/bin $(O)/tests/kselftest
+	$(Q)rm -f $(patsubst $(SRC)/tests/selftests/%.c,$(O)/tests/selftests/%,\
+		$(filter-out %/ws_lib.c,$(wildcard $(SRC)/tests/selftests/*.c)))
 	$(Q)rm -f $(O)/kmod/*.o $(O)/kmod/*.ko $(O)/kmod/*.mod* $(O)/kmod/.*.cmd \
 		$(O)/kmod/modules.order $(O)/kmod/Module.symvers
 	$(Q)rm -rf $(O)/kmod/.tmp_versions

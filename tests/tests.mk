@@ -4,8 +4,11 @@
 #
 #  tests/unit/test_*.c   host unit tests: one TAP program each, linked with
 #                        the loader's objects except main.o
-#  tests/vm/*.c          the VM test runner, wstest (one binary, registered
-#                        tests), run inside the guest by tests/run
+#  tests/selftests/      the VM tests: kselftest_harness.h programs built with
+#                        the kernel's selftests lib.mk (from the linux-source
+#                        tree `make deps` extracted) and installed, with
+#                        run_kselftest.sh, into $(O)/tests/kselftest for
+#                        tests/run to run in the guest
 
 TEST_BIN := $(O)/tests/bin
 USER_LIB_OBJS := $(filter-out $(O)/user/main.o,$(USER_OBJS))
@@ -13,10 +16,11 @@ USER_LIB_OBJS := $(filter-out $(O)/user/main.o,$(USER_OBJS))
 UNIT_SRCS := $(wildcard $(SRC)/tests/unit/test_*.c)
 UNIT_BINS := $(patsubst $(SRC)/tests/unit/%.c,$(TEST_BIN)/unit/%,$(UNIT_SRCS))
 
-VM_SRCS := $(wildcard $(SRC)/tests/vm/*.c)
-VM_BIN := $(TEST_BIN)/wstest
+KSFT_DIR := $(KSRC)/tools/testing/selftests
+KSFT_INSTALL := $(O)/tests/kselftest
+SELFTEST_SRCS := $(wildcard $(SRC)/tests/selftests/*)
 
-tests-bin: $(UNIT_BINS) $(VM_BIN) user
+tests-bin: $(UNIT_BINS) $(KSFT_INSTALL)/run_kselftest.sh user
 
 # libnuma's answers replaced by the test's own (test_libnuma.c)
 $(TEST_BIN)/unit/test_libnuma: USER_LIBS += \
@@ -27,8 +31,9 @@ $(TEST_BIN)/unit/%: $(SRC)/tests/unit/%.c $(USER_LIB_OBJS) $(wildcard $(SRC)/tes
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/unit -o $@ $< $(USER_LIB_OBJS) $(USER_LIBS) -lm
 
-$(VM_BIN): $(VM_SRCS) $(wildcard $(SRC)/tests/vm/*.h) $(SRC)/tests/unit/promcheck.h \
-		$(SRC)/tests/unit/rackdoc.h $(SRC)/include/wattsched.h
-	$(Q)mkdir -p $(@D)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I$(SRC)/tests/vm -o $@ $(VM_SRCS) -lm
+$(KSFT_INSTALL)/run_kselftest.sh: $(SELFTEST_SRCS) $(SRC)/tests/unit/promcheck.h \
+		$(SRC)/tests/unit/rackdoc.h
+	$(call msg,KSFT,$(KSFT_INSTALL))
+	$(Q)rm -rf $(KSFT_INSTALL) && mkdir -p $(O)/tests/selftests
+	$(Q)$(MAKE) -s --no-print-directory -C $(SRC)/tests/selftests KSFT_DIR=$(KSFT_DIR) \
+		OUTPUT=$(O)/tests/selftests WS_SRC=$(SRC) install INSTALL_PATH=$(KSFT_INSTALL) >/dev/null

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_fleet.c - the fleet feed on a running loader: `rack apply`, bad and
+ * fleet.c - the fleet feed on a running loader: `rack apply`, bad and
  * expired documents, the lease's fail-safe, `run --rack-dir` with a
  * ConfigMap-style ..data swap, and the metrics file.  The oracle for the
  * cap in force is `status --json`, i.e. the loader's own answer; the
@@ -15,16 +15,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../unit/promcheck.h"
-#include "../unit/rackdoc.h"
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "promcheck.h"
+#include "rackdoc.h"
+#include "ws_test.h"
 
 #define DIR	"/tmp/ws-fleet"
 #define LOG	DIR "/loader.log"
 #define PROM	DIR "/metrics/wattsched.prom"
 #define RACKDIR	DIR "/rack"
 
-static pid_t loader;
+static struct ws_loader ld;
 static char host[256];
 
 /* A document issued now naming this host; tests/unit/rackdoc.h has the shape. */
@@ -42,30 +43,17 @@ static void log_loader(void)
 		ws_log("loader log (last 30 lines):\n%s", buf);
 }
 
-/* Start the loader with @args; @fresh: empty the scratch directory first. */
-static enum ws_result start(const char *args, bool fresh)
+/* This host's name, for the documents; @fresh: empty the scratch directory. */
+static int prepare(bool fresh)
 {
-	char st[64];
-
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext");
 	if (gethostname(host, sizeof(host) - 1))
-		return WS_FAIL;
-	if (fresh)
-		ws_sh("rm -rf " DIR " && mkdir -p " DIR "/metrics " RACKDIR);
-	loader = ws_loader_start(LOG, args);
-	if (loader < 0 || !ws_loader_wait_attached(15000)) {
-		log_loader();
-		ws_loader_stop(loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	return WS_PASS;
+		return -1;
+	return fresh ? ws_sh("rm -rf " DIR " && mkdir -p " DIR "/metrics " RACKDIR) : 0;
 }
 
-static void stop(void *ctx)
+static void stop(void)
 {
-	ws_loader_stop(loader, SIGINT, 10000);
-	ws_scx_wait_state("disabled", 10000);
+	ws_loader_down(&ld, SIGINT);
 	log_loader();
 }
 
@@ -96,12 +84,27 @@ static bool wait_status(char *buf, size_t len, const char *key, const char *valu
 	return false;
 }
 
-static enum ws_result apply_setup(void **ctx)
+/* A loader steering every period; the scratch directory empty. */
+FIXTURE(rack_apply) {
+};
+
+FIXTURE_SETUP(rack_apply)
 {
-	return start("run --interval 0", true);
+	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0");
 }
 
-static enum ws_result apply_run(void *ctx)
+FIXTURE_TEARDOWN(rack_apply)
+{
+	stop();
+}
+
+/*
+ * rack apply sets this host's share (status says origin rack); bad, expired
+ * and foreign documents are refused with the state kept; status works
+ * without the socket
+ */
+TEST_F_TIMEOUT(rack_apply, fleet_rack_apply, WS_TEST_TIMEOUT)
 {
 	char buf[4096], gen[64], *p;
 	int rc;
@@ -110,118 +113,132 @@ static enum ws_result apply_run(void *ctx)
 	rc = ws_sh_out(buf, sizeof(buf), "WATTSCHED_SOCKET=" DIR "/none %s status --json",
 		       ws_wattsched());
 	ws_log("status without the socket: exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 0 && has(buf, "cap_origin", "null") &&
-		  strstr(buf, "\"loader_note\":\"cannot reach the loader at " DIR "/none"),
-		  "status without a socket: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_origin", "\"none\"") &&
-		  has(buf, "cap_watts", "0"), "before any document: %s", buf);
+	ASSERT_TRUE(rc == 0 && has(buf, "cap_origin", "null") &&
+		    strstr(buf, "\"loader_note\":\"cannot reach the loader at " DIR "/none"))
+		TH_LOG("status without a socket: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_origin", "\"none\"") &&
+		    has(buf, "cap_watts", "0")) TH_LOG("before any document: %s", buf);
 
 	/* cap 900: this host gets 100 + 2 * 600 / 4 = 400 W */
-	WS_ASSERT(write_doc(DIR "/good.json", 900, 0, 3600, 100, 1000, "performance") == 0,
-		  "cannot write the document");
+	ASSERT_TRUE(write_doc(DIR "/good.json", 900, 0, 3600, 100, 1000, "performance") == 0)
+		TH_LOG("cannot write the document");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/good.json 2>&1", ws_wattsched());
 	ws_log("rack apply good.json: exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0, "status failed");
+	ASSERT_TRUE(rc == 0) TH_LOG("rack apply: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0) TH_LOG("status failed");
 	ws_log("status --json: %s", buf);
-	WS_ASSERT(has(buf, "cap_watts", "400") && has(buf, "cap_origin", "\"rack\"") &&
-		  has(buf, "rack", "\"vm-rack\"") && has(buf, "policy", "\"performance\"") &&
-		  has(buf, "share_watts", "400.000") && has(buf, "lease_expired", "false"),
-		  "the loader does not hold this host's share: %s", buf);
+	ASSERT_TRUE(has(buf, "cap_watts", "400") && has(buf, "cap_origin", "\"rack\"") &&
+		    has(buf, "rack", "\"vm-rack\"") && has(buf, "policy", "\"performance\"") &&
+		    has(buf, "share_watts", "400.000") && has(buf, "lease_expired", "false"))
+		TH_LOG("the loader does not hold this host's share: %s", buf);
 	p = strstr(buf, "\"generation\":");
-	WS_ASSERT(p, "no generation: %s", buf);
+	ASSERT_NE(NULL, p) TH_LOG("no generation: %s", buf);
 	snprintf(gen, sizeof(gen), "%.*s", (int)strcspn(p, ","), p);
 
 	/* A bad document: exit 2, its precise error, nothing sent. */
-	WS_ASSERT(write_doc(DIR "/bad.json", 250, 0, 3600, 100, 1000, "powersave") == 0,
-		  "cannot write the document");
+	ASSERT_TRUE(write_doc(DIR "/bad.json", 250, 0, 3600, 100, 1000, "powersave") == 0)
+		TH_LOG("cannot write the document");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/bad.json 2>&1", ws_wattsched());
 	ws_log("rack apply bad.json: exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 2 && strstr(buf, "bad.json: cap_watts: 250 W is below the sum of the "
-				    "hosts' min_watts (300 W)"), "bad document: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
-		  has(buf, "policy", "\"performance\"") && strstr(buf, gen),
-		  "a bad document changed the state (want %s): %s", gen, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "bad.json: cap_watts: 250 W is below the sum of the "
+				    "hosts' min_watts (300 W)"))
+		TH_LOG("bad document: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
+		    has(buf, "policy", "\"performance\"") && strstr(buf, gen))
+		TH_LOG("a bad document changed the state (want %s): %s", gen, buf);
 
 	/*
 	 * Expired by the loader's clock, though valid at --now: the client
 	 * sends it, the loader refuses it.
 	 */
-	WS_ASSERT(ws_sh("sed -e 's/\"issued_at\": \"[^\"]*\"/\"issued_at\": \"2025-01-01T00:00:00Z\"/' "
-			DIR "/good.json > " DIR "/old.json") == 0, "sed");
+	ASSERT_TRUE(ws_sh("sed -e 's/\"issued_at\": \"[^\"]*\"/\"issued_at\": \"2025-01-01T00:00:00Z\"/' "
+			DIR "/good.json > " DIR "/old.json") == 0) TH_LOG("sed");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/old.json --now "
 		       "2025-01-01T00:10:00Z 2>&1", ws_wattsched());
 	ws_log("rack apply old.json --now (expired for the loader): exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 1 && strstr(buf, "refused: rack: lease expired at 2025-01-01T01:00:00Z"),
-		  "expired document: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") && strstr(buf, gen),
-		  "a refused document changed the state: %s", buf);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "refused: rack: lease expired at 2025-01-01T01:00:00Z"))
+		TH_LOG("expired document: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") && strstr(buf, gen))
+		TH_LOG("a refused document changed the state: %s", buf);
 
 	/* This host not in the document: exit 2. */
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/good.json --host-id nosuch 2>&1",
 		       ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "no entry for host \"nosuch\""), "exit %d: %s", rc, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "no entry for host \"nosuch\""))
+		TH_LOG("exit %d: %s", rc, buf);
 
 	/* An operator's cap takes over from the document. */
-	WS_ASSERT(ws_sh("%s cap 300 >/dev/null", ws_wattsched()) == 0, "cap 300 refused");
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "300") &&
-		  has(buf, "cap_origin", "\"cli\"") && has(buf, "rack", "null"),
-		  "after 'cap 300': %s", buf);
-	return WS_PASS;
+	ASSERT_TRUE(ws_sh("%s cap 300 >/dev/null", ws_wattsched()) == 0) TH_LOG("cap 300 refused");
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "300") &&
+		    has(buf, "cap_origin", "\"cli\"") && has(buf, "rack", "null"))
+		TH_LOG("after 'cap 300': %s", buf);
 }
-WS_TEST(fleet_rack_apply,
-	"rack apply sets this host's share (status says origin rack); bad, expired and foreign "
-	"documents are refused with the state kept; status works without the socket",
-	"basic", apply_setup, apply_run, stop);
 
-static enum ws_result lease_setup(void **ctx)
+/* Same, with a safe cap of 123 W. */
+FIXTURE(lease) {
+};
+
+FIXTURE_SETUP(lease)
 {
-	return start("run --interval 0 --safe-cap-watts 123", true);
+	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0 --safe-cap-watts 123");
+}
+
+FIXTURE_TEARDOWN(lease)
+{
+	stop();
 }
 
 /*
  * Apply a 25 s document (cap 900: share 400 W) with safe_cap_watts @safe,
  * then wait for the safe cap: @want_cap watts, origin safe.
  */
-static enum ws_result lease_round(int safe, const char *want_cap)
+static void lease_round(struct __test_metadata *_metadata, int safe, const char *want_cap)
 {
 	char buf[4096];
 	int rc;
 
-	WS_ASSERT(write_doc(DIR "/short.json", 900, safe, 25, 100, 1000, "balanced") == 0, "write");
+	ASSERT_TRUE(write_doc(DIR "/short.json", 900, safe, 25, 100, 1000, "balanced") == 0)
+		TH_LOG("write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/short.json 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
-		  has(buf, "cap_origin", "\"rack\"") && has(buf, "lease_expired", "false"),
-		  "before expiry (a new document must leave safe mode): %s", buf);
-	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
-		  "no safe cap 60 s after a 25 s lease: %s", buf);
+	ASSERT_TRUE(rc == 0) TH_LOG("rack apply: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "400") &&
+		    has(buf, "cap_origin", "\"rack\"") && has(buf, "lease_expired", "false"))
+		TH_LOG("before expiry (a new document must leave safe mode): %s", buf);
+	ASSERT_TRUE(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000))
+		TH_LOG("no safe cap 60 s after a 25 s lease: %s", buf);
 	ws_log("after expiry: %s", buf);
-	WS_ASSERT(has(buf, "cap_watts", want_cap) && has(buf, "lease_expired", "true"),
-		  "the safe cap is not %s W: %s", want_cap, buf);
-	return WS_PASS;
+	ASSERT_TRUE(has(buf, "cap_watts", want_cap) && has(buf, "lease_expired", "true"))
+		TH_LOG("the safe cap is not %s W: %s", want_cap, buf);
 }
 
-static enum ws_result lease_run(void *ctx)
+/*
+ * a lease that ends switches to the safe cap (--safe-cap-watts, then the
+ * document's safe share), origin safe
+ */
+TEST_F_TIMEOUT(lease, fleet_lease_expiry, WS_TEST_TIMEOUT)
 {
 	/* No safe_cap_watts: --safe-cap-watts 123. */
-	if (lease_round(0, "123") != WS_PASS)
-		return WS_FAIL;
+	lease_round(_metadata, 0, "123");
 	/* safe_cap_watts 600: this host's safe share is 100 + 2 * 300 / 4 = 250 W. */
-	if (lease_round(600, "250") != WS_PASS)
-		return WS_FAIL;
-	WS_ASSERT(ws_sh("grep -q 'lease expired at .*: safe cap 250 W' " LOG) == 0,
-		  "the loader did not log the switch");
-	return WS_PASS;
+	lease_round(_metadata, 600, "250");
+	ASSERT_TRUE(ws_sh("grep -q 'lease expired at .*: safe cap 250 W' " LOG) == 0)
+		TH_LOG("the loader did not log the switch");
 }
-WS_TEST(fleet_lease_expiry,
-	"a lease that ends switches to the safe cap (--safe-cap-watts, then the document's safe "
-	"share), origin safe",
-	"basic", lease_setup, lease_run, stop);
 
-static enum ws_result clock_step_setup(void **ctx)
+/* Same, and a metrics file. */
+FIXTURE(clock_step) {
+};
+
+FIXTURE_SETUP(clock_step)
 {
-	return start("run --interval 0 --safe-cap-watts 123 --metrics-file " PROM, true);
+	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0 --safe-cap-watts 123 --metrics-file " PROM);
+}
+
+FIXTURE_TEARDOWN(clock_step)
+{
+	stop();
 }
 
 static long long metric(const char *text, const char *series);
@@ -240,53 +257,55 @@ static long long metrics_time(void)
  * ends 25 s after it was applied (CLOCK_BOOTTIME anchor), not an hour later,
  * and the metrics file is still written every second (monotonic cadence).
  */
-static enum ws_result clock_step_run(void *ctx)
+TEST_F_TIMEOUT(clock_step, fleet_lease_clock_step, WS_TEST_TIMEOUT)
 {
 	char buf[4096];
 	long long t0, before, after = -1;
 	int rc, i;
 
-	WS_ASSERT(write_doc(DIR "/step.json", 900, 0, 25, 100, 1000, "balanced") == 0, "write");
+	ASSERT_TRUE(write_doc(DIR "/step.json", 900, 0, 25, 100, 1000, "balanced") == 0)
+		TH_LOG("write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/step.json 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 0, "rack apply: exit %d: %s", rc, buf);
+	ASSERT_TRUE(rc == 0) TH_LOG("rack apply: exit %d: %s", rc, buf);
 	t0 = ws_now_ms();
 	before = metrics_time();
-	WS_ASSERT(ws_sh("date -s @$(( $(date +%%s) - 3600 )) >/dev/null") == 0,
-		  "cannot step the clock back");
+	ASSERT_TRUE(ws_sh("date -s @$(( $(date +%%s) - 3600 )) >/dev/null") == 0)
+		TH_LOG("cannot step the clock back");
 	for (i = 0; i < 20 && (after < 0 || after >= before); i++) {
 		ws_sleep_ms(500);
 		after = metrics_time();
 	}
 	ws_log("metrics file's last update: %lld before the step, %lld after", before, after);
-	WS_ASSERT(before > 0 && after > 0 && after < before - 3000,
-		  "the metrics file was not written in 10 s after the clock stepped back an hour "
-		  "(last update %lld, before the step %lld)", after, before);
-	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000),
-		  "the lease did not end 60 s after a 25 s document with the clock stepped back "
-		  "an hour: %s", buf);
+	ASSERT_TRUE(before > 0 && after > 0 && after < before - 3000)
+		TH_LOG("the metrics file was not written in 10 s after the clock stepped back an hour "
+		    "(last update %lld, before the step %lld)", after, before);
+	ASSERT_TRUE(wait_status(buf, sizeof(buf), "cap_origin", "\"safe\"", 60000))
+		TH_LOG("the lease did not end 60 s after a 25 s document with the clock stepped back "
+		    "an hour: %s", buf);
 	ws_log("safe cap %.1f s after the apply, the clock an hour back: %s",
 	       (ws_now_ms() - t0) / 1000.0, buf);
-	WS_ASSERT(has(buf, "cap_watts", "123") && has(buf, "lease_expired", "true"),
-		  "not the safe cap: %s", buf);
+	ASSERT_TRUE(has(buf, "cap_watts", "123") && has(buf, "lease_expired", "true"))
+		TH_LOG("not the safe cap: %s", buf);
 	ws_sh("date -s @$(( $(date +%%s) + 3600 )) >/dev/null");
-	return WS_PASS;
 }
-WS_TEST(fleet_lease_clock_step,
-	"a clock stepped back an hour does not lengthen a 25 s lease: the safe cap follows on "
-	"time, and the metrics file is still written every second",
-	"basic", clock_step_setup, clock_step_run, stop);
 
-static enum ws_result dir_setup(void **ctx)
+/* The ConfigMap volume layout, in place before a loader with --rack-dir starts. */
+FIXTURE(rack_dir) {
+};
+
+FIXTURE_SETUP(rack_dir)
 {
-	if (gethostname(host, sizeof(host) - 1))
-		return WS_FAIL;
-	/* The ConfigMap volume layout, in place before the loader starts. */
-	if (ws_sh("rm -rf " DIR " && mkdir -p " RACKDIR "/..2026_a") ||
-	    write_doc(RACKDIR "/..2026_a/rack.json", 900, 0, 3600, 100, 1000, "powersave") ||
-	    ws_sh("ln -s ..2026_a " RACKDIR "/..data && ln -s ..data/rack.json " RACKDIR
-		  "/rack.json"))
-		return WS_FAIL;
-	return start("run --interval 0 --rack-dir " RACKDIR, false);
+	ASSERT_EQ(0, prepare(false)) TH_LOG("no host name");
+	ASSERT_EQ(0, ws_sh("rm -rf " DIR " && mkdir -p " RACKDIR "/..2026_a") ||
+		  write_doc(RACKDIR "/..2026_a/rack.json", 900, 0, 3600, 100, 1000, "powersave") ||
+		  ws_sh("ln -s ..2026_a " RACKDIR "/..data && ln -s ..data/rack.json " RACKDIR
+			"/rack.json")) TH_LOG("cannot lay out " RACKDIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0 --rack-dir " RACKDIR);
+}
+
+FIXTURE_TEARDOWN(rack_dir)
+{
+	stop();
 }
 
 /* What the kubelet does: a new timestamped dir, ..data_tmp renamed over ..data. */
@@ -296,43 +315,54 @@ static int swap(const char *from, const char *to)
 		     to, from);
 }
 
-static enum ws_result dir_run(void *ctx)
+/*
+ * run --rack-dir applies the document at start and after a ConfigMap-style
+ * ..data swap; a bad document is logged and ignored
+ */
+TEST_F_TIMEOUT(rack_dir, fleet_rack_dir, WS_TEST_TIMEOUT)
 {
 	char buf[4096];
 
-	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_watts", "400", 20000),
-		  "the document present at start was not applied: %s", buf);
-	WS_ASSERT(has(buf, "cap_origin", "\"rack\"") && has(buf, "policy", "\"powersave\""),
-		  "at start: %s", buf);
+	ASSERT_TRUE(wait_status(buf, sizeof(buf), "cap_watts", "400", 20000))
+		TH_LOG("the document present at start was not applied: %s", buf);
+	ASSERT_TRUE(has(buf, "cap_origin", "\"rack\"") && has(buf, "policy", "\"powersave\""))
+		TH_LOG("at start: %s", buf);
 
 	/* cap 1300: 100 + 2 * 1000 / 4 = 600 W */
-	WS_ASSERT(ws_sh("mkdir " RACKDIR "/..2026_b") == 0 &&
-		  write_doc(RACKDIR "/..2026_b/rack.json", 1300, 0, 3600, 100, 1000,
-			    "performance") == 0 && swap("..2026_a", "..2026_b") == 0, "swap");
-	WS_ASSERT(wait_status(buf, sizeof(buf), "cap_watts", "600", 20000),
-		  "the ..data swap was not applied within 20 s: %s", buf);
-	WS_ASSERT(has(buf, "policy", "\"performance\""), "policy after the swap: %s", buf);
+	ASSERT_TRUE(ws_sh("mkdir " RACKDIR "/..2026_b") == 0 &&
+		    write_doc(RACKDIR "/..2026_b/rack.json", 1300, 0, 3600, 100, 1000,
+			    "performance") == 0 && swap("..2026_a", "..2026_b") == 0)
+		TH_LOG("swap");
+	ASSERT_TRUE(wait_status(buf, sizeof(buf), "cap_watts", "600", 20000))
+		TH_LOG("the ..data swap was not applied within 20 s: %s", buf);
+	ASSERT_TRUE(has(buf, "policy", "\"performance\"")) TH_LOG("policy after the swap: %s", buf);
 
 	/* A bad document swapped in: logged with its error, the cap stays. */
-	WS_ASSERT(ws_sh("mkdir " RACKDIR "/..2026_c") == 0 &&
-		  write_doc(RACKDIR "/..2026_c/rack.json", 250, 0, 3600, 100, 1000,
-			    "balanced") == 0 && swap("..2026_b", "..2026_c") == 0, "swap");
+	ASSERT_TRUE(ws_sh("mkdir " RACKDIR "/..2026_c") == 0 &&
+		    write_doc(RACKDIR "/..2026_c/rack.json", 250, 0, 3600, 100, 1000,
+			    "balanced") == 0 && swap("..2026_b", "..2026_c") == 0) TH_LOG("swap");
 	ws_sleep_ms(3000);
-	WS_ASSERT(ws_sh("grep -q 'rack.json: cap_watts: 250 W is below the sum of the hosts. "
-			"min_watts (300 W); ignored' " LOG) == 0,
-		  "the loader did not log the bad document's error");
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "600") &&
-		  has(buf, "policy", "\"performance\""), "a bad document changed the cap: %s", buf);
-	return WS_PASS;
+	ASSERT_TRUE(ws_sh("grep -q 'rack.json: cap_watts: 250 W is below the sum of the hosts. "
+			"min_watts (300 W); ignored' " LOG) == 0)
+		TH_LOG("the loader did not log the bad document's error");
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "cap_watts", "600") &&
+		    has(buf, "policy", "\"performance\""))
+		TH_LOG("a bad document changed the cap: %s", buf);
 }
-WS_TEST(fleet_rack_dir,
-	"run --rack-dir applies the document at start and after a ConfigMap-style ..data swap; "
-	"a bad document is logged and ignored",
-	"basic", dir_setup, dir_run, stop);
 
-static enum ws_result metrics_setup(void **ctx)
+/* A loader writing the metrics file. */
+FIXTURE(metrics) {
+};
+
+FIXTURE_SETUP(metrics)
 {
-	return start("run --interval 0 --metrics-file " PROM, true);
+	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0 --metrics-file " PROM);
+}
+
+FIXTURE_TEARDOWN(metrics)
+{
+	stop();
 }
 
 static long long metric(const char *text, const char *series)
@@ -345,72 +375,76 @@ static long long metric(const char *text, const char *series)
 	return p ? atoll(p + strlen(pat)) : -1;
 }
 
-static enum ws_result metrics_run(void *ctx)
+/*
+ * run --metrics-file: the file passes the strict text-format checker and
+ * reports the cap, its origin, over_cap, the lease and the counters;
+ * rewritten every second
+ */
+TEST_F_TIMEOUT(metrics, fleet_metrics_file, WS_TEST_TIMEOUT)
 {
 	char text[16384], st[4096], err[256], series[512];
 	long long t1;
 	int n;
 
 	/* this host pinned at 40 W (min = max): the model's idle power alone is 50 W */
-	WS_ASSERT(write_doc(DIR "/tight.json", 240, 0, 3600, 40, 40, "balanced") == 0, "write");
-	WS_ASSERT(ws_sh("%s rack apply " DIR "/tight.json >/dev/null", ws_wattsched()) == 0,
-		  "rack apply tight.json failed");
-	WS_ASSERT(wait_status(st, sizeof(st), "compliance", "\"over_cap\"", 10000),
-		  "a 40 W cap is not reported over_cap: %s", st);
+	ASSERT_TRUE(write_doc(DIR "/tight.json", 240, 0, 3600, 40, 40, "balanced") == 0)
+		TH_LOG("write");
+	ASSERT_TRUE(ws_sh("%s rack apply " DIR "/tight.json >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("rack apply tight.json failed");
+	ASSERT_TRUE(wait_status(st, sizeof(st), "compliance", "\"over_cap\"", 10000))
+		TH_LOG("a 40 W cap is not reported over_cap: %s", st);
 	ws_sleep_ms(2000);	/* the next metrics write after the change */
 	/* status reads the maps, then asks the loader: asked again, both settled */
-	WS_ASSERT(status(st, sizeof(st)) == 0, "status failed");
+	ASSERT_TRUE(status(st, sizeof(st)) == 0) TH_LOG("status failed");
 
 	n = ws_read(PROM, text + 1, sizeof(text) - 2);
-	WS_ASSERT(n > 0, "cannot read %s: %d", PROM, n);
+	ASSERT_TRUE(n > 0) TH_LOG("cannot read %s: %d", PROM, n);
 	text[0] = '\n';		/* metric() looks for "\nNAME " */
 	strcat(text, "\n");	/* ws_read strips the final newline */
-	WS_ASSERT(prom_check(text + 1, err, sizeof(err)) == 0, "%s fails the checker: %s", PROM,
-		  err);
+	ASSERT_TRUE(prom_check(text + 1, err, sizeof(err)) == 0)
+		TH_LOG("%s fails the checker: %s", PROM,
+		    err);
 	ws_log("%s passes the strict checker (%d bytes)", PROM, n);
-	WS_ASSERT(metric(text, "wattsched_cap_watts") == 40, "cap_watts %lld",
-		  metric(text, "wattsched_cap_watts"));
+	ASSERT_TRUE(metric(text, "wattsched_cap_watts") == 40) TH_LOG("cap_watts %lld",
+		    metric(text, "wattsched_cap_watts"));
 	snprintf(series, sizeof(series),
 		 "wattsched_cap_info{origin=\"rack\",rack=\"vm-rack\",host=\"%s\"}", host);
-	WS_ASSERT(metric(text, series) == 1, "no %s", series);
-	WS_ASSERT(metric(text, "wattsched_in_cap") == 0, "in_cap %lld",
-		  metric(text, "wattsched_in_cap"));
-	WS_ASSERT(metric(text, "wattsched_policy_info{policy=\"balanced\"}") == 1, "policy_info");
-	WS_ASSERT(metric(text, "wattsched_lease_expiry_seconds") > time(NULL) + 3000,
-		  "lease expiry %lld", metric(text, "wattsched_lease_expiry_seconds"));
-	WS_ASSERT(metric(text, "wattsched_active_cpus") >= 1 &&
-		  has(st, "active_cpus", "") && metric(text, "wattsched_active_cpus") ==
-		  atoll(strstr(st, "\"active_cpus\":") + 14),
-		  "active_cpus %lld differs from status: %s\n%s",
-		  metric(text, "wattsched_active_cpus"), st, text);
-	WS_ASSERT(metric(text, "wattsched_events_total{event=\"enq_local\"}") >= 0 &&
-		  metric(text, "wattsched_events_total{event=\"kick_idle\"}") >= 0,
-		  "scheduler counters missing");
+	ASSERT_TRUE(metric(text, series) == 1) TH_LOG("no %s", series);
+	ASSERT_TRUE(metric(text, "wattsched_in_cap") == 0) TH_LOG("in_cap %lld",
+		    metric(text, "wattsched_in_cap"));
+	ASSERT_TRUE(metric(text, "wattsched_policy_info{policy=\"balanced\"}") == 1)
+		TH_LOG("policy_info");
+	ASSERT_TRUE(metric(text, "wattsched_lease_expiry_seconds") > time(NULL) + 3000)
+		TH_LOG("lease expiry %lld", metric(text, "wattsched_lease_expiry_seconds"));
+	ASSERT_TRUE(metric(text, "wattsched_active_cpus") >= 1 &&
+		    has(st, "active_cpus", "") && metric(text, "wattsched_active_cpus") ==
+		    atoll(strstr(st, "\"active_cpus\":") + 14))
+		TH_LOG("active_cpus %lld differs from status: %s\n%s",
+		    metric(text, "wattsched_active_cpus"), st, text);
+	ASSERT_TRUE(metric(text, "wattsched_events_total{event=\"enq_local\"}") >= 0 &&
+		    metric(text, "wattsched_events_total{event=\"kick_idle\"}") >= 0)
+		TH_LOG("scheduler counters missing");
 	/* Written by rename: every read, whenever it lands, is a whole file. */
 	for (n = 0; n < 12; n++) {
 		int len = ws_read(PROM, text + 1, sizeof(text) - 2);
 
-		WS_ASSERT(len > 0, "read %d of %s: %d", n, PROM, len);
+		ASSERT_TRUE(len > 0) TH_LOG("read %d of %s: %d", n, PROM, len);
 		strcat(text, "\n");
-		WS_ASSERT(prom_check(text + 1, err, sizeof(err)) == 0, "read %d: %s", n, err);
+		ASSERT_TRUE(prom_check(text + 1, err, sizeof(err)) == 0)
+			TH_LOG("read %d: %s", n, err);
 		ws_sleep_ms(170);
 	}
-	WS_ASSERT(ws_sh("ls -A " DIR "/metrics | "
-			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(\\.[A-Za-z0-9]\\{6\\}\\)\\{0,1\\}$'") != 0,
-		  "files other than the metrics file and its temporary one in its directory");
+	ASSERT_TRUE(ws_sh("ls -A " DIR "/metrics | "
+			"grep -qv '^\\.\\{0,1\\}wattsched.prom\\(\\.[A-Za-z0-9]\\{6\\}\\)\\{0,1\\}$'") != 0)
+		TH_LOG("files other than the metrics file and its temporary one in its directory");
 
 	t1 = metric(text, "wattsched_last_update_seconds");
 	ws_sleep_ms(2500);
 	n = ws_read(PROM, text + 1, sizeof(text) - 2);
-	WS_ASSERT(n > 0 && metric(text, "wattsched_last_update_seconds") > t1,
-		  "the file is not rewritten every second (%lld then %lld)", t1,
-		  metric(text, "wattsched_last_update_seconds"));
-	return WS_PASS;
+	ASSERT_TRUE(n > 0 && metric(text, "wattsched_last_update_seconds") > t1)
+		TH_LOG("the file is not rewritten every second (%lld then %lld)", t1,
+		    metric(text, "wattsched_last_update_seconds"));
 }
-WS_TEST(fleet_metrics_file,
-	"run --metrics-file: the file passes the strict text-format checker and reports the cap, "
-	"its origin, over_cap, the lease and the counters; rewritten every second",
-	"basic", metrics_setup, metrics_run, stop);
 
 /*
  * A document's classes become the class map's rules, tagged as the
@@ -445,75 +479,85 @@ static const char *class_line(char *buf, size_t len, const char *cg)
 	return ws_sh_out(buf, len, cmd, ws_wattsched()) == 0 ? buf : NULL;
 }
 
-static enum ws_result classes_setup(void **ctx)
+/* Three cgroups, and a loader giving batch work 60% duty. */
+FIXTURE(rack_classes) {
+};
+
+FIXTURE_SETUP(rack_classes)
 {
 	if (ws_sh("mkdir -p " CG "/ws-rk-batch " CG "/ws-rk-lat " CG "/ws-rk-hand"))
-		return ws_skip("cannot make cgroups under " CG);
-	return start("run --interval 0 --batch-duty-pct 60", true);
+		SKIP(return, "cannot make cgroups under " CG);
+	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
+	WS_LOADER_UP(&ld, LOG, "run --interval 0 --batch-duty-pct 60");
 }
 
-static void classes_cleanup(void *ctx)
+FIXTURE_TEARDOWN(rack_classes)
 {
-	stop(ctx);
+	stop();
 	ws_sh("rmdir " CG "/ws-rk-batch " CG "/ws-rk-lat " CG "/ws-rk-hand 2>/dev/null; true");
 }
 
-static enum ws_result classes_run(void *ctx)
+/*
+ * a document's classes become class rules (tagged rack; missing cgroups
+ * skipped with a warning), the next document replaces them, hand-set rules
+ * stay, batch.max_duty_pct is the duty cycle; a refused document changes no
+ * class
+ */
+TEST_F_TIMEOUT(rack_classes, fleet_rack_classes, WS_TEST_TIMEOUT)
 {
 	char buf[4096], line[512];
 	int rc;
 
-	WS_ASSERT(ws_sh("%s class set /ws-rk-hand latency-critical >/dev/null", ws_wattsched()) == 0,
-		  "class set refused");
-	WS_ASSERT(write_class_doc(DIR "/cls1.json",
+	ASSERT_TRUE(ws_sh("%s class set /ws-rk-hand latency-critical >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("class set refused");
+	ASSERT_TRUE(write_class_doc(DIR "/cls1.json",
 				  "\"batch\": {\"cgroups\": [\"/ws-rk-batch\", \"/ws-rk-missing\"],"
 				  " \"max_duty_pct\": 30},"
-				  " \"latency-critical\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0,
-		  "cannot write the document");
+				  " \"latency-critical\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0)
+		TH_LOG("cannot write the document");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls1.json 2>&1", ws_wattsched());
 	ws_log("rack apply cls1.json: exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 0 && strstr(buf, "classes.batch: cgroup " CG "/ws-rk-missing: No such file "
+	ASSERT_TRUE(rc == 0 && strstr(buf, "classes.batch: cgroup " CG "/ws-rk-missing: No such file "
 				    "or directory; skipped") &&
-		  strstr(buf, "2 class rules in force, batch duty cycle 30%"),
-		  "rack apply with classes: exit %d: %s", rc, buf);
-	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-batch") && strstr(line, " batch ") &&
-		  strstr(line, " rack "), "/ws-rk-batch: %s", line);
-	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-lat") &&
-		  strstr(line, " latency-critical ") && strstr(line, " rack "), "/ws-rk-lat: %s", line);
-	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "),
-		  "the hand-set rule: %s", line);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "30") &&
-		  has(buf, "cap_origin", "\"rack\""), "status after cls1: %s", buf);
+		    strstr(buf, "2 class rules in force, batch duty cycle 30%"))
+		TH_LOG("rack apply with classes: exit %d: %s", rc, buf);
+	ASSERT_TRUE(class_line(line, sizeof(line), "/ws-rk-batch") && strstr(line, " batch ") &&
+		    strstr(line, " rack ")) TH_LOG("/ws-rk-batch: %s", line);
+	ASSERT_TRUE(class_line(line, sizeof(line), "/ws-rk-lat") &&
+		    strstr(line, " latency-critical ") && strstr(line, " rack "))
+		TH_LOG("/ws-rk-lat: %s", line);
+	ASSERT_TRUE(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "))
+		TH_LOG("the hand-set rule: %s", line);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "30") &&
+		    has(buf, "cap_origin", "\"rack\"")) TH_LOG("status after cls1: %s", buf);
 
 	/* the next document's rules replace the last one's; its duty is the default's */
-	WS_ASSERT(write_class_doc(DIR "/cls2.json",
-				  "\"batch\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0, "write");
+	ASSERT_TRUE(write_class_doc(DIR "/cls2.json",
+				  "\"batch\": {\"cgroups\": [\"/ws-rk-lat\"]}") == 0)
+		TH_LOG("write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls2.json 2>&1", ws_wattsched());
 	ws_log("rack apply cls2.json: exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 0 && strstr(buf, "1 class rules in force"), "exit %d: %s", rc, buf);
-	WS_ASSERT(!class_line(line, sizeof(line), "/ws-rk-batch"),
-		  "the first document's rule stayed: %s", line);
-	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch ") &&
-		  strstr(line, " rack "), "/ws-rk-lat after cls2: %s", line);
-	WS_ASSERT(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "),
-		  "the hand-set rule after cls2: %s", line);
-	WS_ASSERT(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "60"),
-		  "without a duty the loader's --batch-duty-pct 60: %s", buf);
+	ASSERT_TRUE(rc == 0 && strstr(buf, "1 class rules in force"))
+		TH_LOG("exit %d: %s", rc, buf);
+	ASSERT_TRUE(!class_line(line, sizeof(line), "/ws-rk-batch"))
+		TH_LOG("the first document's rule stayed: %s", line);
+	ASSERT_TRUE(class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch ") &&
+		    strstr(line, " rack ")) TH_LOG("/ws-rk-lat after cls2: %s", line);
+	ASSERT_TRUE(class_line(line, sizeof(line), "/ws-rk-hand") && strstr(line, " cli "))
+		TH_LOG("the hand-set rule after cls2: %s", line);
+	ASSERT_TRUE(status(buf, sizeof(buf)) == 0 && has(buf, "batch_duty_pct", "60"))
+		TH_LOG("without a duty the loader's --batch-duty-pct 60: %s", buf);
 
 	/* a refused document changes no class */
-	WS_ASSERT(write_class_doc(DIR "/cls3.json",
+	ASSERT_TRUE(write_class_doc(DIR "/cls3.json",
 				  "\"normal\": {\"cgroups\": [\"/ws-rk-batch\"], \"max_duty_pct\": 50}")
-		  == 0, "write");
+		    == 0) TH_LOG("write");
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/cls3.json 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "classes.normal.max_duty_pct: not allowed for normal"),
-		  "normal duty: exit %d: %s", rc, buf);
-	WS_ASSERT(!class_line(line, sizeof(line), "/ws-rk-batch") &&
-		  class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch "),
-		  "a refused document changed the classes: %s", line);
-	return WS_PASS;
+	ASSERT_TRUE(rc == 2 && strstr(buf, "classes.normal.max_duty_pct: not allowed for normal"))
+		TH_LOG("normal duty: exit %d: %s", rc, buf);
+	ASSERT_TRUE(!class_line(line, sizeof(line), "/ws-rk-batch") &&
+		    class_line(line, sizeof(line), "/ws-rk-lat") && strstr(line, " batch "))
+		TH_LOG("a refused document changed the classes: %s", line);
 }
-WS_TEST(fleet_rack_classes,
-	"a document's classes become class rules (tagged rack; missing cgroups skipped with a "
-	"warning), the next document replaces them, hand-set rules stay, batch.max_duty_pct is "
-	"the duty cycle; a refused document changes no class",
-	"basic", classes_setup, classes_run, classes_cleanup);
+
+TEST_HARNESS_MAIN

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_policy.c - the power and thermal policies in the "numa" VM (8 CPUs: 2
+ * policy.c - the power and thermal policies in the "numa" VM (8 CPUs: 2
  * packages, each one LLC of 2 cores x 2 SMT threads): powersave compaction,
  * performance spreading, hot-core avoidance with injected temperatures,
  * and batch work giving way under a cap to a latency-critical cyclictest;
- * and the class CLI's handling of bad input in the "basic" VM.
+ * and the class CLI's handling of bad input, on any machine.
  *
  * The oracles are independent of the scheduler's counters: /proc/stat per
  * CPU, /proc/<pid>/stat field 39 (the CPU a thread last ran on), sysfs
@@ -18,14 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "ws_test.h"
 
 #define LOG		"/tmp/wattsched-policy.log"
 #define MAX_THREADS	64
 #define CG_BATCH	"/sys/fs/cgroup/ws-batch"
 #define CG_LAT		"/sys/fs/cgroup/ws-latency"
 
-static pid_t loader;
 static bool kmod_loaded;
 
 /* Per-CPU LLC (first CPU of it) and core (first SMT sibling) from sysfs. */
@@ -39,65 +39,73 @@ static int first_of(const char *fmt, int cpu)
 	return ws_read(path, buf, sizeof(buf)) > 0 ? atoi(buf) : -1;
 }
 
-/* sched_ext free and the loader attached. */
-static enum ws_result loader_setup(void **ctx)
-{
-	char st[64];
-
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext");
-	if (strcmp(st, "disabled"))
-		return ws_skip("sched_ext is '%s', not disabled", st);
-	loader = ws_loader_start(LOG, "-v run --interval 1");
-	if (loader < 0 || !ws_loader_wait_attached(60000)) {
-		char buf[8192] = "";
-
-		ws_sh_out(buf, sizeof(buf), "tail -c 6000 " LOG);
-		ws_log("the loader did not attach: %s", buf);
-		ws_loader_stop(loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	return WS_PASS;
-}
-
-/* And the SMT/LLC topology these tests reason about, from sysfs. */
-static enum ws_result policy_setup(void **ctx)
+/* The SMT/LLC topology these tests reason about, from sysfs; 0 or -1. */
+static int read_topology(void)
 {
 	int cpu;
 
 	nr_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (nr_cpus < 4 || nr_cpus > WS_MAX_TEST_CPUS)
-		return ws_skip("needs 4..%d CPUs, have %d", WS_MAX_TEST_CPUS, nr_cpus);
+		return -1;
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
 		cpu_llc[cpu] = first_of("/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list",
 					cpu);
 		cpu_core[cpu] = first_of("/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list",
 					 cpu);
 		if (cpu_core[cpu] < 0)
-			return ws_skip("no SMT topology in sysfs for cpu%d", cpu);
+			return -1;
 	}
-	return loader_setup(ctx);
+	return 0;
 }
 
-static void policy_cleanup(void *ctx)
+static void policy_down(struct ws_loader *ld)
 {
+	char buf[4096] = "";
+
 	ws_sh("pkill -KILL stress-ng; pkill -KILL cyclictest; true");
 	if (kmod_loaded) {
 		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
 		      "rmmod wattsched_telemetry");
 		kmod_loaded = false;
 	}
-	ws_loader_stop(loader, SIGINT, 20000);
-	ws_scx_wait_state("disabled", 10000);
-	{
-		char buf[4096] = "";
-
-		ws_sh_out(buf, sizeof(buf), "grep -E 'thermal|take work|error|refused|ended' " LOG
-			  " | tail -n 20");
-		if (buf[0])
-			ws_log("loader: %s", buf);
-	}
+	ws_loader_down(ld, SIGINT);
+	ws_sh_out(buf, sizeof(buf), "grep -E 'thermal|take work|error|refused|ended' " LOG
+		  " | tail -n 20");
+	if (buf[0])
+		ws_log("loader: %s", buf);
 	ws_sh("rmdir " CG_BATCH " " CG_LAT " 2>/dev/null; true");
+}
+
+/* The numa VM, its topology read, and the loader attached (verbose). */
+FIXTURE(policy) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(policy)
+{
+	WS_NEED_MACHINE("numa");
+	ASSERT_EQ(0, read_topology()) TH_LOG("no SMT/LLC topology in sysfs");
+	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
+}
+
+FIXTURE_TEARDOWN(policy)
+{
+	policy_down(&self->ld);
+}
+
+/* Any machine, and the loader attached (verbose). */
+FIXTURE(loader) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(loader)
+{
+	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
+}
+
+FIXTURE_TEARDOWN(loader)
+{
+	policy_down(&self->ld);
 }
 
 /* Threads named @comm: their tids, at most @max. */
@@ -171,15 +179,19 @@ static int read_active(bool *active)
 	return n;
 }
 
-static enum ws_result powersave_run(void *ctx)
+/*
+ * powersave: two CPU hogs stay on one LLC's cores, every CPU outside it
+ * above 95% idle (/proc/stat, field 39)
+ */
+TEST_F_TIMEOUT(policy, powersave_compacts, WS_TEST_TIMEOUT)
 {
 	double busy[WS_MAX_TEST_CPUS];
 	bool active[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
 	int i, s, cpu, llc = -1, stray = 0, samples = 0, hot = 0;
 
-	WS_ASSERT(set_policy("powersave") == 0, "policy powersave refused");
-	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	ASSERT_TRUE(set_policy("powersave") == 0) TH_LOG("policy powersave refused");
+	ASSERT_TRUE(start_hogs(2, hog)) TH_LOG("2 stress-ng hogs did not start");
 	/* compaction grows within a period and shrinks after 2 s: let it settle */
 	ws_sleep_ms(4000);
 	for (s = 0; s < 10; s++) {
@@ -202,28 +214,27 @@ static enum ws_result powersave_run(void *ctx)
 	ws_busy_over(3000, busy);
 	read_active(active);
 	stop_hogs();
-	WS_ASSERT(samples >= 18, "could read only %d of 20 placements", samples);
-	WS_ASSERT(!stray, "%d of %d placements outside one LLC", stray, samples);
+	ASSERT_TRUE(samples >= 18) TH_LOG("could read only %d of 20 placements", samples);
+	ASSERT_TRUE(!stray) TH_LOG("%d of %d placements outside one LLC", stray, samples);
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
 		ws_log("cpu%d (LLC %d): %.1f%% busy", cpu, cpu_llc[cpu], busy[cpu] * 100);
 		if (cpu_llc[cpu] != llc && busy[cpu] >= 0.05)
 			hot++;
 	}
-	WS_ASSERT(!hot, "%d CPUs outside the hogs' LLC %d are 5%% busy or more", hot, llc);
-	return WS_PASS;
+	ASSERT_TRUE(!hot) TH_LOG("%d CPUs outside the hogs' LLC %d are 5%% busy or more", hot, llc);
 }
-WS_TEST(powersave_compacts,
-	"powersave: two CPU hogs stay on one LLC's cores, every CPU outside it above 95% idle "
-	"(/proc/stat, field 39)",
-	"numa", policy_setup, powersave_run, policy_cleanup);
 
-static enum ws_result performance_run(void *ctx)
+/*
+ * performance: two CPU hogs run on different physical cores (field 39, sysfs
+ * siblings)
+ */
+TEST_F_TIMEOUT(policy, performance_spreads, WS_TEST_TIMEOUT)
 {
 	pid_t hog[MAX_THREADS];
 	int s, apart = 0, samples = 0;
 
-	WS_ASSERT(set_policy("performance") == 0, "policy performance refused");
-	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	ASSERT_TRUE(set_policy("performance") == 0) TH_LOG("policy performance refused");
+	ASSERT_TRUE(start_hogs(2, hog)) TH_LOG("2 stress-ng hogs did not start");
 	ws_sleep_ms(2000);
 	for (s = 0; s < 20; s++) {
 		struct ws_pstat a, b;
@@ -240,14 +251,10 @@ static enum ws_result performance_run(void *ctx)
 	}
 	stop_hogs();
 	ws_log("%d of %d samples on different physical cores", apart, samples);
-	WS_ASSERT(samples >= 18, "could read only %d of 20 placements", samples);
-	WS_ASSERT(apart * 10 >= samples * 9, "hogs shared a core in %d of %d samples",
-		  samples - apart, samples);
-	return WS_PASS;
+	ASSERT_TRUE(samples >= 18) TH_LOG("could read only %d of 20 placements", samples);
+	ASSERT_TRUE(apart * 10 >= samples * 9) TH_LOG("hogs shared a core in %d of %d samples",
+		    samples - apart, samples);
 }
-WS_TEST(performance_spreads,
-	"performance: two CPU hogs run on different physical cores (field 39, sysfs siblings)",
-	"numa", policy_setup, performance_run, policy_cleanup);
 
 /* Move @tid to @cpu (affinity to it alone), or back to every CPU (@cpu < 0). */
 static int pin(pid_t tid, int cpu)
@@ -279,7 +286,7 @@ static int switch_to(const char *policy)
  * cores; 100 ms after the next switch, to powersave, both must run inside
  * the compacted set, as the loader reports it.
  */
-static enum ws_result switch_place_run(void *ctx)
+TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
 {
 	pid_t hog[MAX_THREADS];
 	int cycle, a_cpu = -1, b_cpu = -1, n_active;
@@ -289,53 +296,56 @@ static enum ws_result switch_place_run(void *ctx)
 	for (a_cpu = nr_cpus / 2; a_cpu + 1 < nr_cpus; a_cpu++)
 		if (cpu_core[a_cpu + 1] == cpu_core[a_cpu] && cpu_llc[a_cpu] != cpu_llc[0])
 			break;
-	WS_ASSERT(a_cpu + 1 < nr_cpus, "no SMT pair outside the first LLC");
+	ASSERT_TRUE(a_cpu + 1 < nr_cpus) TH_LOG("no SMT pair outside the first LLC");
 	b_cpu = a_cpu + 1;
-	WS_ASSERT(start_hogs(2, hog), "2 stress-ng hogs did not start");
+	ASSERT_TRUE(start_hogs(2, hog)) TH_LOG("2 stress-ng hogs did not start");
 	for (cycle = 0; cycle < 10; cycle++) {
-		WS_ASSERT(switch_to("balanced") == 0, "balanced refused");
-		WS_ASSERT(pin(hog[0], a_cpu) == 0 && pin(hog[1], b_cpu) == 0, "sched_setaffinity");
+		ASSERT_TRUE(switch_to("balanced") == 0) TH_LOG("balanced refused");
+		ASSERT_TRUE(pin(hog[0], a_cpu) == 0 && pin(hog[1], b_cpu) == 0)
+			TH_LOG("sched_setaffinity");
 		ws_sleep_ms(300);
-		WS_ASSERT(pin(hog[0], -1) == 0 && pin(hog[1], -1) == 0, "sched_setaffinity");
+		ASSERT_TRUE(pin(hog[0], -1) == 0 && pin(hog[1], -1) == 0)
+			TH_LOG("sched_setaffinity");
 		ws_sleep_ms(300);
-		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		ASSERT_TRUE(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b))
+			TH_LOG("field 39");
 		if (cpu_core[a.cpu] != cpu_core[b.cpu] || a.cpu != a_cpu) {
 			ws_log("cycle %d: balanced moved the hogs to cpu%d, cpu%d; set up again",
 			       cycle, a.cpu, b.cpu);
 			continue;
 		}
 
-		WS_ASSERT(switch_to("performance") == 0, "performance refused");
+		ASSERT_TRUE(switch_to("performance") == 0) TH_LOG("performance refused");
 		ws_sleep_ms(100);
-		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		ASSERT_TRUE(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b))
+			TH_LOG("field 39");
 		ws_log("cycle %d: 100 ms after performance: cpu%d, cpu%d (cores %d, %d)", cycle,
 		       a.cpu, b.cpu, cpu_core[a.cpu], cpu_core[b.cpu]);
-		WS_ASSERT(cpu_core[a.cpu] != cpu_core[b.cpu],
-			  "cycle %d: 100 ms after the switch to performance both hogs share core %d",
-			  cycle, cpu_core[a.cpu]);
+		ASSERT_TRUE(cpu_core[a.cpu] != cpu_core[b.cpu])
+			TH_LOG("cycle %d: 100 ms after the switch to performance both hogs share core %d",
+			    cycle, cpu_core[a.cpu]);
 
-		WS_ASSERT(switch_to("powersave") == 0, "powersave refused");
+		ASSERT_TRUE(switch_to("powersave") == 0) TH_LOG("powersave refused");
 		ws_sleep_ms(100);
-		WS_ASSERT(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b), "field 39");
+		ASSERT_TRUE(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b))
+			TH_LOG("field 39");
 		/* the budget's set, as the loader reports it */
 		n_active = read_active(active);
 		ws_log("cycle %d: 100 ms after powersave: cpu%d, cpu%d; %d CPUs take work", cycle,
 		       a.cpu, b.cpu, n_active);
-		WS_ASSERT(n_active > 0, "status: no active_cpu_list");
-		WS_ASSERT(n_active < nr_cpus && active[a.cpu] && active[b.cpu],
-			  "cycle %d: 100 ms after the switch to powersave the hogs run on cpu%d and "
-			  "cpu%d, outside the %d compacted CPUs", cycle, a.cpu, b.cpu, n_active);
+		ASSERT_TRUE(n_active > 0) TH_LOG("status: no active_cpu_list");
+		ASSERT_TRUE(n_active < nr_cpus && active[a.cpu] && active[b.cpu])
+			TH_LOG("cycle %d: 100 ms after the switch to powersave the hogs run on cpu%d and "
+			    "cpu%d, outside the %d compacted CPUs", cycle, a.cpu, b.cpu, n_active);
 	}
 	stop_hogs();
-	return WS_PASS;
 }
-WS_TEST(policy_switch_placement,
-	"each switch shows in placement within 100 ms: hogs on SMT siblings spread to two "
-	"cores after a switch to performance, and pack into the compacted CPUs after one to "
-	"powersave (field 39)",
-	"numa", policy_setup, switch_place_run, policy_cleanup);
 
-static enum ws_result thermal_run(void *ctx)
+/*
+ * an injected core at its limit empties within 500 ms, stays empty inside
+ * the hysteresis and takes work again once cool (/proc/stat)
+ */
+TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
 {
 	double busy[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
@@ -345,20 +355,20 @@ static enum ws_result thermal_run(void *ctx)
 	bool fifo, injected;
 
 	if (!ws_exists(ws_kmod()))
-		return ws_skip("%s not built", ws_kmod());
-	WS_ASSERT(ws_sh("insmod %s inject=1", ws_kmod()) == 0, "insmod inject=1 failed");
+		SKIP(return, "%s not built", ws_kmod());
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
 	kmod_loaded = true;
 	for (cpu = 0; cpu < nr_cpus; cpu++)
 		if (cpu != target && cpu_core[cpu] == cpu_core[target])
 			sib = cpu;
-	WS_ASSERT(start_hogs(nr_cpus, hog), "%d hogs did not start", nr_cpus);
+	ASSERT_TRUE(start_hogs(nr_cpus, hog)) TH_LOG("%d hogs did not start", nr_cpus);
 	/* the hogs' start is slow in an emulated guest on a busy host */
 	t0 = ws_now_ms();
 	do
 		ws_busy_over(1000, busy);
 	while (busy[target] <= 0.8 && ws_now_ms() - t0 < 10000);
-	WS_ASSERT(busy[target] > 0.8, "cpu%d only %.0f%% busy 10 s after %d hogs started",
-		  target, busy[target] * 100, nr_cpus);
+	ASSERT_TRUE(busy[target] > 0.8) TH_LOG("cpu%d only %.0f%% busy 10 s after %d hogs started",
+		    target, busy[target] * 100, nr_cpus);
 
 	/* the default limit is 100 C, hot at 95 C, cool again below 90 C */
 	fifo = ws_sampler_fifo(true) == 0;
@@ -378,44 +388,43 @@ static enum ws_result thermal_run(void *ctx)
 		}
 	}
 	ws_sampler_fifo(false);
-	WS_ASSERT(injected, "inject failed");
+	ASSERT_TRUE(injected) TH_LOG("inject failed");
 	ws_log("sampler %s; windows (ms after the injection: cpu%d/cpu%d busy):%s",
 	       fifo ? "SCHED_FIFO" : "SCHED_OTHER (no FIFO)", target, sib, timeline);
 	ws_log("cpu%d at 100 C: its core (cpu%d, cpu%d) emptied in the window starting %lld ms "
 	       "after the injection", target, target, sib, left);
-	WS_ASSERT(left >= 0, "cpu%d still busy 3 s after reaching its limit", target);
-	WS_ASSERT(left <= 500, "tasks left the hot core only after %lld ms", left);
+	ASSERT_TRUE(left >= 0) TH_LOG("cpu%d still busy 3 s after reaching its limit", target);
+	ASSERT_TRUE(left <= 500) TH_LOG("tasks left the hot core only after %lld ms", left);
 	ws_busy_over(1000, busy);
-	WS_ASSERT(busy[target] < 0.1, "hot cpu%d %.0f%% busy over 1 s", target, busy[target] * 100);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0,
-		  "status failed");
-	WS_ASSERT(strstr(buf, "\"hot_cpus\":[") && strstr(buf, "\"thermal_sensed_cpus\":"),
-		  "status has no thermal state: %s", buf);
-	WS_ASSERT(!strstr(buf, "\"avoided_hot\":0,"), "no placement avoided the hot core: %s",
-		  buf);
+	ASSERT_TRUE(busy[target] < 0.1)
+		TH_LOG("hot cpu%d %.0f%% busy over 1 s", target, busy[target] * 100);
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0)
+		TH_LOG("status failed");
+	ASSERT_TRUE(strstr(buf, "\"hot_cpus\":[") && strstr(buf, "\"thermal_sensed_cpus\":"))
+		TH_LOG("status has no thermal state: %s", buf);
+	ASSERT_TRUE(!strstr(buf, "\"avoided_hot\":0,"))
+		TH_LOG("no placement avoided the hot core: %s",
+		    buf);
 
 	/* 92 C: below the hot mark, above the hysteresis: still avoided */
-	WS_ASSERT(ws_inject_temp(target, 92000) == 0, "inject failed");
+	ASSERT_TRUE(ws_inject_temp(target, 92000) == 0) TH_LOG("inject failed");
 	ws_sleep_ms(1000);
 	ws_busy_over(1000, busy);
 	ws_log("cpu%d at 92 C: %.0f%% busy", target, busy[target] * 100);
-	WS_ASSERT(busy[target] < 0.1, "cpu%d took work at 92 C, inside the hysteresis (%.0f%%)",
-		  target, busy[target] * 100);
+	ASSERT_TRUE(busy[target] < 0.1)
+		TH_LOG("cpu%d took work at 92 C, inside the hysteresis (%.0f%%)",
+		    target, busy[target] * 100);
 
 	/* 85 C: cool, back in use */
-	WS_ASSERT(ws_inject_temp(target, 85000) == 0, "inject failed");
+	ASSERT_TRUE(ws_inject_temp(target, 85000) == 0) TH_LOG("inject failed");
 	ws_sleep_ms(1000);
 	ws_busy_over(1000, busy);
 	ws_log("cpu%d at 85 C: %.0f%% busy", target, busy[target] * 100);
 	stop_hogs();
-	WS_ASSERT(busy[target] > 0.5, "cpu%d not back in use after cooling (%.0f%%)", target,
-		  busy[target] * 100);
-	return WS_PASS;
+	ASSERT_TRUE(busy[target] > 0.5)
+		TH_LOG("cpu%d not back in use after cooling (%.0f%%)", target,
+		    busy[target] * 100);
 }
-WS_TEST(thermal_hot_core_avoided,
-	"an injected core at its limit empties within 500 ms, stays empty inside the "
-	"hysteresis and takes work again once cool (/proc/stat)",
-	"numa", policy_setup, thermal_run, policy_cleanup);
 
 /* usage_usec of a cgroup. */
 static unsigned long long cg_usage(const char *cg)
@@ -447,7 +456,11 @@ static int cyclictest_p99(int secs)
 	return atoi(buf);
 }
 
-static enum ws_result batch_run(void *ctx)
+/*
+ * under a cap the batch cgroup's CPU time falls (cpu.stat) while a
+ * latency-critical cyclictest keeps its p99 within 2x of the uncapped one
+ */
+TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 {
 	unsigned long long u0, u1;
 	double rate_free, rate_cap;
@@ -456,14 +469,14 @@ static enum ws_result batch_run(void *ctx)
 	char buf[4096];
 
 	if (ws_sh("command -v cyclictest >/dev/null"))
-		return ws_skip("cyclictest (rt-tests) not installed");
-	WS_ASSERT(ws_sh("mkdir -p " CG_BATCH " " CG_LAT) == 0, "cannot create cgroups");
-	WS_ASSERT(ws_sh("%s class set /ws-batch batch >/dev/null && "
+		SKIP(return, "cyclictest (rt-tests) not installed");
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_BATCH " " CG_LAT) == 0) TH_LOG("cannot create cgroups");
+	ASSERT_TRUE(ws_sh("%s class set /ws-batch batch >/dev/null && "
 			"%s class set /ws-latency latency-critical >/dev/null",
-			ws_wattsched(), ws_wattsched()) == 0, "class set refused");
-	WS_ASSERT(ws_sh("sh -c 'echo $$ > " CG_BATCH "/cgroup.procs; exec stress-ng --cpu %d "
-			"--timeout 86400 --quiet' >/dev/null 2>&1 &", nr_cpus) == 0,
-		  "cannot start the batch load");
+			ws_wattsched(), ws_wattsched()) == 0) TH_LOG("class set refused");
+	ASSERT_TRUE(ws_sh("sh -c 'echo $$ > " CG_BATCH "/cgroup.procs; exec stress-ng --cpu %d "
+			"--timeout 86400 --quiet' >/dev/null 2>&1 &", nr_cpus) == 0)
+		TH_LOG("cannot start the batch load");
 	ws_sleep_ms(5000);
 
 	u0 = cg_usage(CG_BATCH);
@@ -472,12 +485,12 @@ static enum ws_result batch_run(void *ctx)
 	u1 = cg_usage(CG_BATCH);
 	rate_free = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
 	ws_log("no cap: batch cgroup %.2f CPUs, latency-critical p99 %d us", rate_free, p99_free);
-	WS_ASSERT(p99_free >= 0, "cyclictest failed");
+	ASSERT_TRUE(p99_free >= 0) TH_LOG("cyclictest failed");
 
 	/* the smallest cap whose 95% holds half the CPUs by the default model */
 	cap = (50 + 10 * half) * 100 / 95 + 1;
 	rc = ws_sh_out(buf, sizeof(buf), "%s cap %d 2>&1", ws_wattsched(), cap);
-	WS_ASSERT(rc == 0, "cap %d: exit %d: %s", cap, rc, buf);
+	ASSERT_TRUE(rc == 0) TH_LOG("cap %d: exit %d: %s", cap, rc, buf);
 	ws_sleep_ms(2000);
 	u0 = cg_usage(CG_BATCH);
 	t0 = ws_now_ms();
@@ -486,8 +499,8 @@ static enum ws_result batch_run(void *ctx)
 	rate_cap = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
 	ws_log("cap %d W (%d CPUs, batch on at most %d): batch cgroup %.2f CPUs, "
 	       "latency-critical p99 %d us", cap, half, half / 2, rate_cap, p99_cap);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0,
-		  "status failed");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0)
+		TH_LOG("status failed");
 	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
 	ws_sh("pkill -KILL stress-ng; true");
 	{
@@ -501,54 +514,59 @@ static enum ws_result batch_run(void *ctx)
 		}
 	}
 
-	WS_ASSERT(p99_cap >= 0, "cyclictest failed under the cap");
-	WS_ASSERT(rate_cap < rate_free * 0.6, "batch CPU time did not fall: %.2f -> %.2f CPUs",
-		  rate_free, rate_cap);
+	ASSERT_TRUE(p99_cap >= 0) TH_LOG("cyclictest failed under the cap");
+	ASSERT_TRUE(rate_cap < rate_free * 0.6)
+		TH_LOG("batch CPU time did not fall: %.2f -> %.2f CPUs",
+		    rate_free, rate_cap);
 	/* the duty cycle: half the usable CPUs, plus slack for overdue tasks */
-	WS_ASSERT(rate_cap <= half / 2 + 0.5, "batch held %.2f CPUs, the duty cycle allows %d",
-		  rate_cap, half / 2);
-	WS_ASSERT(p99_cap <= 2 * p99_free, "latency-critical p99 %d us under the cap, more "
-		  "than twice the %d us without", p99_cap, p99_free);
-	WS_ASSERT(!strstr(buf, "\"throttled\":0,"), "no batch task was held back: %s", buf);
-	return WS_PASS;
+	ASSERT_TRUE(rate_cap <= half / 2 + 0.5)
+		TH_LOG("batch held %.2f CPUs, the duty cycle allows %d",
+		    rate_cap, half / 2);
+	ASSERT_TRUE(p99_cap <= 2 * p99_free)
+		TH_LOG("latency-critical p99 %d us under the cap, more "
+		    "than twice the %d us without", p99_cap, p99_free);
+	ASSERT_TRUE(!strstr(buf, "\"throttled\":0,"))
+		TH_LOG("no batch task was held back: %s", buf);
 }
-WS_TEST(cap_batch_gives_way,
-	"under a cap the batch cgroup's CPU time falls (cpu.stat) while a latency-critical "
-	"cyclictest keeps its p99 within 2x of the uncapped one",
-	"numa", policy_setup, batch_run, policy_cleanup);
 
-static enum ws_result class_cli_run(void *ctx)
+/*
+ * class set/del/list: unknown classes, bad and missing cgroups and non-root
+ * clients are refused with a reason and change nothing
+ */
+TEST_F_TIMEOUT(loader, class_cli_errors, WS_TEST_TIMEOUT)
 {
 	char buf[1024];
 	int rc;
 
-	WS_ASSERT(ws_sh("mkdir -p " CG_BATCH) == 0, "cannot create a cgroup");
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_BATCH) == 0) TH_LOG("cannot create a cgroup");
 	rc = ws_sh_out(buf, sizeof(buf), "%s class set /ws-batch turbo 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "unknown class 'turbo'"), "unknown class: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "unknown class 'turbo'"))
+		TH_LOG("unknown class: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s class set ws-batch batch 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "is not a cgroup path"), "relative path: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "is not a cgroup path"))
+		TH_LOG("relative path: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s class set /no-such-group batch 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(buf, "No such file"), "missing cgroup: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "No such file"))
+		TH_LOG("missing cgroup: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s class set /tmp batch 2>&1", ws_wattsched());
-	WS_ASSERT(rc != 0, "a directory outside cgroup2 accepted: %s", buf);
+	ASSERT_TRUE(rc != 0) TH_LOG("a directory outside cgroup2 accepted: %s", buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s class del /ws-batch 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(buf, "has no class rule"), "del without rule: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "has no class rule"))
+		TH_LOG("del without rule: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
 		       "%s class set /ws-batch batch 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(buf, "needs root"), "non-root set: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "needs root")) TH_LOG("non-root set: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s class list", ws_wattsched());
-	WS_ASSERT(rc == 0 && strstr(buf, "(no rules)"), "refused requests left a rule: %s", buf);
+	ASSERT_TRUE(rc == 0 && strstr(buf, "(no rules)"))
+		TH_LOG("refused requests left a rule: %s", buf);
 
-	WS_ASSERT(ws_sh("%s class set /ws-batch batch >/dev/null", ws_wattsched()) == 0,
-		  "class set refused");
+	ASSERT_TRUE(ws_sh("%s class set /ws-batch batch >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("class set refused");
 	rc = ws_sh_out(buf, sizeof(buf), "%s class list", ws_wattsched());
-	WS_ASSERT(rc == 0 && strstr(buf, "batch") && strstr(buf, "/ws-batch"),
-		  "list does not show the rule: %s", buf);
-	WS_ASSERT(ws_sh("%s class del /ws-batch >/dev/null", ws_wattsched()) == 0,
-		  "class del refused");
-	return WS_PASS;
+	ASSERT_TRUE(rc == 0 && strstr(buf, "batch") && strstr(buf, "/ws-batch"))
+		TH_LOG("list does not show the rule: %s", buf);
+	ASSERT_TRUE(ws_sh("%s class del /ws-batch >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("class del refused");
 }
-WS_TEST(class_cli_errors,
-	"class set/del/list: unknown classes, bad and missing cgroups and non-root clients are "
-	"refused with a reason and change nothing",
-	"basic", loader_setup, class_cli_run, policy_cleanup);
+
+TEST_HARNESS_MAIN

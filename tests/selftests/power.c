@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_power.c - the host power cap.  The oracle for "CPUs in use" is
+ * power.c - the host power cap.  The oracle for "CPUs in use" is
  * /proc/stat; the cap is chosen from the default model (configs/
  * power-model.conf: idle 50 W, 10 W per busy CPU, 5% reserve) so that it
  * allows exactly half the CPUs.
@@ -12,37 +12,46 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "ws_test.h"
 
 #define LOG "/tmp/wattsched-power.log"
 
-static pid_t loader;
-
-static enum ws_result start_loader(const char *args)
-{
-	loader = ws_loader_start(LOG, args);
-	if (loader < 0 || !ws_loader_wait_attached(15000)) {
-		ws_sh("sed 's/^/# /' " LOG);
-		ws_loader_stop(loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	return WS_PASS;
-}
-
-static enum ws_result loader_setup(void **ctx)
-{
-	char st[64];
-
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext");
-	return start_loader("run --interval 1");
-}
-
-static void loader_cleanup(void *ctx)
+static void loader_down(struct ws_loader *ld)
 {
 	ws_sh("pkill -KILL stress-ng; true");
-	ws_loader_stop(loader, SIGINT, 10000);
-	ws_scx_wait_state("disabled", 10000);
+	ws_loader_down(ld, SIGINT);
+}
+
+/* The numa VM (8 CPUs) and the loader attached. */
+FIXTURE(cap) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(cap)
+{
+	WS_NEED_MACHINE("numa");
+	WS_LOADER_UP(&self->ld, LOG, "run --interval 1");
+}
+
+FIXTURE_TEARDOWN(cap)
+{
+	loader_down(&self->ld);
+}
+
+/* Any machine, and the loader attached. */
+FIXTURE(loader) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(loader)
+{
+	WS_LOADER_UP(&self->ld, LOG, "run --interval 1");
+}
+
+FIXTURE_TEARDOWN(loader)
+{
+	loader_down(&self->ld);
 }
 
 /* CPUs more than @pct% busy over @ms, from /proc/stat. */
@@ -75,7 +84,12 @@ static double json_number(const char *json, const char *key)
 	return p ? atof(p + strlen(pat)) : -1;
 }
 
-static enum ws_result cap_run(void *ctx)
+/*
+ * a cap allowing half the CPUs by the model: within 2 s at most half are
+ * busy and the estimate is under the cap; clearing restores full use within
+ * 2 s
+ */
+TEST_F_TIMEOUT(cap, cap_limits_busy_cpus, WS_TEST_TIMEOUT)
 {
 	int n, busy, half, cap;
 	char st[2048];
@@ -84,13 +98,13 @@ static enum ws_result cap_run(void *ctx)
 
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 4)
-		return ws_skip("needs at least 4 CPUs, have %d", n);
+		SKIP(return, "needs at least 4 CPUs, have %d", n);
 	half = n / 2;
 	/* the smallest cap whose 95% (the default 5% reserve) holds half the CPUs */
 	cap = (50 + 10 * half) * 100 / 95 + 1;
 
-	WS_ASSERT(ws_sh("stress-ng --cpu %d --timeout 900 --quiet >/dev/null 2>&1 &", n) == 0,
-		  "cannot start stress-ng");
+	ASSERT_TRUE(ws_sh("stress-ng --cpu %d --timeout 900 --quiet >/dev/null 2>&1 &", n) == 0)
+		TH_LOG("cannot start stress-ng");
 	/* stress-ng takes seconds to fork its workers under emulation */
 	t0 = ws_now_ms();
 	do
@@ -98,73 +112,73 @@ static enum ws_result cap_run(void *ctx)
 	while (busy < n - 1 && ws_now_ms() - t0 < 20000);
 	ws_log("uncapped: %d of %d CPUs above 80%% busy, %.1f s after the start", busy, n,
 	       (ws_now_ms() - t0) / 1000.0);
-	WS_ASSERT(busy >= n - 1, "load does not fill the machine before the cap (%d/%d)", busy, n);
+	ASSERT_TRUE(busy >= n - 1)
+		TH_LOG("load does not fill the machine before the cap (%d/%d)", busy, n);
 
 	t0 = ws_now_ms();
-	WS_ASSERT(ws_sh("%s cap %d >/dev/null", ws_wattsched(), cap) == 0, "cap %d refused", cap);
+	ASSERT_TRUE(ws_sh("%s cap %d >/dev/null", ws_wattsched(), cap) == 0)
+		TH_LOG("cap %d refused", cap);
 	ws_log("'cap %d' returned after %.1f s", cap, (ws_now_ms() - t0) / 1000.0);
 	ws_sleep_ms(2000 - (ws_now_ms() - t0));
 	busy = busy_cpus(1500, 50, &n);
-	WS_ASSERT(status_json(st, sizeof(st)) == 0, "status failed: %s", st);
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed: %s", st);
 	watts = json_number(st, "power_watts");
 	ws_log("cap %d W (model allows %d CPUs): %d CPUs above 50%% busy, estimate %.1f W, "
 	       "active_cpus %.0f", cap, half, busy, watts, json_number(st, "active_cpus"));
-	WS_ASSERT(busy <= half, "%d CPUs busy under a cap allowing %d", busy, half);
-	WS_ASSERT(watts > 0 && watts <= cap, "power estimate %.1f W over the %d W cap", watts, cap);
-	WS_ASSERT(json_number(st, "cap_watts") == cap, "status does not show the cap: %s", st);
+	ASSERT_TRUE(busy <= half) TH_LOG("%d CPUs busy under a cap allowing %d", busy, half);
+	ASSERT_TRUE(watts > 0 && watts <= cap)
+		TH_LOG("power estimate %.1f W over the %d W cap", watts, cap);
+	ASSERT_TRUE(json_number(st, "cap_watts") == cap)
+		TH_LOG("status does not show the cap: %s", st);
 
 	t0 = ws_now_ms();
-	WS_ASSERT(ws_sh("%s cap --clear >/dev/null", ws_wattsched()) == 0, "cap --clear refused");
+	ASSERT_TRUE(ws_sh("%s cap --clear >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("cap --clear refused");
 	ws_sleep_ms(2000 - (ws_now_ms() - t0));
 	busy = busy_cpus(1500, 80, &n);
 	ws_log("cap cleared: %d of %d CPUs above 80%% busy", busy, n);
-	WS_ASSERT(busy >= n - 1, "full use not restored within 2 s (%d/%d busy)", busy, n);
-	WS_ASSERT(status_json(st, sizeof(st)) == 0, "status failed: %s", st);
-	WS_ASSERT(json_number(st, "cap_watts") == 0 && strstr(st, "\"policy\":\"balanced\""),
-		  "status still shows a cap, or not the policy from before it: %s", st);
-	return WS_PASS;
+	ASSERT_TRUE(busy >= n - 1) TH_LOG("full use not restored within 2 s (%d/%d busy)", busy, n);
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed: %s", st);
+	ASSERT_TRUE(json_number(st, "cap_watts") == 0 && strstr(st, "\"policy\":\"balanced\""))
+		TH_LOG("status still shows a cap, or not the policy from before it: %s", st);
 }
-WS_TEST(cap_limits_busy_cpus,
-	"a cap allowing half the CPUs by the model: within 2 s at most half are busy and the "
-	"estimate is under the cap; clearing restores full use within 2 s",
-	"numa", loader_setup, cap_run, loader_cleanup);
 
-static enum ws_result cap_bad_run(void *ctx)
+/*
+ * negative, zero, absurd and malformed caps and a non-root client are
+ * refused; cap kept
+ */
+TEST_F_TIMEOUT(loader, cap_bad_input, WS_TEST_TIMEOUT)
 {
 	static const char *const bad[] = { "-5", "0", "9", "100001", "1e9", "abc", "350W", "" };
 	char buf[512];
 	unsigned int i;
 	int rc;
 
-	WS_ASSERT(ws_sh("%s cap 500 >/dev/null", ws_wattsched()) == 0, "cap 500 refused");
+	ASSERT_TRUE(ws_sh("%s cap 500 >/dev/null", ws_wattsched()) == 0) TH_LOG("cap 500 refused");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rc = ws_sh_out(buf, sizeof(buf), "%s cap '%s' 2>&1", ws_wattsched(), bad[i]);
-		WS_ASSERT(rc == 2 && strstr(buf, "is not a whole number of watts"),
-			  "cap '%s': exit %d, '%s'", bad[i], rc, buf);
+		ASSERT_TRUE(rc == 2 && strstr(buf, "is not a whole number of watts"))
+			TH_LOG("cap '%s': exit %d, '%s'", bad[i], rc, buf);
 	}
 	rc = ws_sh_out(buf, sizeof(buf), "%s cap 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "Usage"), "cap without argument: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "Usage")) TH_LOG("cap without argument: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s cap 100 200 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2, "cap with two arguments: exit %d", rc);
+	ASSERT_TRUE(rc == 2) TH_LOG("cap with two arguments: exit %d", rc);
 
 	/* a non-root client cannot change anything */
 	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
 		       "%s cap 100 2>&1", ws_wattsched());
 	ws_log("non-root 'cap 100': exit %d: %s", rc, buf);
-	WS_ASSERT(rc == 1 && strstr(buf, "needs root"), "non-root cap: exit %d", rc);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "needs root")) TH_LOG("non-root cap: exit %d", rc);
 	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
 		       "%s policy powersave 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1, "non-root policy: exit %d", rc);
+	ASSERT_TRUE(rc == 1) TH_LOG("non-root policy: exit %d", rc);
 
-	WS_ASSERT(ws_sh("%s status --json | grep -q '\"cap_watts\":500,'", ws_wattsched()) == 0,
-		  "the cap changed after refused requests");
-	WS_ASSERT(ws_sh("%s status --json | grep -q '\"policy\":\"capped\"'", ws_wattsched()) == 0,
-		  "the policy changed after refused requests");
-	return WS_PASS;
+	ASSERT_TRUE(ws_sh("%s status --json | grep -q '\"cap_watts\":500,'", ws_wattsched()) == 0)
+		TH_LOG("the cap changed after refused requests");
+	ASSERT_TRUE(ws_sh("%s status --json | grep -q '\"policy\":\"capped\"'", ws_wattsched()) == 0)
+		TH_LOG("the policy changed after refused requests");
 }
-WS_TEST(cap_bad_input,
-	"negative, zero, absurd and malformed caps and a non-root client are refused; cap kept",
-	"basic", loader_setup, cap_bad_run, loader_cleanup);
 
 /*
  * Power sources and the telemetry-stale fail-safe.  The module (inject=1)
@@ -183,35 +197,35 @@ static int write_str(const char *path, const char *s)
 	return ws_sh("printf '%%s' '%s' > %s", s, path);
 }
 
-static enum ws_result psrc_setup(void **ctx)
-{
-	char st[64];
-	cpu_set_t set;
-	int n = sysconf(_SC_NPROCESSORS_ONLN);
+/*
+ * The numa VM, the module loaded with inject=1, this test on the last CPU,
+ * and the loader with an 8 s staleness limit and a 65 W safe cap.
+ */
+FIXTURE(sources) {
+	struct ws_loader ld;
+};
 
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext");
+FIXTURE_SETUP(sources)
+{
+	cpu_set_t set;
+
+	WS_NEED_MACHINE("numa");
 	if (!ws_exists(ws_kmod()))
-		return ws_skip("%s not built", ws_kmod());
-	if (n < 8)
-		return ws_skip("needs 8 CPUs, have %d", n);
-	if (ws_sh("insmod %s inject=1", ws_kmod()))
-		return WS_FAIL;
+		SKIP(return, "%s is not built", ws_kmod());
+	ASSERT_EQ(0, ws_sh("insmod %s inject=1", ws_kmod())) TH_LOG("insmod failed");
 	CPU_ZERO(&set);
-	CPU_SET(n - 1, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return WS_FAIL;
-	return start_loader("run --interval 1 --telemetry-stale-s 8 --safe-cap-watts 65");
+	CPU_SET(7, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set)) TH_LOG("cannot move to cpu7");
+	WS_LOADER_UP(&self->ld, LOG, "run --interval 1 --telemetry-stale-s 8 --safe-cap-watts 65");
 }
 
-static void psrc_cleanup(void *ctx)
+FIXTURE_TEARDOWN(sources)
 {
+	char buf[4096] = "";
 	cpu_set_t set;
 	int cpu;
 
-	char buf[4096] = "";
-
-	loader_cleanup(ctx);
+	loader_down(&self->ld);
 	ws_sh_out(buf, sizeof(buf), "grep -v '^ *[0-9]' " LOG " | tail -n 25");
 	ws_log("loader log:\n%s", buf);
 	ws_sh("echo all > " POWER_CLEAR " 2>/dev/null; rmmod wattsched_telemetry");
@@ -252,53 +266,61 @@ static int status_wait(char *st, size_t len, const char *want, int ms)
 	return -1;
 }
 
-static enum ws_result psrc_run(void *ctx)
+/*
+ * RAPL (injected) then a pushed reading become the cap's power source and
+ * steer the CPU count; when both stop the telemetry is stale and the safe
+ * cap applies; a fresh reading restores the cap; bad readings are refused
+ */
+TEST_F_TIMEOUT(sources, power_sources_stale_safe_cap, WS_TEST_TIMEOUT)
 {
 	int n = sysconf(_SC_NPROCESSORS_ONLN), busy, rc;
 	char st[4096], buf[512];
 	long long t0;
 	double w;
 
-	WS_ASSERT(ws_sh("taskset -c 0-%d stress-ng --cpu %d --timeout 900 --quiet "
-			">/dev/null 2>&1 &", n - 1, n) == 0, "cannot start stress-ng");
+	ASSERT_TRUE(ws_sh("taskset -c 0-%d stress-ng --cpu %d --timeout 900 --quiet "
+			">/dev/null 2>&1 &", n - 1, n) == 0) TH_LOG("cannot start stress-ng");
 	t0 = ws_now_ms();
 	do
 		busy = busy_cpus(1500, 80, &n);
 	while (busy < n - 1 && ws_now_ms() - t0 < 20000);
-	WS_ASSERT(busy >= n - 1, "load does not fill the machine (%d/%d)", busy, n);
+	ASSERT_TRUE(busy >= n - 1) TH_LOG("load does not fill the machine (%d/%d)", busy, n);
 
 	/* RAPL: no reading from an unloaded-MSR VM until the injection */
-	WS_ASSERT(status_wait(st, sizeof(st), "\"power_source\":\"model\"", 3000) == 0,
-		  "before any injection the source is not the model: %s", st);
-	WS_ASSERT(write_str(POWER_INJECT, "pkg=0 watts_mw=260000") == 0, "inject power failed");
-	WS_ASSERT(status_wait(st, sizeof(st), "\"power_source\":\"rapl\"", 3000) == 0,
-		  "injected RAPL energy not used: %s", st);
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"power_source\":\"model\"", 3000) == 0)
+		TH_LOG("before any injection the source is not the model: %s", st);
+	ASSERT_TRUE(write_str(POWER_INJECT, "pkg=0 watts_mw=260000") == 0)
+		TH_LOG("inject power failed");
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"power_source\":\"rapl\"", 3000) == 0)
+		TH_LOG("injected RAPL energy not used: %s", st);
 	w = json_number(st, "power_watts");
 	ws_log("RAPL at an injected 260 W: status says %.1f W", w);
-	WS_ASSERT(w > 234 && w < 286, "RAPL reading %.1f W, injected 260 W", w);
+	ASSERT_TRUE(w > 234 && w < 286) TH_LOG("RAPL reading %.1f W, injected 260 W", w);
 
 	/* the model alone allows 5 CPUs at 115 W; RAPL says twice the model: 1 */
 	t0 = ws_now_ms();
-	WS_ASSERT(ws_sh("%s cap 115 >/dev/null", ws_wattsched()) == 0, "cap 115 refused");
+	ASSERT_TRUE(ws_sh("%s cap 115 >/dev/null", ws_wattsched()) == 0) TH_LOG("cap 115 refused");
 	ws_sleep_ms(2000 - (ws_now_ms() - t0));
 	busy = busy_cpus(1500, 50, &n);
-	WS_ASSERT(status_json(st, sizeof(st)) == 0, "status failed");
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed");
 	ws_log("cap 115 W, RAPL 260 W: %d CPUs above 50%% busy, active_cpus %.0f", busy,
 	       json_number(st, "active_cpus"));
-	WS_ASSERT(busy <= 1, "%d CPUs busy; measured power at twice the model allows 1", busy);
-	WS_ASSERT(strstr(st, "\"compliance\":\"over_cap\""),
-		  "260 W under a 115 W cap is not over_cap: %s", st);
+	ASSERT_TRUE(busy <= 1)
+		TH_LOG("%d CPUs busy; measured power at twice the model allows 1", busy);
+	ASSERT_NE(NULL, strstr(st, "\"compliance\":\"over_cap\""))
+		TH_LOG("260 W under a 115 W cap is not over_cap: %s", st);
 
 	/* a pushed reading (a BMC's) takes precedence over RAPL */
 	rc = ws_sh_out(buf, sizeof(buf), "%s power 60 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 0 && strstr(buf, "60.000 W pushed"), "power 60: exit %d: %s", rc, buf);
-	WS_ASSERT(status_wait(st, sizeof(st), "\"power_source\":\"pushed\"", 2000) == 0,
-		  "pushed reading not the source: %s", st);
-	WS_ASSERT(json_number(st, "power_watts") == 60, "pushed 60 W, status: %s", st);
+	ASSERT_TRUE(rc == 0 && strstr(buf, "60.000 W pushed"))
+		TH_LOG("power 60: exit %d: %s", rc, buf);
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"power_source\":\"pushed\"", 2000) == 0)
+		TH_LOG("pushed reading not the source: %s", st);
+	ASSERT_TRUE(json_number(st, "power_watts") == 60) TH_LOG("pushed 60 W, status: %s", st);
 	/* 60 W measured against a 60 W model: the set grows back, after the dwell */
 	t0 = ws_now_ms();
 	do {
-		WS_ASSERT(push("60") == 0, "push 60 refused");
+		ASSERT_TRUE(push("60") == 0) TH_LOG("push 60 refused");
 		busy = busy_cpus(1000, 50, &n);
 		if (!get(st, sizeof(st)))
 			ws_log("%.1f s: %d busy; loader: active_cpus %.0f, %.1f W %s",
@@ -307,50 +329,50 @@ static enum ws_result psrc_run(void *ctx)
 			       strstr(st, "\"power_source\":\"pushed\"") ? "pushed" : "not pushed");
 	} while (busy < 3 && ws_now_ms() - t0 < 25000);
 	ws_log("pushed 60 W: %d CPUs busy after %.1f s", busy, (ws_now_ms() - t0) / 1000.0);
-	WS_ASSERT(busy >= 3, "the set did not grow on a low measured power (%d busy)", busy);
+	ASSERT_TRUE(busy >= 3)
+		TH_LOG("the set did not grow on a low measured power (%d busy)", busy);
 
 	/* both feeds stop: stale, the safe cap is in force */
-	WS_ASSERT(write_str(POWER_CLEAR, "power") == 0, "inject/clear power failed");
+	ASSERT_TRUE(write_str(POWER_CLEAR, "power") == 0) TH_LOG("inject/clear power failed");
 	t0 = ws_now_ms();
-	WS_ASSERT(status_wait(st, sizeof(st), "\"telemetry_stale\":true", (STALE_S + 8) * 1000) == 0,
-		  "telemetry never went stale: %s", st);
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"telemetry_stale\":true", (STALE_S + 8) * 1000) == 0)
+		TH_LOG("telemetry never went stale: %s", st);
 	ws_log("stale after %.1f s (stale time %d s)", (ws_now_ms() - t0) / 1000.0, STALE_S);
-	WS_ASSERT(json_number(st, "cap_in_force_watts") == SAFE_W &&
-		  json_number(st, "cap_watts") == 115 && strstr(st, "\"power_source\":\"model\""),
-		  "stale: the safe cap is not in force, or the cap changed: %s", st);
+	ASSERT_TRUE(json_number(st, "cap_in_force_watts") == SAFE_W &&
+		    json_number(st, "cap_watts") == 115 && strstr(st, "\"power_source\":\"model\""))
+		TH_LOG("stale: the safe cap is not in force, or the cap changed: %s", st);
 	ws_sleep_ms(1000);
 	busy = busy_cpus(1500, 50, &n);
 	ws_log("safe cap %d W in force: %d CPUs busy", SAFE_W, busy);
-	WS_ASSERT(busy <= 1, "%d CPUs busy under the safe cap allowing 1", busy);
+	ASSERT_TRUE(busy <= 1) TH_LOG("%d CPUs busy under the safe cap allowing 1", busy);
 
 	/* a fresh reading restores the cap */
-	WS_ASSERT(push("70.5") == 0, "power 70.5 refused");
-	WS_ASSERT(status_wait(st, sizeof(st), "\"telemetry_stale\":false", 3000) == 0 &&
-		  json_number(st, "cap_in_force_watts") == 115 &&
-		  json_number(st, "power_watts") == 70.5,
-		  "a fresh reading did not end the stale state: %s", st);
+	ASSERT_TRUE(push("70.5") == 0) TH_LOG("power 70.5 refused");
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"telemetry_stale\":false", 3000) == 0 &&
+		    json_number(st, "cap_in_force_watts") == 115 &&
+		    json_number(st, "power_watts") == 70.5)
+		TH_LOG("a fresh reading did not end the stale state: %s", st);
 
 	/* bad input changes nothing; --clear ends measurement on purpose */
 	rc = ws_sh_out(buf, sizeof(buf), "%s power -5 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(buf, "not a number of watts"), "power -5: %d %s", rc, buf);
+	ASSERT_TRUE(rc == 2 && strstr(buf, "not a number of watts"))
+		TH_LOG("power -5: %d %s", rc, buf);
 	rc = ws_sh_out(buf, sizeof(buf), "%s power 0 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 2, "power 0: exit %d", rc);
+	ASSERT_TRUE(rc == 2) TH_LOG("power 0: exit %d", rc);
 	rc = ws_sh_out(buf, sizeof(buf), "setpriv --reuid=65534 --regid=65534 --clear-groups "
 		       "%s power 50 2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(buf, "needs root"), "non-root power: exit %d: %s", rc, buf);
+	ASSERT_TRUE(rc == 1 && strstr(buf, "needs root"))
+		TH_LOG("non-root power: exit %d: %s", rc, buf);
 	/* the last accepted push stays what it was (the execs may outlast its freshness) */
-	WS_ASSERT(get(st, sizeof(st)) == 0 && json_number(st, "pushed_watts") == 70.5,
-		  "refused readings changed the pushed reading: %s", st);
-	WS_ASSERT(ws_sh("%s power --clear >/dev/null", ws_wattsched()) == 0, "power --clear");
-	WS_ASSERT(status_wait(st, sizeof(st), "\"cap_in_force_watts\":115,", 3000) == 0 &&
-		  strstr(st, "\"power_source\":\"model\"") &&
-		  strstr(st, "\"telemetry_stale\":false") &&
-		  json_number(st, "cap_in_force_watts") == 115,
-		  "after --clear: not the model, or stale: %s", st);
-	return WS_PASS;
+	ASSERT_TRUE(get(st, sizeof(st)) == 0 && json_number(st, "pushed_watts") == 70.5)
+		TH_LOG("refused readings changed the pushed reading: %s", st);
+	ASSERT_TRUE(ws_sh("%s power --clear >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("power --clear");
+	ASSERT_TRUE(status_wait(st, sizeof(st), "\"cap_in_force_watts\":115,", 3000) == 0 &&
+		    strstr(st, "\"power_source\":\"model\"") &&
+		    strstr(st, "\"telemetry_stale\":false") &&
+		    json_number(st, "cap_in_force_watts") == 115)
+		TH_LOG("after --clear: not the model, or stale: %s", st);
 }
-WS_TEST(power_sources_stale_safe_cap,
-	"RAPL (injected) then a pushed reading become the cap's power source and steer the "
-	"CPU count; when both stop the telemetry is stale and the safe cap applies; a fresh "
-	"reading restores the cap; bad readings are refused",
-	"numa", psrc_setup, psrc_run, psrc_cleanup);
+
+TEST_HARNESS_MAIN

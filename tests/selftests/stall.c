@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_stall.c - no task waits behind a change of the usable CPUs: work bound
+ * stall.c - no task waits behind a change of the usable CPUs: work bound
  * to CPUs that a cap removes keeps running (and status says the cap is not
  * met because of it), and when every CPU is hot the least hot take work.
  * The oracles are the kernel's own: a task's run time in /proc/PID/stat,
@@ -15,13 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "ws_test.h"
 
 #define LOG		"/tmp/wattsched-stall.log"
 #define NR_HOGS		32
 
-static pid_t loader, hogs[NR_HOGS];
-static int nr_hogs, mark;
+static pid_t hogs[NR_HOGS];
+static int nr_hogs;
 static bool kmod_loaded;
 
 /* A busy loop allowed on CPUs @first..@last only. */
@@ -53,25 +54,18 @@ static void stop_hogs(void)
 	nr_hogs = 0;
 }
 
-static enum ws_result stall_setup(void **ctx)
-{
-	char st[64];
+/* The numa VM (8 CPUs) and the loader attached, steering every period. */
+FIXTURE(stall) {
+	struct ws_loader ld;
+};
 
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext");
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 8)
-		return ws_skip("needs 8 CPUs, have %ld", sysconf(_SC_NPROCESSORS_ONLN));
-	mark = ws_dmesg_mark();
-	loader = ws_loader_start(LOG, "run --interval 0");
-	if (loader < 0 || !ws_loader_wait_attached(60000)) {
-		ws_sh("tail -n 20 " LOG " | sed 's/^/# /'");
-		ws_loader_stop(loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	return WS_PASS;
+FIXTURE_SETUP(stall)
+{
+	WS_NEED_MACHINE("numa");
+	WS_LOADER_UP(&self->ld, LOG, "run --interval 0");
 }
 
-static void stall_cleanup(void *ctx)
+FIXTURE_TEARDOWN(stall)
 {
 	stop_hogs();
 	if (kmod_loaded) {
@@ -79,8 +73,7 @@ static void stall_cleanup(void *ctx)
 		      "rmmod wattsched_telemetry");
 		kmod_loaded = false;
 	}
-	ws_loader_stop(loader, SIGINT, 20000);
-	ws_scx_wait_state("disabled", 10000);
+	ws_loader_down(&self->ld, SIGINT);
 	ws_sh("grep -E 'cap|pinned|thermal|ended|error' " LOG " | tail -n 12 | sed 's/^/# loader: /'");
 }
 
@@ -105,7 +98,7 @@ static unsigned long long ticks(pid_t pid)
  * loader must say so once, not withdraw it while the bound work runs (the
  * pinned set used to be emptied every 10 s to see if it was still needed).
  */
-static enum ws_result bound_run(void *ctx)
+TEST_F_TIMEOUT(stall, stall_bound_work_under_cap, WS_TEST_TIMEOUT)
 {
 	unsigned long long before[NR_HOGS], now;
 	char st[4096], buf[2048];
@@ -116,8 +109,8 @@ static enum ws_result bound_run(void *ctx)
 	for (i = 0; i < 3; i++)
 		hogs[nr_hogs++] = spawn_hog(0, 3);
 	ws_sleep_ms(2000);
-	WS_ASSERT(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
-		  strstr(st, "\"ok\":true"), "cap 10 refused: %s", st);
+	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
+		    strstr(st, "\"ok\":true")) TH_LOG("cap 10 refused: %s", st);
 	for (i = 0; i < nr_hogs; i++)
 		before[i] = ticks(hogs[i]);
 	for (w = 0; w < 10; w++) {
@@ -131,71 +124,65 @@ static enum ws_result bound_run(void *ctx)
 			}
 			before[i] = now;
 		}
-		WS_ASSERT(ws_scx_state(buf, sizeof(buf)) > 0 && !strcmp(buf, "enabled"),
-			  "the scheduler ended in window %d (sched_ext %s)", w, buf);
+		ASSERT_TRUE(ws_scx_state(buf, sizeof(buf)) > 0 && !strcmp(buf, "enabled"))
+			TH_LOG("the scheduler ended in window %d (sched_ext %s)", w, buf);
 	}
-	WS_ASSERT(!stalled, "%d hog-windows without running under the cap", stalled);
-	WS_ASSERT(ctl("{\"op\":\"get\"}", st, sizeof(st)) == 0, "get failed");
+	ASSERT_TRUE(!stalled) TH_LOG("%d hog-windows without running under the cap", stalled);
+	ASSERT_TRUE(ctl("{\"op\":\"get\"}", st, sizeof(st)) == 0) TH_LOG("get failed");
 	ws_log("under cap 10 W: %s", st);
-	WS_ASSERT(strstr(st, "\"cap_unmet_pinned\":true") && !strstr(st, "\"pinned_cpus\":[]"),
-		  "status does not say the cap is unmet because of pinned work: %s", st);
+	ASSERT_TRUE(strstr(st, "\"cap_unmet_pinned\":true") && !strstr(st, "\"pinned_cpus\":[]"))
+		TH_LOG("status does not say the cap is unmet because of pinned work: %s", st);
 	/* said once and kept: the pinned set does not flap while the bound work runs */
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "grep -c 'cap is not met' " LOG "; true") == 0,
-		  "grep");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "grep -c 'cap is not met' " LOG "; true") == 0)
+		TH_LOG("grep");
 	unmet = atoi(buf);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "grep -c 'fits the cap again' " LOG "; true") == 0,
-		  "grep");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "grep -c 'fits the cap again' " LOG "; true") == 0)
+		TH_LOG("grep");
 	ws_log("in 30 s under the cap the loader said 'not met' %d times, 'fits again' %d times",
 	       unmet, atoi(buf));
-	WS_ASSERT(unmet == 1 && atoi(buf) == 0,
-		  "the unmet cap was reported %d times and withdrawn %d times in 30 s", unmet,
-		  atoi(buf));
-	WS_ASSERT(!ws_dmesg_bad_since(mark, buf, sizeof(buf)), "dmesg: %s", buf);
-	WS_ASSERT(ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st)) == 0 &&
-		  strstr(st, "\"ok\":true"), "cap --clear refused: %s", st);
-	return WS_PASS;
+	ASSERT_TRUE(unmet == 1 && atoi(buf) == 0)
+		TH_LOG("the unmet cap was reported %d times and withdrawn %d times in 30 s", unmet,
+		    atoi(buf));
+	ASSERT_TRUE(!ws_dmesg_bad_since(self->ld.dmesg_mark, buf, sizeof(buf)))
+		TH_LOG("dmesg: %s", buf);
+	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st)) == 0 &&
+		    strstr(st, "\"ok\":true")) TH_LOG("cap --clear refused: %s", st);
 }
-WS_TEST(stall_bound_work_under_cap,
-	"hogs bound to each node and a cap of one CPU: every hog runs in every 3 s window, "
-	"the scheduler stays, status says the cap is unmet because of pinned work, once",
-	"numa", stall_setup, bound_run, stall_cleanup);
 
 /*
  * Every CPU hot (limit 100 C, hot from 95 C): cpu0 and cpu1 at 95.5 C, the
  * rest at 99.5 C.  The least hot take the work; the rest stay avoided.
  */
-static enum ws_result all_hot_run(void *ctx)
+TEST_F_TIMEOUT(stall, stall_all_cpus_hot, WS_TEST_TIMEOUT)
 {
 	double busy[WS_MAX_TEST_CPUS];
 	char st[4096];
 	int cpu, hot_busy = 0;
 
 	if (!ws_exists(ws_kmod()))
-		return ws_skip("%s not built", ws_kmod());
-	WS_ASSERT(ws_sh("insmod %s inject=1", ws_kmod()) == 0, "insmod inject=1 failed");
+		SKIP(return, "%s not built", ws_kmod());
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
 	kmod_loaded = true;
 	for (cpu = 0; cpu < NR_HOGS; cpu++)
 		hogs[nr_hogs++] = spawn_hog(0, 7);
 	ws_sleep_ms(2000);
 	for (cpu = 0; cpu < 8; cpu++)
-		WS_ASSERT(ws_inject_temp(cpu, cpu < 2 ? 95500 : 99500) == 0, "inject cpu%d", cpu);
+		ASSERT_TRUE(ws_inject_temp(cpu, cpu < 2 ? 95500 : 99500) == 0)
+			TH_LOG("inject cpu%d", cpu);
 	ws_sleep_ms(2000);
 	ws_busy_over(2000, busy);
 	for (cpu = 2; cpu < 8; cpu++)
 		hot_busy += busy[cpu] > 0.5;
 	ws_log("every CPU hot: busy cpu0 %.0f%% cpu1 %.0f%%, %d of cpu2-7 above 50%%",
 	       busy[0] * 100, busy[1] * 100, hot_busy);
-	WS_ASSERT(ctl("{\"op\":\"get\"}", st, sizeof(st)) == 0, "get failed");
+	ASSERT_TRUE(ctl("{\"op\":\"get\"}", st, sizeof(st)) == 0) TH_LOG("get failed");
 	ws_log("state: %s", st);
-	WS_ASSERT(busy[0] > 0.8 && busy[1] > 0.8, "the least hot CPUs are not taking the work");
-	WS_ASSERT(hot_busy <= 1, "%d of the hottest CPUs still take work", hot_busy);
-	WS_ASSERT(strstr(st, "\"hot_cpus\":[2,3,4,5,6,7]"), "hot CPUs in status: %s", st);
-	return WS_PASS;
+	ASSERT_TRUE(busy[0] > 0.8 && busy[1] > 0.8)
+		TH_LOG("the least hot CPUs are not taking the work");
+	ASSERT_TRUE(hot_busy <= 1) TH_LOG("%d of the hottest CPUs still take work", hot_busy);
+	ASSERT_NE(NULL, strstr(st, "\"hot_cpus\":[2,3,4,5,6,7]"))
+		TH_LOG("hot CPUs in status: %s", st);
 }
-WS_TEST(stall_all_cpus_hot,
-	"every CPU injected hot: the least hot (2 of 8) take the work, the rest stay avoided, "
-	"never none",
-	"numa", stall_setup, all_hot_run, stall_cleanup);
 
 /* The time @pid has run, in ns (/proc/PID/schedstat), or -1. */
 static long long run_ns(pid_t pid)
@@ -215,14 +202,14 @@ static long long run_ns(pid_t pid)
  * 340 ms = 10 s between runs (21 s in a soak, which RCU's stall detector
  * ended).  With the lead capped at 10 slices it is about 30 x 50 ms.
  */
-static enum ws_result light_run(void *ctx)
+TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 {
 	long long prev, now, t, last_ran, longest = 0, end;
 	int i, runs = 0;
 	pid_t light;
 
 	light = hogs[nr_hogs++] = spawn_hog(1, 1);
-	WS_ASSERT(light > 0 && setpriority(PRIO_PROCESS, light, 19) == 0, "nice 19 hog");
+	ASSERT_TRUE(light > 0 && setpriority(PRIO_PROCESS, light, 19) == 0) TH_LOG("nice 19 hog");
 	for (i = 0; i < LIGHT_HOGS; i++)
 		hogs[nr_hogs++] = spawn_hog(1, 1);
 	ws_sleep_ms(2000);
@@ -242,11 +229,8 @@ static enum ws_result light_run(void *ctx)
 		longest = t - last_ran;
 	ws_log("nice 19 among %d nice 0 hogs on cpu1: ran %d times in 20 s, longest wait %lld ms",
 	       LIGHT_HOGS, runs, longest);
-	WS_ASSERT(runs >= 4, "the nice 19 hog ran only %d times in 20 s", runs);
-	WS_ASSERT(longest < 5000, "the nice 19 hog waited %lld ms between runs", longest);
-	return WS_PASS;
+	ASSERT_TRUE(runs >= 4) TH_LOG("the nice 19 hog ran only %d times in 20 s", runs);
+	ASSERT_TRUE(longest < 5000) TH_LOG("the nice 19 hog waited %lld ms between runs", longest);
 }
-WS_TEST(stall_light_task_bounded,
-	"a nice 19 hog among 30 nice 0 hogs on one CPU waits under 5 s between runs "
-	"(/proc/PID/schedstat): a light task's lead is capped",
-	"numa", stall_setup, light_run, stall_cleanup);
+
+TEST_HARNESS_MAIN

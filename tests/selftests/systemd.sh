@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# tests/vm/t_systemd.sh - the shipped unit, under systemd as PID 1.
+# systemd.sh - the shipped unit, under systemd as PID 1.
 #
 # Run by tests/run in a guest that `scripts/vm-run --systemd` booted: systemd
 # is PID 1, the root is a throwaway overlay.  Installs with `make install`,
@@ -9,21 +9,31 @@
 # docs/fleet.md tells an operator to), and checks what an operator relies on:
 # attach, the control socket, a metrics file another user can read, a restart
 # after kill -9 that keeps the cap set at runtime, and `systemctl stop` giving
-# the CPUs back to EEVDF.  Prints TAP.
+# the CPUs back to EEVDF.  Prints TAP; exits 0 when all passed, 4 (kselftest's
+# skip) where it cannot run, 1 otherwise.
 #
 # Environment: WS_SRC (the checkout), WS_OUT (its build output, default
-# WS_SRC), WS_KSRC (the kernel source tree `make deps` extracted).
+# WS_SRC), WS_KSRC (the kernel source tree `make deps` extracted), and
+# WS_ALLOW_INSTALL=1: this test installs wattsched under /usr/local and
+# starts its unit, so it runs only where that is allowed (tests/run's
+# throwaway systemd guest).
 set -u
+
+echo "TAP version 13"
+skip() { echo "1..0 # SKIP $*"; exit 4; }
+[ "$(cat /proc/1/comm)" = systemd ] || skip "PID 1 is $(cat /proc/1/comm), not systemd"
+[ "${WS_ALLOW_INSTALL:-}" = 1 ] || skip "installs wattsched system-wide: set WS_ALLOW_INSTALL=1"
+[ -d /sys/kernel/sched_ext ] || skip "the kernel has no sched_ext"
 
 src=${WS_SRC:?WS_SRC not set}
 out=${WS_OUT:-$src}
 unit=wattsched
 prom_dir=/var/lib/node_exporter/textfile
 prom=$prom_dir/wattsched.prom
-nr=0
+nr=0 failed=0
 
 ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
-not_ok() { nr=$((nr + 1)); echo "not ok $nr - $*"; }
+not_ok() { nr=$((nr + 1)); failed=$((failed + 1)); echo "not ok $nr - $*"; }
 note() { sed 's/^/# /'; }
 
 # wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds.
@@ -47,15 +57,6 @@ json_has() { case $1 in *"\"$2\":$3"[,\}]*) return 0 ;; esac; return 1; }
 # the unit's story so far, for a failure's diagnostics
 unit_log() { journalctl -b -u $unit --no-pager -n 30 2>&1 | note; }
 
-echo "TAP version 13"
-if [ "$(cat /proc/1/comm)" != systemd ]; then
-	echo "Bail out! PID 1 is $(cat /proc/1/comm), not systemd"
-	exit 1
-fi
-if [ ! -d /sys/kernel/sched_ext ]; then
-	echo "1..0 # SKIP the kernel has no sched_ext"
-	exit 0
-fi
 echo "1..7"
 
 # 1: make install, as the README says (the build itself is the host's)
@@ -140,3 +141,5 @@ else
 	not_ok "no scheduler error in the unit's journal or dmesg"
 	{ journalctl -b -u $unit --no-pager | grep -i 'ended'; dmesg | grep sched_ext; } 2>&1 | note
 fi
+
+[ $failed = 0 ]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_telemetry.c - VM tests for the telemetry module (kmod/), checked against
+ * telemetry.c - VM tests for the telemetry module (kmod/), checked against
  * lspci and sysfs, which the module does not use.  docs/telemetry.md
  * describes the files and the errno of every refused inject/ write.
  */
@@ -16,7 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "ws_test.h"
 
 #define TM_DIR		"/sys/kernel/debug/wattsched"
 #define TM_MAX_DEVS	64
@@ -61,32 +62,72 @@ static bool tm_unload(int *busy)
 	return !tm_loaded();
 }
 
-static enum ws_result tm_setup(const char *args)
+/* Why the module cannot be tested here, or NULL. */
+static const char *tm_unusable(void)
 {
 	if (!ws_exists(ws_kmod()))
-		return ws_skip("%s not built (make kmod)", ws_kmod());
+		return "the module is not built (make kmod)";
 	if (!tm_debugfs())
-		return ws_skip("no debugfs");
+		return "no debugfs";
 	if (tm_loaded() && !tm_unload(NULL))
-		return ws_skip("a wattsched_telemetry already loaded cannot be removed");
-	if (ws_sh("insmod %s %s", ws_kmod(), args) != 0) {
-		ws_log("insmod %s %s failed", ws_kmod(), args);
-		return WS_FAIL;
-	}
-	return WS_PASS;
+		return "a wattsched_telemetry already loaded cannot be removed";
+	return NULL;
 }
 
-static enum ws_result tm_setup_plain(void **ctx)
+/* The module loaded with no parameters (in the numa VM: its PCIe ports). */
+FIXTURE(module) {
+};
+
+FIXTURE_SETUP(module)
 {
-	return tm_setup("");
+	const char *why;
+
+	WS_NEED_MACHINE("numa");
+	why = tm_unusable();
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ws_sh("insmod %s", ws_kmod())) TH_LOG("insmod %s failed", ws_kmod());
 }
 
-static enum ws_result tm_setup_inject(void **ctx)
+FIXTURE_TEARDOWN(module)
 {
-	return tm_setup("inject=1");
+	tm_unload(NULL);
 }
 
-static void tm_cleanup(void *ctx)
+/* The module loaded with inject=1. */
+FIXTURE(inject) {
+};
+
+FIXTURE_SETUP(inject)
+{
+	const char *why;
+
+	WS_NEED_MACHINE("numa");
+	why = tm_unusable();
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ws_sh("insmod %s inject=1", ws_kmod())) TH_LOG("insmod %s inject=1 failed",
+								       ws_kmod());
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	tm_unload(NULL);
+}
+
+/* The module built, and not loaded: the test loads it. */
+FIXTURE(unloaded) {
+};
+
+FIXTURE_SETUP(unloaded)
+{
+	const char *why = tm_unusable();
+
+	if (why)
+		SKIP(return, "%s", why);
+}
+
+FIXTURE_TEARDOWN(unloaded)
 {
 	tm_unload(NULL);
 }
@@ -300,74 +341,80 @@ static struct tm_dev *tm_partner(struct tm_dev *devs, int n, struct tm_dev *d)
 	return tm_dev_find(devs, n, base);
 }
 
-static enum ws_result telemetry_pcie_run(void *ctx)
+/*
+ * pcie agrees with lspci -vv and sysfs; degraded where expected
+ */
+TEST_F_TIMEOUT(module, telemetry_pcie, WS_TEST_TIMEOUT)
 {
 	char *mod = tm_buf(), *ls = tm_buf(), rec[1024], v[128], want[128], path[256];
 	struct tm_dev devs[TM_MAX_DEVS];
 	int n, i, links = 0, ports = 0, nrecs = 0;
 	const char *p;
 
-	WS_ASSERT(tm_read("pcie", mod) > 0, "cannot read pcie");
-	WS_ASSERT(tm_header_ok(mod, "pcie"), "bad header: %.60s", mod);
-	WS_ASSERT(ws_sh_out(ls, TM_BIG, "lspci -D -vv 2>/dev/null") == 0, "lspci -D -vv failed");
+	ASSERT_TRUE(tm_read("pcie", mod) > 0) TH_LOG("cannot read pcie");
+	ASSERT_TRUE(tm_header_ok(mod, "pcie")) TH_LOG("bad header: %.60s", mod);
+	ASSERT_TRUE(ws_sh_out(ls, TM_BIG, "lspci -D -vv 2>/dev/null") == 0)
+		TH_LOG("lspci -D -vv failed");
 	n = tm_lspci_parse(ls, devs);
-	WS_ASSERT(n > 0, "lspci lists no PCI Express function");
+	ASSERT_TRUE(n > 0) TH_LOG("lspci lists no PCI Express function");
 
 	for (p = strchr(mod, '\n') + 1; *p; p = strchr(p, '\n') + 1)
 		nrecs++;
-	WS_ASSERT(nrecs == n, "module lists %d records, lspci %d PCIe functions", nrecs, n);
+	ASSERT_TRUE(nrecs == n)
+		TH_LOG("module lists %d records, lspci %d PCIe functions", nrecs, n);
 
 	for (i = 0; i < n; i++) {
 		struct tm_dev *d = &devs[i], *pt;
 		bool degraded = false;
 
 		p = tm_find(mod, "dev", d->addr);
-		WS_ASSERT(p, "%s (lspci: %s) missing from pcie", d->addr, d->type);
+		ASSERT_NE(NULL, p) TH_LOG("%s (lspci: %s) missing from pcie", d->addr, d->type);
 		tm_line(p, rec, sizeof(rec));
 		ws_log("%s", rec);
 
 		/* NUMA node and local CPUs as sysfs has them */
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/numa_node", d->addr);
-		WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
-		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want),
-			  "%s: node=%s, sysfs %s", d->addr, v, want);
+		ASSERT_TRUE(ws_read(path, want, sizeof(want)) > 0) TH_LOG("cannot read %s", path);
+		ASSERT_TRUE(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want))
+			TH_LOG("%s: node=%s, sysfs %s", d->addr, v, want);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/local_cpulist", d->addr);
-		WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
-		WS_ASSERT(tm_field(rec, "cpus", v, sizeof(v)) && !strcmp(v, want),
-			  "%s: cpus=%s, sysfs local_cpulist %s", d->addr, v, want);
+		ASSERT_TRUE(ws_read(path, want, sizeof(want)) > 0) TH_LOG("cannot read %s", path);
+		ASSERT_TRUE(tm_field(rec, "cpus", v, sizeof(v)) && !strcmp(v, want))
+			TH_LOG("%s: cpus=%s, sysfs local_cpulist %s", d->addr, v, want);
 
-		WS_ASSERT(tm_field(rec, "link", v, sizeof(v)), "%s: no link=", d->addr);
+		ASSERT_TRUE(tm_field(rec, "link", v, sizeof(v))) TH_LOG("%s: no link=", d->addr);
 		if (!d->link) {
-			WS_ASSERT(!strcmp(v, "none"), "%s (%s): lspci has no LnkCap, module link=%s",
-				  d->addr, d->type, v);
+			ASSERT_TRUE(!strcmp(v, "none"))
+				TH_LOG("%s (%s): lspci has no LnkCap, module link=%s",
+				    d->addr, d->type, v);
 			continue;
 		}
 		links++;
 		if (!strcmp(d->type, "Root Port") || !strcmp(d->type, "Downstream Port"))
 			ports++;
-		WS_ASSERT(tm_field(rec, "cap_speed", v, sizeof(v)) && !strcmp(v, d->cap_speed),
-			  "%s: cap_speed=%s, lspci LnkCap %sGT/s", d->addr, v, d->cap_speed);
-		WS_ASSERT(tm_field(rec, "cap_width", v, sizeof(v)) && atoi(v) == d->cap_width,
-			  "%s: cap_width=%s, lspci LnkCap x%d", d->addr, v, d->cap_width);
+		ASSERT_TRUE(tm_field(rec, "cap_speed", v, sizeof(v)) && !strcmp(v, d->cap_speed))
+			TH_LOG("%s: cap_speed=%s, lspci LnkCap %sGT/s", d->addr, v, d->cap_speed);
+		ASSERT_TRUE(tm_field(rec, "cap_width", v, sizeof(v)) && atoi(v) == d->cap_width)
+			TH_LOG("%s: cap_width=%s, lspci LnkCap x%d", d->addr, v, d->cap_width);
 		if (d->sta_width <= 0 || !isdigit((unsigned char)d->sta_speed[0])) {
-			WS_ASSERT(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "down"),
-				  "%s: lspci LnkSta %s x%d, module link=%s", d->addr,
-				  d->sta_speed, d->sta_width, v);
+			ASSERT_TRUE(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "down"))
+				TH_LOG("%s: lspci LnkSta %s x%d, module link=%s", d->addr,
+				    d->sta_speed, d->sta_width, v);
 			continue;
 		}
-		WS_ASSERT(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "up"),
-			  "%s: link=%s, lspci LnkSta %s x%d", d->addr, v,
-			  d->sta_speed, d->sta_width);
-		WS_ASSERT(tm_field(rec, "sta_speed", v, sizeof(v)) && !strcmp(v, d->sta_speed),
-			  "%s: sta_speed=%s, lspci LnkSta %sGT/s", d->addr, v, d->sta_speed);
-		WS_ASSERT(tm_field(rec, "sta_width", v, sizeof(v)) && atoi(v) == d->sta_width,
-			  "%s: sta_width=%s, lspci LnkSta x%d", d->addr, v, d->sta_width);
+		ASSERT_TRUE(tm_field(rec, "link", v, sizeof(v)) && !strcmp(v, "up"))
+			TH_LOG("%s: link=%s, lspci LnkSta %s x%d", d->addr, v,
+			    d->sta_speed, d->sta_width);
+		ASSERT_TRUE(tm_field(rec, "sta_speed", v, sizeof(v)) && !strcmp(v, d->sta_speed))
+			TH_LOG("%s: sta_speed=%s, lspci LnkSta %sGT/s", d->addr, v, d->sta_speed);
+		ASSERT_TRUE(tm_field(rec, "sta_width", v, sizeof(v)) && atoi(v) == d->sta_width)
+			TH_LOG("%s: sta_width=%s, lspci LnkSta x%d", d->addr, v, d->sta_width);
 
 		/* degraded, computed here from lspci and the sysfs hierarchy */
 		pt = tm_partner(devs, n, d);
-		WS_ASSERT(tm_field(rec, "partner", v, sizeof(v)) &&
-			  !strcmp(v, pt && pt->link ? pt->addr : "none"),
-			  "%s: partner=%s, expected %s", d->addr, v, pt ? pt->addr : "none");
+		ASSERT_TRUE(tm_field(rec, "partner", v, sizeof(v)) &&
+			    !strcmp(v, pt && pt->link ? pt->addr : "none"))
+			TH_LOG("%s: partner=%s, expected %s", d->addr, v, pt ? pt->addr : "none");
 		if (pt && pt->link) {
 			double cs = atof(d->cap_speed), ps = atof(pt->cap_speed);
 			double min_s = cs < ps ? cs : ps;
@@ -375,70 +422,73 @@ static enum ws_result telemetry_pcie_run(void *ctx)
 
 			degraded = atof(d->sta_speed) < min_s || d->sta_width < min_w;
 		}
-		WS_ASSERT(tm_field(rec, "degraded", v, sizeof(v)) && atoi(v) == degraded,
-			  "%s: degraded=%s, expected %d", d->addr, v, degraded);
-		WS_ASSERT(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, "hw"),
-			  "%s: source=%s without injection", d->addr, v);
-		WS_ASSERT(tm_field(rec, "aer", v, sizeof(v)), "%s: no aer=", d->addr);
+		ASSERT_TRUE(tm_field(rec, "degraded", v, sizeof(v)) && atoi(v) == degraded)
+			TH_LOG("%s: degraded=%s, expected %d", d->addr, v, degraded);
+		ASSERT_TRUE(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, "hw"))
+			TH_LOG("%s: source=%s without injection", d->addr, v);
+		ASSERT_TRUE(tm_field(rec, "aer", v, sizeof(v))) TH_LOG("%s: no aer=", d->addr);
 	}
 	/* the numa topology has three root ports, each with an e1000e */
-	WS_ASSERT(links >= 6 && ports >= 3, "only %d links, %d ports: topology not as expected",
-		  links, ports);
+	ASSERT_TRUE(links >= 6 && ports >= 3)
+		TH_LOG("only %d links, %d ports: topology not as expected",
+		    links, ports);
 	ws_log("%d PCIe functions, %d with links, all agree with lspci and sysfs", n, links);
 	free(mod);
 	free(ls);
-	return WS_PASS;
 }
-WS_TEST(telemetry_pcie, "pcie agrees with lspci -vv and sysfs; degraded where expected",
-	"numa", tm_setup_plain, telemetry_pcie_run, tm_cleanup);
 
 /* ---- telemetry_unavailable --------------------------------------------- */
 
-static enum ws_result telemetry_unavailable_run(void *ctx)
+/*
+ * thermal and power say unavailable without sensors, power is root-only
+ * (0400), dmesg clean
+ */
+TEST_F_TIMEOUT(module, telemetry_unavailable, WS_TEST_TIMEOUT)
 {
 	char *buf = tm_buf(), bad[2048];
 	int mark = ws_dmesg_mark();
 	struct stat st;
 
-	WS_ASSERT(tm_read("thermal", buf) > 0, "cannot read thermal");
+	ASSERT_TRUE(tm_read("thermal", buf) > 0) TH_LOG("cannot read thermal");
 	ws_log("thermal:\n%s", buf);
-	WS_ASSERT(tm_header_ok(buf, "thermal"), "bad header");
-	WS_ASSERT(tm_has_line(buf, "zones=unavailable"), "no zones=unavailable line");
-	WS_ASSERT(tm_has_line(buf, "msr=unavailable"), "no msr=unavailable line");
-	WS_ASSERT(!strstr(buf, "temp_mc="), "a temperature without a sensor");
+	ASSERT_TRUE(tm_header_ok(buf, "thermal")) TH_LOG("bad header");
+	ASSERT_TRUE(tm_has_line(buf, "zones=unavailable")) TH_LOG("no zones=unavailable line");
+	ASSERT_TRUE(tm_has_line(buf, "msr=unavailable")) TH_LOG("no msr=unavailable line");
+	ASSERT_TRUE(!strstr(buf, "temp_mc=")) TH_LOG("a temperature without a sensor");
 
-	WS_ASSERT(tm_read("power", buf) > 0, "cannot read power");
+	ASSERT_TRUE(tm_read("power", buf) > 0) TH_LOG("cannot read power");
 	ws_log("power:\n%s", buf);
-	WS_ASSERT(tm_header_ok(buf, "power"), "bad header");
-	WS_ASSERT(tm_has_line(buf, "rapl=unavailable"), "no rapl=unavailable line");
+	ASSERT_TRUE(tm_header_ok(buf, "power")) TH_LOG("bad header");
+	ASSERT_TRUE(tm_has_line(buf, "rapl=unavailable")) TH_LOG("no rapl=unavailable line");
 	/* RAPL energy is root-only, as the kernel made powercap's (CVE-2020-8694) */
-	WS_ASSERT(stat(TM_DIR "/power", &st) == 0 && (st.st_mode & 0777) == 0400,
-		  "power is mode %o, not 0400", (unsigned int)(st.st_mode & 0777));
-	WS_ASSERT(!strstr(buf, "energy_uj="), "energy without RAPL");
+	ASSERT_TRUE(stat(TM_DIR "/power", &st) == 0 && (st.st_mode & 0777) == 0400)
+		TH_LOG("power is mode %o, not 0400", (unsigned int)(st.st_mode & 0777));
+	ASSERT_TRUE(!strstr(buf, "energy_uj=")) TH_LOG("energy without RAPL");
 
-	WS_ASSERT(tm_read("version", buf) > 0 && tm_header_ok(buf, "version") &&
-		  strstr(buf, "format=1 inject=0"), "version: %s", buf);
-	WS_ASSERT(!ws_exists(TM_DIR "/inject"), "inject/ exists with inject=0");
-	WS_ASSERT(!ws_dmesg_bad_since(mark, bad, sizeof(bad)), "dmesg:\n%s", bad);
+	ASSERT_TRUE(tm_read("version", buf) > 0 && tm_header_ok(buf, "version") &&
+		    strstr(buf, "format=1 inject=0")) TH_LOG("version: %s", buf);
+	ASSERT_TRUE(!ws_exists(TM_DIR "/inject")) TH_LOG("inject/ exists with inject=0");
+	ASSERT_TRUE(!ws_dmesg_bad_since(mark, bad, sizeof(bad))) TH_LOG("dmesg:\n%s", bad);
 	free(buf);
-	return WS_PASS;
 }
-WS_TEST(telemetry_unavailable,
-	"thermal and power say unavailable without sensors, power is root-only (0400), dmesg clean",
-	"numa", tm_setup_plain, telemetry_unavailable_run, tm_cleanup);
 
 /* ---- telemetry_cpus ---------------------------------------------------- */
 
-static enum ws_result telemetry_cpus_run(void *ctx)
+/*
+ * cpus agrees with sysfs topology and the VM's NUMA layout
+ */
+TEST_F_TIMEOUT(module, telemetry_cpus, WS_TEST_TIMEOUT)
 {
 	char *buf = tm_buf(), rec[256], v[64], want[64], path[256], key[16];
 	int cpu, online;
 	const char *p;
 
-	WS_ASSERT(tm_read("cpus", buf) > 0 && tm_header_ok(buf, "cpus"), "cannot read cpus");
-	WS_ASSERT(ws_sh_out(want, sizeof(want), "getconf _NPROCESSORS_ONLN") == 0, "getconf");
+	ASSERT_TRUE(tm_read("cpus", buf) > 0 && tm_header_ok(buf, "cpus"))
+		TH_LOG("cannot read cpus");
+	ASSERT_TRUE(ws_sh_out(want, sizeof(want), "getconf _NPROCESSORS_ONLN") == 0)
+		TH_LOG("getconf");
 	online = atoi(want);
-	WS_ASSERT(online == 8, "numa topology should have 8 CPUs, has %d", online);
+	ASSERT_TRUE(online == 8) TH_LOG("numa topology should have 8 CPUs, has %d", online);
 	for (cpu = 0; cpu < online; cpu++) {
 		static const char * const map[][2] = {
 			{ "core", "core_id" }, { "pkg", "physical_package_id" }, { "die", "die_id" },
@@ -447,30 +497,28 @@ static enum ws_result telemetry_cpus_run(void *ctx)
 
 		snprintf(key, sizeof(key), "%d", cpu);
 		p = tm_find(buf, "cpu", key);
-		WS_ASSERT(p, "cpu %d missing", cpu);
+		ASSERT_NE(NULL, p) TH_LOG("cpu %d missing", cpu);
 		tm_line(p, rec, sizeof(rec));
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 			snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/%s",
 				 cpu, map[i][1]);
-			WS_ASSERT(ws_read(path, want, sizeof(want)) > 0, "cannot read %s", path);
-			WS_ASSERT(tm_field(rec, map[i][0], v, sizeof(v)) && !strcmp(v, want),
-				  "cpu %d: %s=%s, sysfs %s", cpu, map[i][0], v, want);
+			ASSERT_TRUE(ws_read(path, want, sizeof(want)) > 0)
+				TH_LOG("cannot read %s", path);
+			ASSERT_TRUE(tm_field(rec, map[i][0], v, sizeof(v)) && !strcmp(v, want))
+				TH_LOG("cpu %d: %s=%s, sysfs %s", cpu, map[i][0], v, want);
 		}
-		WS_ASSERT(ws_sh_out(want, sizeof(want),
+		ASSERT_TRUE(ws_sh_out(want, sizeof(want),
 				    "ls -d /sys/devices/system/cpu/cpu%d/node* | sed 's/.*node//'",
-				    cpu) == 0, "node of cpu %d", cpu);
+				    cpu) == 0) TH_LOG("node of cpu %d", cpu);
 		want[strcspn(want, "\n")] = '\0';
-		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want),
-			  "cpu %d: node=%s, sysfs %s", cpu, v, want);
-		WS_ASSERT(tm_field(rec, "node", v, sizeof(v)) && atoi(v) == (cpu < 4 ? 0 : 1),
-			  "cpu %d: node=%s, booted with cpus 0-3 on node 0", cpu, v);
+		ASSERT_TRUE(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want))
+			TH_LOG("cpu %d: node=%s, sysfs %s", cpu, v, want);
+		ASSERT_TRUE(tm_field(rec, "node", v, sizeof(v)) && atoi(v) == (cpu < 4 ? 0 : 1))
+			TH_LOG("cpu %d: node=%s, booted with cpus 0-3 on node 0", cpu, v);
 	}
 	ws_log("%s", buf);
 	free(buf);
-	return WS_PASS;
 }
-WS_TEST(telemetry_cpus, "cpus agrees with sysfs topology and the VM's NUMA layout",
-	"numa", tm_setup_plain, telemetry_cpus_run, tm_cleanup);
 
 /* ---- telemetry_inject -------------------------------------------------- */
 
@@ -506,25 +554,29 @@ static bool tm_pick_link(const char *pcie, char *ep, char *port)
 	return false;
 }
 
-static enum ws_result tm_expect_link(const char *dev, const char *degraded, const char *source)
+/* The PCIe record of @dev says degraded=@degraded and source=@source (@when). */
+static void tm_expect_link(struct __test_metadata *_metadata, const char *dev,
+			   const char *degraded, const char *source, const char *when)
 {
 	char *buf = tm_buf(), rec[1024], v[64];
 	const char *p;
 
-	WS_ASSERT(tm_read("pcie", buf) > 0, "cannot read pcie");
+	ASSERT_TRUE(tm_read("pcie", buf) > 0) TH_LOG("%s: cannot read pcie", when);
 	p = tm_find(buf, "dev", dev);
-	WS_ASSERT(p, "%s missing", dev);
+	ASSERT_NE(NULL, p) TH_LOG("%s: %s missing", when, dev);
 	tm_line(p, rec, sizeof(rec));
 	ws_log("%s", rec);
-	WS_ASSERT(tm_field(rec, "degraded", v, sizeof(v)) && !strcmp(v, degraded),
-		  "%s: degraded=%s, want %s", dev, v, degraded);
-	WS_ASSERT(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, source),
-		  "%s: source=%s, want %s", dev, v, source);
+	ASSERT_TRUE(tm_field(rec, "degraded", v, sizeof(v)) && !strcmp(v, degraded))
+		TH_LOG("%s: %s: degraded=%s, want %s", when, dev, v, degraded);
+	ASSERT_TRUE(tm_field(rec, "source", v, sizeof(v)) && !strcmp(v, source))
+		TH_LOG("%s: %s: source=%s, want %s", when, dev, v, source);
 	free(buf);
-	return WS_PASS;
 }
 
-static enum ws_result telemetry_inject_run(void *ctx)
+/*
+ * inject/ values show up; bad writes refused, old state kept
+ */
+TEST_F_TIMEOUT(inject, telemetry_inject, WS_TEST_TIMEOUT)
 {
 	char *th = tm_buf(), *pw = tm_buf(), *pc = tm_buf(), *after = tm_buf();
 	char ep[16] = "", port[16] = "", rec[1024], rec2[1024], cmd[256], longcmd[300];
@@ -532,59 +584,65 @@ static enum ws_result telemetry_inject_run(void *ctx)
 	const char *p;
 	int err, i;
 
-	WS_ASSERT(tm_read("pcie", pc) > 0, "cannot read pcie");
-	WS_ASSERT(tm_pick_link(pc, ep, port), "no endpoint behind a 16GT/s x32 root port");
+	ASSERT_TRUE(tm_read("pcie", pc) > 0) TH_LOG("cannot read pcie");
+	ASSERT_TRUE(tm_pick_link(pc, ep, port)) TH_LOG("no endpoint behind a 16GT/s x32 root port");
 	ws_log("link under test: %s below %s", ep, port);
-	WS_ASSERT(tm_expect_link(ep, "0", "hw") == WS_PASS, "before injection");
+	tm_expect_link(_metadata, ep, "0", "hw", "before injection");
 
 	/* good writes */
-	WS_ASSERT(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000\n")), "thermal: %s", strerror(err));
-	WS_ASSERT(!(err = tm_cmd("thermal", "pkg=1 temp_mc=81000 throttle=1")), "%s", strerror(err));
-	WS_ASSERT(!(err = tm_cmd("power", "pkg=0 energy_uj=123456789")), "%s", strerror(err));
-	WS_ASSERT(!(err = tm_cmd("power", "pkg=1 domain=dram watts_mw=50000")), "%s", strerror(err));
+	ASSERT_TRUE(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000\n")))
+		TH_LOG("thermal: %s", strerror(err));
+	ASSERT_TRUE(!(err = tm_cmd("thermal", "pkg=1 temp_mc=81000 throttle=1")))
+		TH_LOG("%s", strerror(err));
+	ASSERT_TRUE(!(err = tm_cmd("power", "pkg=0 energy_uj=123456789")))
+		TH_LOG("%s", strerror(err));
+	ASSERT_TRUE(!(err = tm_cmd("power", "pkg=1 domain=dram watts_mw=50000")))
+		TH_LOG("%s", strerror(err));
 	snprintf(cmd, sizeof(cmd), "dev=%s cap_speed=8 cap_width=4", ep);
-	WS_ASSERT(!(err = tm_cmd("link", cmd)), "link %s: %s", cmd, strerror(err));
+	ASSERT_TRUE(!(err = tm_cmd("link", cmd))) TH_LOG("link %s: %s", cmd, strerror(err));
 
-	WS_ASSERT(tm_read("thermal", th) > 0, "cannot read thermal");
+	ASSERT_TRUE(tm_read("thermal", th) > 0) TH_LOG("cannot read thermal");
 	ws_log("thermal:\n%s", th);
 	p = tm_find(th, "cpu", "3");
-	WS_ASSERT(p, "no cpu=3 record after injection");
+	ASSERT_NE(NULL, p) TH_LOG("no cpu=3 record after injection");
 	tm_line(p, rec, sizeof(rec));
-	WS_ASSERT(strstr(rec, " temp_mc=95000 ") && strstr(rec, " source=injected"), "%s", rec);
+	ASSERT_TRUE(strstr(rec, " temp_mc=95000 ") && strstr(rec, " source=injected"))
+		TH_LOG("%s", rec);
 	p = tm_find(th, "pkg", "1");
-	WS_ASSERT(p, "no pkg=1 record after injection");
+	ASSERT_NE(NULL, p) TH_LOG("no pkg=1 record after injection");
 	tm_line(p, rec, sizeof(rec));
-	WS_ASSERT(strstr(rec, " temp_mc=81000 throttle=1 source=injected"), "%s", rec);
-	WS_ASSERT(tm_has_line(th, "msr=unavailable"), "injection hid msr=unavailable");
+	ASSERT_NE(NULL, strstr(rec, " temp_mc=81000 throttle=1 source=injected")) TH_LOG("%s", rec);
+	ASSERT_TRUE(tm_has_line(th, "msr=unavailable")) TH_LOG("injection hid msr=unavailable");
 
-	WS_ASSERT(tm_read("power", pw) > 0, "cannot read power");
+	ASSERT_TRUE(tm_read("power", pw) > 0) TH_LOG("cannot read power");
 	ws_log("power:\n%s", pw);
-	WS_ASSERT(strstr(pw, "\npkg=0 domain=package energy_uj=123456789 watts_mw=0 source=injected "
-			 "ktime_ns="), "no injected pkg=0 energy");
+	ASSERT_NE(NULL, strstr(pw, "\npkg=0 domain=package energy_uj=123456789 watts_mw=0 source=injected "
+			 "ktime_ns=")) TH_LOG("no injected pkg=0 energy");
 	p = strstr(pw, "pkg=1 domain=dram energy_uj=");
-	WS_ASSERT(p && strstr(p, "watts_mw=50000 source=injected"), "no injected pkg=1 dram power");
+	ASSERT_TRUE(p && strstr(p, "watts_mw=50000 source=injected"))
+		TH_LOG("no injected pkg=1 dram power");
 	e1 = strtoull(p + strlen("pkg=1 domain=dram energy_uj="), NULL, 10);
 	ws_sleep_ms(500);
-	WS_ASSERT(tm_read("power", after) > 0, "cannot read power");
+	ASSERT_TRUE(tm_read("power", after) > 0) TH_LOG("cannot read power");
 	p = strstr(after, "pkg=1 domain=dram energy_uj=");
-	WS_ASSERT(p, "pkg=1 dram record gone");
+	ASSERT_NE(NULL, p) TH_LOG("pkg=1 dram record gone");
 	e2 = strtoull(p + strlen("pkg=1 domain=dram energy_uj="), NULL, 10);
 	/* 50 W for >= 0.5 s is >= 25 J; allow a slow TCG guest up to 60 s */
-	WS_ASSERT(e2 >= e1 + 25000000ULL && e2 - e1 < 3000000000ULL,
-		  "energy at 50 W went %llu -> %llu uJ in 0.5 s", e1, e2);
+	ASSERT_TRUE(e2 >= e1 + 25000000ULL && e2 - e1 < 3000000000ULL)
+		TH_LOG("energy at 50 W went %llu -> %llu uJ in 0.5 s", e1, e2);
 
 	/* a link trained below both ends' (injected) capability is degraded */
-	WS_ASSERT(tm_expect_link(ep, "1", "injected") == WS_PASS, "after cap injection");
-	WS_ASSERT(tm_expect_link(port, "1", "hw") == WS_PASS, "port sees the injected cap");
+	tm_expect_link(_metadata, ep, "1", "injected", "after cap injection");
+	tm_expect_link(_metadata, port, "1", "hw", "port sees the injected cap");
 	snprintf(cmd, sizeof(cmd), "dev=%s speed=8 width=4", ep);
-	WS_ASSERT(!(err = tm_cmd("link", cmd)), "link %s: %s", cmd, strerror(err));
-	WS_ASSERT(tm_expect_link(ep, "0", "injected") == WS_PASS, "trained at the min of the caps");
-	WS_ASSERT(tm_expect_link(port, "1", "hw") == WS_PASS, "port still at 2.5GT/s x1");
+	ASSERT_TRUE(!(err = tm_cmd("link", cmd))) TH_LOG("link %s: %s", cmd, strerror(err));
+	tm_expect_link(_metadata, ep, "0", "injected", "trained at the min of the caps");
+	tm_expect_link(_metadata, port, "1", "hw", "port still at 2.5GT/s x1");
 
 	/* bad writes: refused with the documented errno, nothing changes */
-	WS_ASSERT(tm_read("thermal", th) > 0 && tm_read("pcie", pc) > 0, "re-read");
+	ASSERT_TRUE(tm_read("thermal", th) > 0 && tm_read("pcie", pc) > 0) TH_LOG("re-read");
 	p = tm_find(pc, "dev", ep);
-	WS_ASSERT(p, "%s missing", ep);
+	ASSERT_NE(NULL, p) TH_LOG("%s missing", ep);
 	tm_line(p, rec, sizeof(rec));
 	{
 		char d_badspeed[64], d_badwidth[64], d_only[64], d_extra[80];
@@ -630,8 +688,9 @@ static enum ws_result telemetry_inject_run(void *ctx)
 		snprintf(d_extra, sizeof(d_extra), "dev=%s speed=2.5 bogus=1", ep);
 		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
 			err = tm_cmd(bad[i].file, bad[i].cmd);
-			WS_ASSERT(err == bad[i].err, "inject/%s '%s': got %s, want %s", bad[i].file,
-				  bad[i].cmd, err ? strerror(err) : "success", strerror(bad[i].err));
+			ASSERT_TRUE(err == bad[i].err)
+				TH_LOG("inject/%s '%s': got %s, want %s", bad[i].file,
+				    bad[i].cmd, err ? strerror(err) : "success", strerror(bad[i].err));
 		}
 		ws_log("%d bad writes refused with the documented errno", i);
 	}
@@ -639,48 +698,53 @@ static enum ws_result telemetry_inject_run(void *ctx)
 	memset(longcmd, ' ', sizeof(longcmd));
 	memcpy(longcmd, "cpu=3 temp_mc=1000", 18);
 	err = tm_write("thermal", longcmd, 129);
-	WS_ASSERT(err == E2BIG, "129-byte write: %s, want E2BIG", err ? strerror(err) : "success");
+	ASSERT_TRUE(err == E2BIG)
+		TH_LOG("129-byte write: %s, want E2BIG", err ? strerror(err) : "success");
 	err = tm_write("thermal", longcmd, 128);
-	WS_ASSERT(err == 0, "128-byte write (the limit): %s", strerror(err));
+	ASSERT_TRUE(err == 0) TH_LOG("128-byte write (the limit): %s", strerror(err));
 	err = tm_write("thermal", "cpu=3 temp_mc=95000\0x", 21);
-	WS_ASSERT(err == EINVAL, "embedded NUL: %s, want EINVAL", err ? strerror(err) : "success");
-	WS_ASSERT(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000")), "restore: %s", strerror(err));
+	ASSERT_TRUE(err == EINVAL)
+		TH_LOG("embedded NUL: %s, want EINVAL", err ? strerror(err) : "success");
+	ASSERT_TRUE(!(err = tm_cmd("thermal", "cpu=3 temp_mc=95000")))
+		TH_LOG("restore: %s", strerror(err));
 
-	WS_ASSERT(tm_read("thermal", after) > 0, "re-read thermal");
-	WS_ASSERT(!strcmp(th, after), "thermal changed by refused writes:\n%s\n---\n%s", th, after);
-	WS_ASSERT(tm_read("pcie", after) > 0, "re-read pcie");
+	ASSERT_TRUE(tm_read("thermal", after) > 0) TH_LOG("re-read thermal");
+	ASSERT_TRUE(!strcmp(th, after))
+		TH_LOG("thermal changed by refused writes:\n%s\n---\n%s", th, after);
+	ASSERT_TRUE(tm_read("pcie", after) > 0) TH_LOG("re-read pcie");
 	p = tm_find(after, "dev", ep);
-	WS_ASSERT(p, "%s missing", ep);
+	ASSERT_NE(NULL, p) TH_LOG("%s missing", ep);
 	tm_line(p, rec2, sizeof(rec2));
-	WS_ASSERT(!strcmp(rec, rec2), "%s changed by refused writes:\n%s\n%s", ep, rec, rec2);
-	WS_ASSERT(tm_read("power", after) > 0 &&
-		  strstr(after, "\npkg=0 domain=package energy_uj=123456789 watts_mw=0 "
-			 "source=injected ktime_ns="),
-		  "pkg=0 energy changed by refused writes:\n%s", after);
+	ASSERT_TRUE(!strcmp(rec, rec2))
+		TH_LOG("%s changed by refused writes:\n%s\n%s", ep, rec, rec2);
+	ASSERT_TRUE(tm_read("power", after) > 0 &&
+		    strstr(after, "\npkg=0 domain=package energy_uj=123456789 watts_mw=0 "
+			 "source=injected ktime_ns="))
+		TH_LOG("pkg=0 energy changed by refused writes:\n%s", after);
 
 	/* clear */
-	WS_ASSERT(!(err = tm_cmd("clear", "link")), "clear link: %s", strerror(err));
-	WS_ASSERT(tm_expect_link(ep, "0", "hw") == WS_PASS, "after clear link");
-	WS_ASSERT(tm_expect_link(port, "0", "hw") == WS_PASS, "port after clear link");
-	WS_ASSERT(!(err = tm_cmd("clear", "all\n")), "clear all: %s", strerror(err));
-	WS_ASSERT(tm_read("thermal", th) > 0 && !strstr(th, "injected"), "thermal:\n%s", th);
-	WS_ASSERT(tm_read("power", pw) > 0 && !strstr(pw, "injected"), "power:\n%s", pw);
+	ASSERT_TRUE(!(err = tm_cmd("clear", "link"))) TH_LOG("clear link: %s", strerror(err));
+	tm_expect_link(_metadata, ep, "0", "hw", "after clear link");
+	tm_expect_link(_metadata, port, "0", "hw", "port after clear link");
+	ASSERT_TRUE(!(err = tm_cmd("clear", "all\n"))) TH_LOG("clear all: %s", strerror(err));
+	ASSERT_TRUE(tm_read("thermal", th) > 0 && !strstr(th, "injected"))
+		TH_LOG("thermal:\n%s", th);
+	ASSERT_TRUE(tm_read("power", pw) > 0 && !strstr(pw, "injected")) TH_LOG("power:\n%s", pw);
 
 	/* inject=0: no inject/ directory, so every write fails */
-	WS_ASSERT(tm_unload(NULL), "rmmod failed");
-	WS_ASSERT(ws_sh("insmod %s inject=0", ws_kmod()) == 0, "insmod inject=0");
-	WS_ASSERT(!ws_exists(TM_DIR "/inject"), "inject/ exists with inject=0");
+	ASSERT_TRUE(tm_unload(NULL)) TH_LOG("rmmod failed");
+	ASSERT_TRUE(ws_sh("insmod %s inject=0", ws_kmod()) == 0) TH_LOG("insmod inject=0");
+	ASSERT_TRUE(!ws_exists(TM_DIR "/inject")) TH_LOG("inject/ exists with inject=0");
 	err = tm_cmd("thermal", "cpu=3 temp_mc=95000");
-	WS_ASSERT(err == ENOENT, "write with inject=0: %s", err ? strerror(err) : "success");
-	WS_ASSERT(tm_read("thermal", th) > 0 && !strstr(th, "injected"), "thermal:\n%s", th);
+	ASSERT_TRUE(err == ENOENT)
+		TH_LOG("write with inject=0: %s", err ? strerror(err) : "success");
+	ASSERT_TRUE(tm_read("thermal", th) > 0 && !strstr(th, "injected"))
+		TH_LOG("thermal:\n%s", th);
 	free(th);
 	free(pw);
 	free(pc);
 	free(after);
-	return WS_PASS;
 }
-WS_TEST(telemetry_inject, "inject/ values show up; bad writes refused, old state kept",
-	"numa", tm_setup_inject, telemetry_inject_run, tm_cleanup);
 
 /* ---- load/unload under readers ----------------------------------------- */
 
@@ -726,7 +790,7 @@ static void tm_reader(unsigned long *count)
 	}
 }
 
-static enum ws_result tm_load_unload(int rounds, int readers)
+static void tm_load_unload(struct __test_metadata *_metadata, int rounds, int readers)
 {
 	unsigned long *count, reads;
 	int mark = ws_dmesg_mark(), i, ret, busy = 0;
@@ -735,11 +799,11 @@ static enum ws_result tm_load_unload(int rounds, int readers)
 
 	count = mmap(NULL, sizeof(*count), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		     -1, 0);
-	WS_ASSERT(count != MAP_FAILED, "mmap: %s", strerror(errno));
+	ASSERT_TRUE(count != MAP_FAILED) TH_LOG("mmap: %s", strerror(errno));
 	*count = 0;
 	for (i = 0; i < readers && i < 8; i++) {
 		pids[i] = fork();
-		WS_ASSERT(pids[i] >= 0, "fork: %s", strerror(errno));
+		ASSERT_TRUE(pids[i] >= 0) TH_LOG("fork: %s", strerror(errno));
 		if (!pids[i]) {
 			srand(getpid());
 			tm_reader(count);
@@ -747,18 +811,19 @@ static enum ws_result tm_load_unload(int rounds, int readers)
 	}
 	for (i = 0; i < rounds; i++) {
 		ret = tm_insmod("");
-		WS_ASSERT(!ret, "round %d: insmod: %s", i, strerror(-ret));
-		WS_ASSERT(ws_exists(TM_DIR "/pcie") && ws_exists(TM_DIR "/cpus"),
-			  "round %d: files missing", i);
+		ASSERT_TRUE(!ret) TH_LOG("round %d: insmod: %s", i, strerror(-ret));
+		ASSERT_TRUE(ws_exists(TM_DIR "/pcie") && ws_exists(TM_DIR "/cpus"))
+			TH_LOG("round %d: files missing", i);
 		ws_sleep_ms(20);
 		/* an open file holds a module reference: EAGAIN/EBUSY until closed */
 		while (syscall(SYS_delete_module, "wattsched_telemetry", O_NONBLOCK)) {
-			WS_ASSERT(errno == EAGAIN || errno == EBUSY, "round %d: rmmod: %s", i,
-				  strerror(errno));
-			WS_ASSERT(++busy < 100000, "rmmod kept failing");
+			ASSERT_TRUE(errno == EAGAIN || errno == EBUSY)
+				TH_LOG("round %d: rmmod: %s", i,
+				    strerror(errno));
+			ASSERT_TRUE(++busy < 100000) TH_LOG("rmmod kept failing");
 			usleep(1000);
 		}
-		WS_ASSERT(!ws_exists(TM_DIR), "round %d: " TM_DIR " left behind", i);
+		ASSERT_TRUE(!ws_exists(TM_DIR)) TH_LOG("round %d: " TM_DIR " left behind", i);
 	}
 	for (i = 0; i < readers && i < 8; i++) {
 		kill(pids[i], SIGKILL);
@@ -768,47 +833,42 @@ static enum ws_result tm_load_unload(int rounds, int readers)
 	munmap(count, sizeof(*count));
 	ws_log("%d load/unload rounds, %d readers, %lu complete reads, %d rmmod retries (busy)",
 	       rounds, readers, reads, busy);
-	WS_ASSERT(!readers || reads > 0, "the readers never read a file while it was loaded");
-	WS_ASSERT(!ws_exists(TM_DIR), TM_DIR " left behind");
-	WS_ASSERT(!tm_loaded(), "still loaded");
-	WS_ASSERT(!ws_dmesg_bad_since(mark, bad, sizeof(bad)), "dmesg:\n%s", bad);
-	return WS_PASS;
+	ASSERT_TRUE(!readers || reads > 0)
+		TH_LOG("the readers never read a file while it was loaded");
+	ASSERT_TRUE(!ws_exists(TM_DIR)) TH_LOG(TM_DIR " left behind");
+	ASSERT_TRUE(!tm_loaded()) TH_LOG("still loaded");
+	ASSERT_TRUE(!ws_dmesg_bad_since(mark, bad, sizeof(bad))) TH_LOG("dmesg:\n%s", bad);
 }
 
-static enum ws_result tm_setup_unloaded(void **ctx)
+/*
+ * load/unload 50 times while readers cat the files
+ */
+TEST_F_TIMEOUT(unloaded, telemetry_unload_stress, WS_TEST_TIMEOUT)
 {
-	if (!ws_exists(ws_kmod()))
-		return ws_skip("%s not built (make kmod)", ws_kmod());
-	if (!tm_debugfs())
-		return ws_skip("no debugfs");
-	if (tm_loaded() && !tm_unload(NULL))
-		return ws_skip("a wattsched_telemetry already loaded cannot be removed");
-	return WS_PASS;
+	tm_load_unload(_metadata, 50, 3);
 }
 
-static enum ws_result telemetry_unload_stress_run(void *ctx)
-{
-	return tm_load_unload(50, 3);
-}
-WS_TEST(telemetry_unload_stress, "load/unload 50 times while readers cat the files",
-	"numa", tm_setup_unloaded, telemetry_unload_stress_run, tm_cleanup);
-
-static enum ws_result telemetry_basic_run(void *ctx)
+/*
+ * the module loads, shows its files and unloads 20 times cleanly
+ */
+TEST_F_TIMEOUT(unloaded, telemetry_basic, WS_TEST_TIMEOUT)
 {
 	static const char * const files[] = { "version", "pcie", "thermal", "power", "cpus" };
 	char *buf = tm_buf();
 	unsigned int i;
 
-	WS_ASSERT(tm_insmod("") == 0, "insmod failed");
+	ASSERT_TRUE(tm_insmod("") == 0) TH_LOG("insmod failed");
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		WS_ASSERT(tm_read(files[i], buf) > 0, "cannot read %s", files[i]);
-		WS_ASSERT(tm_header_ok(buf, files[i]), "%s: bad header: %.60s", files[i], buf);
-		WS_ASSERT(strchr(buf, '\n')[1], "%s: no record after the header", files[i]);
+		ASSERT_TRUE(tm_read(files[i], buf) > 0) TH_LOG("cannot read %s", files[i]);
+		ASSERT_TRUE(tm_header_ok(buf, files[i]))
+			TH_LOG("%s: bad header: %.60s", files[i], buf);
+		ASSERT_TRUE(strchr(buf, '\n')[1])
+			TH_LOG("%s: no record after the header", files[i]);
 		ws_log("%s", buf);
 	}
-	WS_ASSERT(tm_unload(NULL), "rmmod failed");
+	ASSERT_TRUE(tm_unload(NULL)) TH_LOG("rmmod failed");
 	free(buf);
-	return tm_load_unload(20, 0);
+	tm_load_unload(_metadata, 20, 0);
 }
-WS_TEST(telemetry_basic, "the module loads, shows its files and unloads 20 times cleanly",
-	"basic", tm_setup_unloaded, telemetry_basic_run, tm_cleanup);
+
+TEST_HARNESS_MAIN

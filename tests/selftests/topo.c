@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * t_topo.c - topology-aware scheduling in the "numa" VM (2 nodes, one LLC
+ * topo.c - topology-aware scheduling in the "numa" VM (2 nodes, one LLC
  * each, SMT pairs; a NIC behind a pxb-pcie expander on node 1): work
  * conservation, weighted fairness on one CPU, device affinity and pipe
  * locality, a 60 s robustness mix, restricted affinity, and the
@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "kselftest_harness.h"
+#include "ws_test.h"
 
 #define LOG		"/tmp/wattsched-topo.log"
 #define CG_DEV		"/sys/fs/cgroup/ws-dev"		/* bound to the NIC */
@@ -43,7 +44,7 @@ struct topo {
 };
 
 struct tctx {
-	pid_t loader;
+	struct ws_loader ld;
 	int dmesg_mark;
 	int nr_kids;
 	pid_t kids[MAX_KIDS];		/* process-group leaders, killed in cleanup */
@@ -268,51 +269,41 @@ static void ping_pong(void *arg)
 	}
 }
 
-/* What every test here needs: sched_ext free, the binary, 2 NUMA nodes. */
-static enum ws_result topo_prepare(void)
+/* The machine's topology into tc, or why these tests cannot use it. */
+static const char *topo_prepare(void)
 {
-	char st[64];
-
 	memset(&tc, 0, sizeof(tc));
-	if (ws_scx_state(st, sizeof(st)) < 0)
-		return ws_skip("kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
-	if (strcmp(st, "disabled"))
-		return ws_skip("sched_ext is '%s', not disabled: another scheduler is attached", st);
-	if (!ws_exists(ws_wattsched()))
-		return ws_skip("%s not built", ws_wattsched());
 	if (read_topo(&tc.t))
-		return ws_skip("cannot read the CPU topology from sysfs");
-	if (tc.t.nr_nodes < 2)
-		return ws_skip("%d NUMA node(s); these tests need at least 2", tc.t.nr_nodes);
+		return "cannot read the CPU topology from sysfs";
 	tc.dmesg_mark = ws_dmesg_mark();
-	return WS_PASS;
+	return NULL;
 }
 
-static enum ws_result topo_setup(void **ctx)
-{
-	enum ws_result r = topo_prepare();
-
-	if (r != WS_PASS)
-		return r;
-	tc.loader = ws_loader_start(LOG, "run --interval 1");
-	if (tc.loader < 0 || !ws_loader_wait_attached(60000)) {
-		ws_log("loader did not attach within 60 s; its output:");
-		log_cmd("cat " LOG);
-		ws_loader_stop(tc.loader, SIGKILL, 5000);
-		return WS_FAIL;
-	}
-	*ctx = &tc;
-	return WS_PASS;
-}
-
-static void topo_cleanup(void *ctx)
+static void topo_down(void)
 {
 	kill_kids();
-	if (tc.loader > 0)
-		ws_loader_stop(tc.loader, SIGINT, 20000);
-	tc.loader = 0;
-	ws_scx_wait_state("disabled", 20000);
+	ws_loader_down(&tc.ld, SIGINT);
 	ws_sh("rmdir " CG_DEV " " CG_DEV2 " 2>/dev/null; true");
+}
+
+/* The numa VM, its topology read, and the loader attached. */
+FIXTURE(topo) {
+};
+
+FIXTURE_SETUP(topo)
+{
+	const char *why;
+
+	WS_NEED_MACHINE("numa");
+	why = topo_prepare();
+	if (why)
+		SKIP(return, "%s", why);
+	WS_LOADER_UP(&tc.ld, LOG, "run --interval 1");
+}
+
+FIXTURE_TEARDOWN(topo)
+{
+	topo_down();
 }
 
 /* The scheduler is still the attached one and its loader still runs. */
@@ -320,7 +311,7 @@ static bool still_attached(char *why, size_t len)
 {
 	char st[64] = "", ops[64] = "";
 
-	if (waitpid(tc.loader, NULL, WNOHANG) != 0) {
+	if (waitpid(tc.ld.pid, NULL, WNOHANG) != 0) {
 		snprintf(why, len, "the loader exited");
 		return false;
 	}
@@ -333,7 +324,11 @@ static bool still_attached(char *why, size_t len)
 	return true;
 }
 
-static enum ws_result work_conservation_run(void *ctx)
+/*
+ * N hogs on N CPUs keep every CPU above 90% busy (/proc/stat, 8 s after 2 s
+ * ramp)
+ */
+TEST_F_TIMEOUT(topo, topo_work_conservation, WS_TEST_TIMEOUT)
 {
 	int n = tc.t.nr_cpus, i, low = -1;
 	double pct[WS_MAX_TEST_CPUS], min = 100;
@@ -344,10 +339,10 @@ static enum ws_result work_conservation_run(void *ctx)
 
 	for (i = 0; i < n; i++) {
 		hogs[i] = spawn_fn(hog, NULL);
-		WS_ASSERT(hogs[i] > 0, "cannot start hog %d", i);
+		ASSERT_TRUE(hogs[i] > 0) TH_LOG("cannot start hog %d", i);
 	}
 	ws_sleep_ms(2000);		/* ramp-up, not measured */
-	WS_ASSERT(ws_busy_over(8000, pct) >= n, "cannot read /proc/stat");
+	ASSERT_TRUE(ws_busy_over(8000, pct) >= n) TH_LOG("cannot read /proc/stat");
 
 	for (i = 0; i < n; i++) {
 		pct[i] *= 100;
@@ -362,15 +357,16 @@ static enum ws_result work_conservation_run(void *ctx)
 				 ws_read_pstat(hogs[i], &ps) ? -1 : ps.cpu);
 	ws_log("%d hogs on %d CPUs, busy over 8 s:%s", n, n, line);
 	ws_log("the hogs' CPUs at the end (field 39):%s", where);
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
-	WS_ASSERT(min > 90.0, "cpu%d only %.1f%% busy with %d hogs on %d CPUs", low, min, n, n);
-	return WS_PASS;
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(min > 90.0)
+		TH_LOG("cpu%d only %.1f%% busy with %d hogs on %d CPUs", low, min, n, n);
 }
-WS_TEST(topo_work_conservation,
-	"N hogs on N CPUs keep every CPU above 90% busy (/proc/stat, 8 s after 2 s ramp)",
-	"numa", topo_setup, work_conservation_run, topo_cleanup);
 
-static enum ws_result fairness_run(void *ctx)
+/*
+ * nice 0 and nice 5 hogs pinned to one CPU split it 3.06:1 within 10%
+ * (utime+stime, 10 s)
+ */
+TEST_F_TIMEOUT(topo, topo_weighted_fairness, WS_TEST_TIMEOUT)
 {
 	const double want = 1024.0 / 335.0;	/* nice 0 : nice 5 weights */
 	int cpu = node_cpu(&tc.t, tc.t.nr_nodes - 1, true);
@@ -385,12 +381,14 @@ static enum ws_result fairness_run(void *ctx)
 	pa = spawn_sh(cmd);
 	snprintf(cmd, sizeof(cmd), "exec taskset -c %d nice -n 5 sh -c 'while :; do :; done'", cpu);
 	pb = spawn_sh(cmd);
-	WS_ASSERT(pa > 0 && pb > 0, "cannot start the hogs");
+	ASSERT_TRUE(pa > 0 && pb > 0) TH_LOG("cannot start the hogs");
 	ws_sleep_ms(1500);		/* both exec'd and running */
 	t0 = ws_now_ms();
-	WS_ASSERT(!ws_read_pstat(pa, &a0) && !ws_read_pstat(pb, &b0), "cannot read the hogs' stat");
+	ASSERT_TRUE(!ws_read_pstat(pa, &a0) && !ws_read_pstat(pb, &b0))
+		TH_LOG("cannot read the hogs' stat");
 	ws_sleep_ms(10000);
-	WS_ASSERT(!ws_read_pstat(pa, &a1) && !ws_read_pstat(pb, &b1), "cannot read the hogs' stat");
+	ASSERT_TRUE(!ws_read_pstat(pa, &a1) && !ws_read_pstat(pb, &b1))
+		TH_LOG("cannot read the hogs' stat");
 	t1 = ws_now_ms();
 
 	da = a1.ticks - a0.ticks;
@@ -400,19 +398,20 @@ static enum ws_result fairness_run(void *ctx)
 	       "(%.0f%% of the CPU together); ratio %.3f, want %.3f +-10%%", cpu,
 	       (t1 - t0) / 1000.0, da, db, 100.0 * (da + db) / ((t1 - t0) / 1000.0 * hz),
 	       ratio, want);
-	WS_ASSERT(a1.cpu == cpu && b1.cpu == cpu, "hogs on cpu%d and cpu%d, pinned to %d",
-		  a1.cpu, b1.cpu, cpu);
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
-	WS_ASSERT(db > 0, "the nice 5 hog got no CPU time at all");
-	WS_ASSERT(fabs(ratio / want - 1) <= 0.10, "share ratio %.3f is not within 10%% of %.3f",
-		  ratio, want);
-	return WS_PASS;
+	ASSERT_TRUE(a1.cpu == cpu && b1.cpu == cpu) TH_LOG("hogs on cpu%d and cpu%d, pinned to %d",
+		    a1.cpu, b1.cpu, cpu);
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(db > 0) TH_LOG("the nice 5 hog got no CPU time at all");
+	ASSERT_TRUE(fabs(ratio / want - 1) <= 0.10)
+		TH_LOG("share ratio %.3f is not within 10%% of %.3f",
+		    ratio, want);
 }
-WS_TEST(topo_weighted_fairness,
-	"nice 0 and nice 5 hogs pinned to one CPU split it 3.06:1 within 10% (utime+stime, 10 s)",
-	"numa", topo_setup, fairness_run, topo_cleanup);
 
-static enum ws_result device_locality_run(void *ctx)
+/*
+ * a waking task bound to the node-1 NIC with device-affinity runs there
+ * >=90% of samples
+ */
+TEST_F_TIMEOUT(topo, topo_device_locality, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int start = node_cpu(t, t->nic_node == 0 ? 1 : 0, false);
@@ -423,30 +422,33 @@ static enum ws_result device_locality_run(void *ctx)
 	pid_t pid;
 
 	if (t->nic_node < 0)
-		return ws_skip("no network device with a NUMA node (numa_node >= 0) in the guest");
+		SKIP(return, "no network device with a NUMA node (numa_node >= 0) in the guest");
 	ws_log("device %s is on node %d; the task starts on cpu%d (node %d)", t->nic,
 	       t->nic_node, start, t->node[start]);
 
 	/* Start on the other node, so only the binding can bring it over. */
 	pid = spawn_fn(burst_sleep, (void *)(long)start);
-	WS_ASSERT(pid > 0, "cannot start the task");
+	ASSERT_TRUE(pid > 0) TH_LOG("cannot start the task");
 	ws_sleep_ms(300);
-	WS_ASSERT(!ws_read_pstat(pid, &ps) && ps.cpu == start, "task on cpu%d, pinned to %d",
-		  ps.cpu, start);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
-			    ws_wattsched(), pid, t->nic) == 0, "device-affinity add: %s", buf);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0,
-		  "device-affinity list failed");
+	ASSERT_TRUE(!ws_read_pstat(pid, &ps) && ps.cpu == start)
+		TH_LOG("task on cpu%d, pinned to %d",
+		    ps.cpu, start);
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
+			    ws_wattsched(), pid, t->nic) == 0)
+		TH_LOG("device-affinity add: %s", buf);
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0)
+		TH_LOG("device-affinity list failed");
 	{
 		char want[64];
 
 		snprintf(want, sizeof(want), "\n%-8d %d\n", pid, t->nic_node);
-		WS_ASSERT(strstr(buf, want), "list does not show %d on node %d: %s", pid,
+		ASSERT_NE(NULL, strstr(buf, want))
+			TH_LOG("list does not show %d on node %d: %s", pid,
 			  t->nic_node, buf);
 	}
 	/* Free it to run anywhere, then watch where it runs. */
-	WS_ASSERT(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, pid) == 0,
-		  "taskset could not widen the affinity");
+	ASSERT_TRUE(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, pid) == 0)
+		TH_LOG("taskset could not widen the affinity");
 	sw0 = ctx_switches(pid);
 	end = ws_now_ms() + 5000;
 	for (i = 0; ws_now_ms() < end; i++) {
@@ -466,17 +468,14 @@ static enum ws_result device_locality_run(void *ctx)
 	       samples ? 100.0 * on_node / samples : 0, t->nic_node, moved_at, sw1 - sw0);
 	snprintf(buf, sizeof(buf), "%s status | grep -E 'dev_|idle_'", ws_wattsched());
 	log_cmd(buf);
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
-	WS_ASSERT(samples >= 100, "only %d samples in 5 s", samples);
-	WS_ASSERT(sw1 - sw0 >= 100, "only %lld context switches: the task did not sleep and "
-		  "wake as intended", sw1 - sw0);
-	WS_ASSERT(on_node * 10 >= samples * 9, "only %d of %d samples (%.1f%%) on node %d",
-		  on_node, samples, 100.0 * on_node / samples, t->nic_node);
-	return WS_PASS;
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(samples >= 100) TH_LOG("only %d samples in 5 s", samples);
+	ASSERT_TRUE(sw1 - sw0 >= 100)
+		TH_LOG("only %lld context switches: the task did not sleep and "
+		    "wake as intended", sw1 - sw0);
+	ASSERT_TRUE(on_node * 10 >= samples * 9) TH_LOG("only %d of %d samples (%.1f%%) on node %d",
+		    on_node, samples, 100.0 * on_node / samples, t->nic_node);
 }
-WS_TEST(topo_device_locality,
-	"a waking task bound to the node-1 NIC with device-affinity runs there >=90% of samples",
-	"numa", topo_setup, device_locality_run, topo_cleanup);
 
 /* Hog pinned to CPU @arg: it never sleeps, so only enqueue can move it. */
 static void pinned_hog(void *arg)
@@ -521,7 +520,11 @@ static void cgroup_forker(void *arg)
 	pause();
 }
 
-static enum ws_result cgroup_locality_run(void *ctx)
+/*
+ * hogs in a cgroup bound to the node-1 NIC (one moved in, one forked in
+ * after the binding) run there >=90% of samples
+ */
+TEST_F_TIMEOUT(topo, topo_cgroup_device_locality, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int start = node_cpu(t, t->nic_node == 0 ? 1 : 0, false);
@@ -532,46 +535,48 @@ static enum ws_result cgroup_locality_run(void *ctx)
 	long long end;
 
 	if (t->nic_node < 0)
-		return ws_skip("no network device with a NUMA node (numa_node >= 0) in the guest");
+		SKIP(return, "no network device with a NUMA node (numa_node >= 0) in the guest");
 	ws_log("device %s is on node %d; the hogs start on cpu%d (node %d)", t->nic,
 	       t->nic_node, start, t->node[start]);
-	WS_ASSERT(ws_sh("mkdir -p " CG_DEV) == 0, "cannot create " CG_DEV);
-	WS_ASSERT(!pipe(to_kid) && !pipe(from_kid), "pipe failed");
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_DEV) == 0) TH_LOG("cannot create " CG_DEV);
+	ASSERT_TRUE(!pipe(to_kid) && !pipe(from_kid)) TH_LOG("pipe failed");
 
 	/* A: a hog on the other node, moved into the cgroup before it is bound */
 	a = spawn_fn(pinned_hog, (void *)(long)start);
-	WS_ASSERT(a > 0, "cannot start hog A");
-	WS_ASSERT(ws_sh("echo %d > " CG_DEV "/cgroup.procs", a) == 0, "cannot move A into "
-		  CG_DEV);
+	ASSERT_TRUE(a > 0) TH_LOG("cannot start hog A");
+	ASSERT_TRUE(ws_sh("echo %d > " CG_DEV "/cgroup.procs", a) == 0) TH_LOG("cannot move A into "
+		    CG_DEV);
 	/* the parent of B, in the cgroup too, on the other node */
 	fds[0] = to_kid[0];
 	fds[1] = from_kid[1];
 	fds[2] = start;
 	parent = spawn_fn(cgroup_forker, fds);
-	WS_ASSERT(parent > 0, "cannot start B's parent");
+	ASSERT_TRUE(parent > 0) TH_LOG("cannot start B's parent");
 	ws_sleep_ms(500);
-	WS_ASSERT(!ws_read_pstat(a, &ps) && ps.cpu == start, "A on cpu%d, pinned to %d",
-		  ps.cpu, start);
+	ASSERT_TRUE(!ws_read_pstat(a, &ps) && ps.cpu == start) TH_LOG("A on cpu%d, pinned to %d",
+		    ps.cpu, start);
 
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
-			    ws_wattsched(), t->nic) == 0, "device-affinity add --cgroup: %s", buf);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0,
-		  "device-affinity list failed");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
+			    ws_wattsched(), t->nic) == 0)
+		TH_LOG("device-affinity add --cgroup: %s", buf);
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0)
+		TH_LOG("device-affinity list failed");
 	{
 		char want[64];
 
 		snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
-		WS_ASSERT(strstr(buf, want), "list does not show /ws-dev on node %d: %s",
+		ASSERT_NE(NULL, strstr(buf, want))
+			TH_LOG("list does not show /ws-dev on node %d: %s",
 			  t->nic_node, buf);
 	}
 	/* free A; B is forked only now, into the bound cgroup */
-	WS_ASSERT(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, a) == 0,
-		  "taskset could not widen A's affinity");
-	WS_ASSERT(write(to_kid[1], "x", 1) == 1, "cannot wake B's parent");
-	WS_ASSERT(read(from_kid[0], &b, sizeof(b)) == sizeof(b) && b > 0, "no pid for B");
+	ASSERT_TRUE(ws_sh("taskset -a -p -c 0-%d %d >/dev/null", t->nr_cpus - 1, a) == 0)
+		TH_LOG("taskset could not widen A's affinity");
+	ASSERT_TRUE(write(to_kid[1], "x", 1) == 1) TH_LOG("cannot wake B's parent");
+	ASSERT_TRUE(read(from_kid[0], &b, sizeof(b)) == sizeof(b) && b > 0) TH_LOG("no pid for B");
 	snprintf(why, sizeof(why), "/proc/%d/cgroup", b);
-	WS_ASSERT(ws_read(why, buf, sizeof(buf)) > 0 && strstr(buf, "0::/ws-dev"),
-		  "B is not in /ws-dev: %s", buf);
+	ASSERT_TRUE(ws_read(why, buf, sizeof(buf)) > 0 && strstr(buf, "0::/ws-dev"))
+		TH_LOG("B is not in /ws-dev: %s", buf);
 
 	end = ws_now_ms() + 5000;
 	while (ws_now_ms() < end) {
@@ -589,25 +594,23 @@ static enum ws_result cgroup_locality_run(void *ctx)
 	       t->nic_node, on_b, samples ? 100.0 * on_b / samples : 0);
 	snprintf(buf, sizeof(buf), "%s status | grep -E 'dev_|idle_'", ws_wattsched());
 	log_cmd(buf);
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
-	WS_ASSERT(samples >= 100, "only %d samples in 5 s", samples);
-	WS_ASSERT(on_a * 10 >= samples * 9, "A: only %d of %d samples (%.1f%%) on node %d",
-		  on_a, samples, 100.0 * on_a / samples, t->nic_node);
-	WS_ASSERT(on_b * 10 >= samples * 9, "B: only %d of %d samples (%.1f%%) on node %d",
-		  on_b, samples, 100.0 * on_b / samples, t->nic_node);
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(samples >= 100) TH_LOG("only %d samples in 5 s", samples);
+	ASSERT_TRUE(on_a * 10 >= samples * 9) TH_LOG("A: only %d of %d samples (%.1f%%) on node %d",
+		    on_a, samples, 100.0 * on_a / samples, t->nic_node);
+	ASSERT_TRUE(on_b * 10 >= samples * 9) TH_LOG("B: only %d of %d samples (%.1f%%) on node %d",
+		    on_b, samples, 100.0 * on_b / samples, t->nic_node);
 
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity del --cgroup /ws-dev 2>&1",
-			    ws_wattsched()) == 0, "del --cgroup: %s", buf);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0 &&
-		  !strstr(buf, "ws-dev"), "list after del still shows the cgroup: %s", buf);
-	return WS_PASS;
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity del --cgroup /ws-dev 2>&1",
+			    ws_wattsched()) == 0) TH_LOG("del --cgroup: %s", buf);
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0 &&
+		    !strstr(buf, "ws-dev")) TH_LOG("list after del still shows the cgroup: %s", buf);
 }
-WS_TEST(topo_cgroup_device_locality,
-	"hogs in a cgroup bound to the node-1 NIC (one moved in, one forked in after the "
-	"binding) run there >=90% of samples",
-	"numa", topo_setup, cgroup_locality_run, topo_cleanup);
 
-static enum ws_result pipe_llc_run(void *ctx)
+/*
+ * two tasks ping-ponging over pipes share an LLC in >=90% of samples
+ */
+TEST_F_TIMEOUT(topo, topo_pipe_llc, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int ab[2], ba[2], fa[3], fb[3], samples = 0, same = 0;
@@ -616,13 +619,13 @@ static enum ws_result pipe_llc_run(void *ctx)
 	pid_t a, b;
 	char why[128];
 
-	WS_ASSERT(!pipe(ab) && !pipe(ba), "pipe: %s", strerror(errno));
+	ASSERT_TRUE(!pipe(ab) && !pipe(ba)) TH_LOG("pipe: %s", strerror(errno));
 	fa[0] = ba[0]; fa[1] = ab[1]; fa[2] = 1;	/* a starts the ball */
 	fb[0] = ab[0]; fb[1] = ba[1]; fb[2] = 0;
 	a = spawn_fn(ping_pong, fa);
 	b = spawn_fn(ping_pong, fb);
 	close(ab[0]); close(ab[1]); close(ba[0]); close(ba[1]);
-	WS_ASSERT(a > 0 && b > 0, "cannot start the ping-pong");
+	ASSERT_TRUE(a > 0 && b > 0) TH_LOG("cannot start the ping-pong");
 	ws_sleep_ms(500);
 
 	sw0 = ctx_switches(a) + ctx_switches(b);
@@ -639,15 +642,13 @@ static enum ws_result pipe_llc_run(void *ctx)
 	ws_log("pipe ping-pong: %d of %d samples (%.1f%%) with both ends in one LLC "
 	       "(last: cpu%d and cpu%d); %lld context switches in 5 s", same, samples,
 	       samples ? 100.0 * same / samples : 0, pa.cpu, pb.cpu, sw1 - sw0);
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
-	WS_ASSERT(samples >= 100, "only %d samples in 5 s (a partner exited?)", samples);
-	WS_ASSERT(sw1 - sw0 >= 1000, "only %lld context switches: not ping-ponging", sw1 - sw0);
-	WS_ASSERT(same * 10 >= samples * 9, "only %d of %d samples in one LLC", same, samples);
-	return WS_PASS;
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_TRUE(samples >= 100) TH_LOG("only %d samples in 5 s (a partner exited?)", samples);
+	ASSERT_TRUE(sw1 - sw0 >= 1000)
+		TH_LOG("only %lld context switches: not ping-ponging", sw1 - sw0);
+	ASSERT_TRUE(same * 10 >= samples * 9)
+		TH_LOG("only %d of %d samples in one LLC", same, samples);
 }
-WS_TEST(topo_pipe_llc,
-	"two tasks ping-ponging over pipes share an LLC in >=90% of samples",
-	"numa", topo_setup, pipe_llc_run, topo_cleanup);
 
 /* Run @cmd as a child for at most @limit_s; its exit code, or -1. */
 static int run_phase(const char *name, const char *cmd, int limit_s)
@@ -667,7 +668,11 @@ static int run_phase(const char *name, const char *cmd, int limit_s)
 	return WEXITSTATUS(st);
 }
 
-static enum ws_result robustness_run(void *ctx)
+/*
+ * 60 s of stress-ng scheduler churn, hackbench and a fork storm: every
+ * workload exits 0, no stall, still attached
+ */
+TEST_F_TIMEOUT(topo, topo_robustness_60s, WS_TEST_TIMEOUT)
 {
 	char bad[2048], why[128];
 	int rc;
@@ -679,7 +684,7 @@ static enum ws_result robustness_run(void *ctx)
 		       ">/tmp/topo-stress.log 2>&1", 60);
 	if (rc)
 		log_cmd("tail -n 15 /tmp/topo-stress.log");
-	WS_ASSERT(rc == 0, "stress-ng scheduler mix exited %d", rc);
+	ASSERT_TRUE(rc == 0) TH_LOG("stress-ng scheduler mix exited %d", rc);
 
 	/* 2: hackbench, processes and threads, pipes and sockets, for 20 s */
 	rc = run_phase("hackbench",
@@ -688,7 +693,7 @@ static enum ws_result robustness_run(void *ctx)
 		       "hackbench -T -p -g 4 -f 10 -l 50 >/dev/null || exit 1; n=$((n + 2)); "
 		       "done; echo \"$n hackbench runs\" >/tmp/topo-hb.log", 90);
 	log_cmd("cat /tmp/topo-hb.log 2>/dev/null");
-	WS_ASSERT(rc == 0, "hackbench failed (exit %d)", rc);
+	ASSERT_TRUE(rc == 0) TH_LOG("hackbench failed (exit %d)", rc);
 
 	/* 3: fork storm: stress-ng fork/vfork/clone plus a shell spawning in bursts */
 	rc = run_phase("fork storm",
@@ -702,25 +707,24 @@ static enum ws_result robustness_run(void *ctx)
 		log_cmd("tail -n 15 /tmp/topo-fork.log");
 	else
 		log_cmd("tail -n 1 /tmp/topo-fork.log");
-	WS_ASSERT(rc == 0, "fork storm failed (exit %d)", rc);
+	ASSERT_TRUE(rc == 0) TH_LOG("fork storm failed (exit %d)", rc);
 
-	WS_ASSERT(still_attached(why, sizeof(why)), "after the mix: %s", why);
-	WS_ASSERT(ws_sh("grep -q 'ended the scheduler' " LOG) != 0,
-		  "the loader reports the kernel ended the scheduler");
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("after the mix: %s", why);
+	ASSERT_TRUE(ws_sh("grep -q 'ended the scheduler' " LOG) != 0)
+		TH_LOG("the loader reports the kernel ended the scheduler");
 	bad[0] = '\0';
 	ws_sh_out(bad, sizeof(bad), "dmesg | tail -n +%d | grep -iE "
 		  "'runnable task stall|sched_ext.*(disabl|error)' | head -n 5",
 		  tc.dmesg_mark + 1);
-	WS_ASSERT(!bad[0], "dmesg: %s", bad);
-	WS_ASSERT(!ws_dmesg_bad_since(tc.dmesg_mark, bad, sizeof(bad)), "dmesg: %s", bad);
-	return WS_PASS;
+	ASSERT_TRUE(!bad[0]) TH_LOG("dmesg: %s", bad);
+	ASSERT_TRUE(!ws_dmesg_bad_since(tc.dmesg_mark, bad, sizeof(bad))) TH_LOG("dmesg: %s", bad);
 }
-WS_TEST(topo_robustness_60s,
-	"60 s of stress-ng scheduler churn, hackbench and a fork storm: every workload exits 0, "
-	"no stall, still attached",
-	"numa", topo_setup, robustness_run, topo_cleanup);
 
-static enum ws_result pinned_run(void *ctx)
+/*
+ * tasks pinned with taskset to CPUs on both nodes run only there (field 39),
+ * beside hogs
+ */
+TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int cpus[3] = { node_cpu(t, 0, false), node_cpu(t, t->nr_nodes - 1, true),
@@ -733,19 +737,20 @@ static enum ws_result pinned_run(void *ctx)
 
 	/* Everything else busy, so the pinned tasks must be given their CPU. */
 	for (i = 0; i < t->nr_cpus; i++)
-		WS_ASSERT(spawn_fn(hog, NULL) > 0, "cannot start hog %d", i);
+		ASSERT_TRUE(spawn_fn(hog, NULL) > 0) TH_LOG("cannot start hog %d", i);
 	for (i = 0; i < 3; i++) {
 		snprintf(cmd, sizeof(cmd), "exec taskset -c %d sh -c 'while :; do i=0; "
 			 "while [ $i -lt 200 ]; do i=$((i + 1)); done; sleep 0.01; done'", cpus[i]);
 		pids[i] = spawn_sh(cmd);
-		WS_ASSERT(pids[i] > 0, "cannot start the task for cpu%d", cpus[i]);
+		ASSERT_TRUE(pids[i] > 0) TH_LOG("cannot start the task for cpu%d", cpus[i]);
 	}
 	ws_sleep_ms(1000);
 	for (i = 0; i < 3; i++) {
 		/* the kernel's view of the mask, independently of the scheduler */
-		WS_ASSERT(ws_sh_out(buf, sizeof(buf), "taskset -c -p %d", pids[i]) == 0,
-			  "taskset -p %d failed", pids[i]);
-		WS_ASSERT(!ws_read_pstat(pids[i], &before[i]), "cannot read task %d", pids[i]);
+		ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "taskset -c -p %d", pids[i]) == 0)
+			TH_LOG("taskset -p %d failed", pids[i]);
+		ASSERT_TRUE(!ws_read_pstat(pids[i], &before[i]))
+			TH_LOG("cannot read task %d", pids[i]);
 	}
 	end = ws_now_ms() + 4000;
 	while (ws_now_ms() < end) {
@@ -761,25 +766,23 @@ static enum ws_result pinned_run(void *ctx)
 		ws_sleep_ms(10);
 	}
 	for (i = 0; i < 3; i++) {
-		WS_ASSERT(!ws_read_pstat(pids[i], &after[i]), "task %d is gone", pids[i]);
+		ASSERT_TRUE(!ws_read_pstat(pids[i], &after[i])) TH_LOG("task %d is gone", pids[i]);
 		ws_log("pinned to cpu%d (node %d): %d samples, %d elsewhere (last: cpu%d); "
 		       "%llu ticks of CPU in 4 s", cpus[i], t->node[cpus[i]], samples[i], off[i],
 		       where[i], after[i].ticks - before[i].ticks);
 	}
-	WS_ASSERT(still_attached(why, sizeof(why)), "%s", why);
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
 	for (i = 0; i < 3; i++) {
-		WS_ASSERT(samples[i] >= 50, "only %d samples of the task on cpu%d", samples[i],
-			  cpus[i]);
-		WS_ASSERT(!off[i], "task pinned to cpu%d seen on cpu%d in %d of %d samples",
-			  cpus[i], where[i], off[i], samples[i]);
-		WS_ASSERT(after[i].ticks > before[i].ticks,
-			  "task pinned to cpu%d got no CPU time in 4 s next to hogs", cpus[i]);
+		ASSERT_TRUE(samples[i] >= 50)
+			TH_LOG("only %d samples of the task on cpu%d", samples[i],
+			    cpus[i]);
+		ASSERT_TRUE(!off[i])
+			TH_LOG("task pinned to cpu%d seen on cpu%d in %d of %d samples",
+			    cpus[i], where[i], off[i], samples[i]);
+		ASSERT_TRUE(after[i].ticks > before[i].ticks)
+			TH_LOG("task pinned to cpu%d got no CPU time in 4 s next to hogs", cpus[i]);
 	}
-	return WS_PASS;
 }
-WS_TEST(topo_pinned_affinity,
-	"tasks pinned with taskset to CPUs on both nodes run only there (field 39), beside hogs",
-	"numa", topo_setup, pinned_run, topo_cleanup);
 
 /* `wattsched device-affinity list`, header included, into buf. */
 static int devaff_list(char *buf, size_t len)
@@ -787,7 +790,12 @@ static int devaff_list(char *buf, size_t len)
 	return ws_sh_out(buf, len, "%s device-affinity list 2>&1", ws_wattsched());
 }
 
-static enum ws_result devaff_cli_run(void *ctx)
+/*
+ * device-affinity refuses a bad address, a missing device, pid or cgroup, a
+ * relative cgroup path and a device without a NUMA node, precisely, and
+ * changes nothing
+ */
+TEST_F_TIMEOUT(topo, topo_devaff_cli_errors, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	char before[1024], after[1024], out[1024], want[64];
@@ -795,136 +803,155 @@ static enum ws_result devaff_cli_run(void *ctx)
 	int rc;
 
 	if (t->nic_node < 0)
-		return ws_skip("no network device with a NUMA node in the guest");
+		SKIP(return, "no network device with a NUMA node in the guest");
 	/* A live process, bound for real, and a pid known not to exist. */
 	live = spawn_fn(burst_sleep, (void *)-1L);
-	WS_ASSERT(live > 0, "cannot start a process");
+	ASSERT_TRUE(live > 0) TH_LOG("cannot start a process");
 	gone = fork();
 	if (!gone)
 		_exit(0);
-	WS_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone, "fork/wait failed");
+	ASSERT_TRUE(gone > 0 && waitpid(gone, NULL, 0) == gone) TH_LOG("fork/wait failed");
 
-	WS_ASSERT(ws_sh("mkdir -p " CG_DEV " " CG_DEV2) == 0, "cannot create the cgroups");
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_DEV " " CG_DEV2) == 0) TH_LOG("cannot create the cgroups");
 
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1", ws_wattsched(),
 		       live, t->nic);
-	WS_ASSERT(rc == 0, "valid add refused (%d): %s", rc, out);
+	ASSERT_TRUE(rc == 0) TH_LOG("valid add refused (%d): %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
 		       ws_wattsched(), t->nic);
-	WS_ASSERT(rc == 0, "valid add --cgroup refused (%d): %s", rc, out);
-	WS_ASSERT(devaff_list(before, sizeof(before)) == 0, "list failed: %s", before);
+	ASSERT_TRUE(rc == 0) TH_LOG("valid add --cgroup refused (%d): %s", rc, out);
+	ASSERT_TRUE(devaff_list(before, sizeof(before)) == 0) TH_LOG("list failed: %s", before);
 	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
-	WS_ASSERT(strstr(before, want), "list lacks '%d %d': %s", live, t->nic_node, before);
+	ASSERT_NE(NULL, strstr(before, want))
+		TH_LOG("list lacks '%d %d': %s", live, t->nic_node, before);
 	snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
-	WS_ASSERT(strstr(before, "\n\nCGROUP_ID") && strstr(before, want),
-		  "list lacks the cgroup table with /ws-dev on node %d: %s", t->nic_node, before);
+	ASSERT_TRUE(strstr(before, "\n\nCGROUP_ID") && strstr(before, want))
+		TH_LOG("list lacks the cgroup table with /ws-dev on node %d: %s", t->nic_node, before);
 
 	/* usage errors: exit 2, a message naming the problem */
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 81:00.0 2>&1",
 		       ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"),
-		  "short address: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"))
+		TH_LOG("short address: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:81:00.9 2>&1",
 		       ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "function number"), "function 9: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "function number"))
+		TH_LOG("function 9: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:zz:00.0 2>&1",
 		       ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "hexadecimal"), "non-hex bus: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "hexadecimal"))
+		TH_LOG("non-hex bus: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add 12ab %s 2>&1", ws_wattsched(),
 		       t->nic);
-	WS_ASSERT(rc == 2 && strstr(out, "'12ab' is not a process id"), "bad pid: rc %d: %s",
-		  rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "'12ab' is not a process id"))
+		TH_LOG("bad pid: rc %d: %s",
+		    rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 2>&1", ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "want PID and PCI_ADDR"), "missing address: rc %d: %s",
-		  rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "want PID and PCI_ADDR"))
+		TH_LOG("missing address: rc %d: %s",
+		    rc, out);
 
 	/* runtime refusals: exit 1 */
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d 0000:7e:1f.7 2>&1",
 		       ws_wattsched(), live);
-	WS_ASSERT(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"),
-		  "nonexistent device: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"))
+		TH_LOG("nonexistent device: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1", ws_wattsched(),
 		       gone, t->nic);
 	snprintf(want, sizeof(want), "no process with pid %d", gone);
-	WS_ASSERT(rc == 1 && strstr(out, want), "nonexistent pid %d: rc %d: %s", gone, rc, out);
+	ASSERT_TRUE(rc == 1 && strstr(out, want))
+		TH_LOG("nonexistent pid %d: rc %d: %s", gone, rc, out);
 	if (t->nonuma[0]) {
 		rc = ws_sh_out(out, sizeof(out), "%s device-affinity add %d %s 2>&1",
 			       ws_wattsched(), live, t->nonuma);
-		WS_ASSERT(rc == 1 && strstr(out, "device has no NUMA node"),
-			  "device %s without a node: rc %d: %s", t->nonuma, rc, out);
+		ASSERT_TRUE(rc == 1 && strstr(out, "device has no NUMA node"))
+			TH_LOG("device %s without a node: rc %d: %s", t->nonuma, rc, out);
 	} else {
 		ws_log("no PCI device with numa_node -1 in the guest: that case not checked");
 	}
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del %d 2>&1", ws_wattsched(), gone);
-	WS_ASSERT(rc == 1 && strstr(out, "not bound"), "del of an unbound pid: rc %d: %s", rc,
-		  out);
+	ASSERT_TRUE(rc == 1 && strstr(out, "not bound"))
+		TH_LOG("del of an unbound pid: rc %d: %s", rc,
+		    out);
 
 	/* the same for cgroups: usage errors 2, runtime refusals 1 */
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup ws-dev %s 2>&1",
 		       ws_wattsched(), t->nic);
-	WS_ASSERT(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"),
-		  "relative cgroup path: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"))
+		TH_LOG("relative cgroup path: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 81:00.0 2>&1",
 		       ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"),
-		  "cgroup, short address: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "'81:00.0' is not a PCI address"))
+		TH_LOG("cgroup, short address: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 2>&1",
 		       ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(out, "want --cgroup CGROUP and PCI_ADDR"),
-		  "cgroup, missing address: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "want --cgroup CGROUP and PCI_ADDR"))
+		TH_LOG("cgroup, missing address: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-no-such %s 2>&1",
 		       ws_wattsched(), t->nic);
-	WS_ASSERT(rc == 1 && strstr(out, "/sys/fs/cgroup/ws-no-such: No such file"),
-		  "missing cgroup: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 1 && strstr(out, "/sys/fs/cgroup/ws-no-such: No such file"))
+		TH_LOG("missing cgroup: rc %d: %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev 0000:7e:1f.7 "
 		       "2>&1", ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"),
-		  "cgroup, nonexistent device: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 1 && strstr(out, "no PCI device 0000:7e:1f.7"))
+		TH_LOG("cgroup, nonexistent device: rc %d: %s", rc, out);
 	if (t->nonuma[0]) {
 		rc = ws_sh_out(out, sizeof(out), "%s device-affinity add --cgroup /ws-dev %s 2>&1",
 			       ws_wattsched(), t->nonuma);
-		WS_ASSERT(rc == 1 && strstr(out, "device has no NUMA node"),
-			  "cgroup, device %s without a node: rc %d: %s", t->nonuma, rc, out);
+		ASSERT_TRUE(rc == 1 && strstr(out, "device has no NUMA node"))
+			TH_LOG("cgroup, device %s without a node: rc %d: %s", t->nonuma, rc, out);
 	}
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del --cgroup /ws-dev2 2>&1",
 		       ws_wattsched());
-	WS_ASSERT(rc == 1 && strstr(out, "cgroup /ws-dev2 is not bound"),
-		  "del of an unbound cgroup: rc %d: %s", rc, out);
+	ASSERT_TRUE(rc == 1 && strstr(out, "cgroup /ws-dev2 is not bound"))
+		TH_LOG("del of an unbound cgroup: rc %d: %s", rc, out);
 
-	WS_ASSERT(devaff_list(after, sizeof(after)) == 0, "list failed: %s", after);
-	WS_ASSERT(!strcmp(before, after), "refused requests changed the table:\nbefore:\n%s\n"
-		  "after:\n%s", before, after);
+	ASSERT_TRUE(devaff_list(after, sizeof(after)) == 0) TH_LOG("list failed: %s", after);
+	ASSERT_TRUE(!strcmp(before, after))
+		TH_LOG("refused requests changed the table:\nbefore:\n%s\n"
+		    "after:\n%s", before, after);
 
 	/* and a valid del takes the bindings away */
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del --cgroup /sys/fs/cgroup/ws-dev "
 		       "2>&1", ws_wattsched());
-	WS_ASSERT(rc == 0, "del --cgroup refused (%d): %s", rc, out);
+	ASSERT_TRUE(rc == 0) TH_LOG("del --cgroup refused (%d): %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s device-affinity del %d 2>&1", ws_wattsched(), live);
-	WS_ASSERT(rc == 0, "del refused (%d): %s", rc, out);
+	ASSERT_TRUE(rc == 0) TH_LOG("del refused (%d): %s", rc, out);
 	snprintf(want, sizeof(want), "%-8s %s\n", "PID", "NODE");
-	WS_ASSERT(devaff_list(after, sizeof(after)) == 0 && !strcmp(after, want),
-		  "list after del is not just the header: %s", after);
-	return WS_PASS;
+	ASSERT_TRUE(devaff_list(after, sizeof(after)) == 0 && !strcmp(after, want))
+		TH_LOG("list after del is not just the header: %s", after);
 }
-WS_TEST(topo_devaff_cli_errors,
-	"device-affinity refuses a bad address, a missing device, pid or cgroup, a relative "
-	"cgroup path and a device without a NUMA node, precisely, and changes nothing",
-	"numa", topo_setup, devaff_cli_run, topo_cleanup);
 
-/* No loader yet: this test starts its own, with bindings on the command line. */
-static enum ws_result run_devaff_setup(void **ctx)
+/* The numa VM with its NIC, and no loader yet: the test starts its own. */
+FIXTURE(devaff_run) {
+};
+
+FIXTURE_SETUP(devaff_run)
 {
-	enum ws_result r = topo_prepare();
+	char st[64];
+	const char *why;
 
-	if (r != WS_PASS)
-		return r;
+	WS_NEED_MACHINE("numa");
+	why = topo_prepare();
+	if (why)
+		SKIP(return, "%s", why);
 	if (tc.t.nic_node < 0)
-		return ws_skip("no network device with a NUMA node in the guest");
-	*ctx = &tc;
-	return WS_PASS;
+		SKIP(return, "no network device with a NUMA node in the guest");
+	if (ws_scx_state(st, sizeof(st)) < 0 || strcmp(st, "disabled"))
+		SKIP(return, "sched_ext is missing or in use");
 }
 
-static enum ws_result run_devaff_run(void *ctx)
+FIXTURE_TEARDOWN(devaff_run)
+{
+	topo_down();
+}
+
+/*
+ * run --device-affinity PID=ADDR and CGROUP=ADDR bind at start; a malformed
+ * binding, a bad address, a missing process or cgroup are refused before
+ * anything is loaded
+ */
+TEST_F_TIMEOUT(devaff_run, topo_run_device_affinity, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	char out[1024], args[256], want[64];
@@ -932,52 +959,55 @@ static enum ws_result run_devaff_run(void *ctx)
 	int rc;
 
 	live = spawn_fn(burst_sleep, (void *)-1L);
-	WS_ASSERT(live > 0, "cannot start a process");
+	ASSERT_TRUE(live > 0) TH_LOG("cannot start a process");
 	gone = fork();
 	if (!gone)
 		_exit(0);
-	WS_ASSERT(gone > 0 && waitpid(gone, NULL, 0) == gone, "fork/wait failed");
+	ASSERT_TRUE(gone > 0 && waitpid(gone, NULL, 0) == gone) TH_LOG("fork/wait failed");
 
 	/* refused before anything is loaded: usage errors exit 2, the rest 1 */
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d 2>&1", ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "is not PID=PCI_ADDR"), "no '=': %d %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "is not PID=PCI_ADDR")) TH_LOG("no '=': %d %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d=81:00.0 2>&1",
 		       ws_wattsched(), live);
-	WS_ASSERT(rc == 2 && strstr(out, "is not a PCI address"), "bad address: %d %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "is not a PCI address"))
+		TH_LOG("bad address: %d %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity %d=%s 2>&1", ws_wattsched(),
 		       gone, t->nic);
-	WS_ASSERT(rc == 1 && strstr(out, "no process with pid"), "gone pid: %d %s", rc, out);
-	WS_ASSERT(ws_sh("mkdir -p " CG_DEV) == 0, "cannot create " CG_DEV);
+	ASSERT_TRUE(rc == 1 && strstr(out, "no process with pid"))
+		TH_LOG("gone pid: %d %s", rc, out);
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_DEV) == 0) TH_LOG("cannot create " CG_DEV);
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity ws-dev=%s 2>&1",
 		       ws_wattsched(), t->nic);
-	WS_ASSERT(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"), "relative cgroup: "
-		  "%d %s", rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "'ws-dev' is not a cgroup path"))
+		TH_LOG("relative cgroup: "
+		    "%d %s", rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity /ws-dev=81:00.0 2>&1",
 		       ws_wattsched());
-	WS_ASSERT(rc == 2 && strstr(out, "is not a PCI address"), "cgroup, bad address: %d %s",
-		  rc, out);
+	ASSERT_TRUE(rc == 2 && strstr(out, "is not a PCI address"))
+		TH_LOG("cgroup, bad address: %d %s",
+		    rc, out);
 	rc = ws_sh_out(out, sizeof(out), "%s run --device-affinity /ws-no-such=%s 2>&1",
 		       ws_wattsched(), t->nic);
-	WS_ASSERT(rc == 1 && strstr(out, "No such file"), "missing cgroup: %d %s", rc, out);
-	WS_ASSERT(!strcmp((ws_scx_state(want, sizeof(want)), want), "disabled"),
-		  "a refused run attached something: %s", want);
+	ASSERT_TRUE(rc == 1 && strstr(out, "No such file"))
+		TH_LOG("missing cgroup: %d %s", rc, out);
+	ASSERT_TRUE(!strcmp((ws_scx_state(want, sizeof(want)), want), "disabled"))
+		TH_LOG("a refused run attached something: %s", want);
 
 	snprintf(args, sizeof(args), "run --interval 0 --device-affinity %d=%s "
 		 "--device-affinity /sys/fs/cgroup/ws-dev=%s", live, t->nic, t->nic);
-	tc.loader = ws_loader_start(LOG, args);
-	WS_ASSERT(tc.loader > 0 && ws_loader_wait_attached(60000), "loader did not attach");
-	WS_ASSERT(devaff_list(out, sizeof(out)) == 0, "list failed: %s", out);
+	tc.ld.pid = ws_loader_start(LOG, args);
+	ASSERT_TRUE(tc.ld.pid > 0 && ws_loader_wait_attached(60000))
+		TH_LOG("loader did not attach");
+	ASSERT_TRUE(devaff_list(out, sizeof(out)) == 0) TH_LOG("list failed: %s", out);
 	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);
-	WS_ASSERT(strstr(out, want), "binding from the command line not in force: %s", out);
+	ASSERT_NE(NULL, strstr(out, want))
+		TH_LOG("binding from the command line not in force: %s", out);
 	snprintf(want, sizeof(want), " %-4d /ws-dev\n", t->nic_node);
-	WS_ASSERT(strstr(out, want), "cgroup binding from the command line not in force: %s",
+	ASSERT_NE(NULL, strstr(out, want))
+		TH_LOG("cgroup binding from the command line not in force: %s",
 		  out);
-	return WS_PASS;
 }
-WS_TEST(topo_run_device_affinity,
-	"run --device-affinity PID=ADDR and CGROUP=ADDR bind at start; a malformed binding, a "
-	"bad address, a missing process or cgroup are refused before anything is loaded",
-	"numa", run_devaff_setup, run_devaff_run, topo_cleanup);
 
 /* ---- distances: the "numa4" VM (4 nodes, node 0's nearest is not node 1) */
 
@@ -1033,15 +1063,24 @@ static int set_node_affinity(pid_t pid, const struct topo *t, int node, int also
 	return sched_setaffinity(pid, sizeof(set), &set);
 }
 
-static enum ws_result numa4_setup(void **ctx)
-{
-	enum ws_result r = topo_prepare();
+/* The numa4 VM (4 nodes, distances not in id order), and the loader attached. */
+FIXTURE(numa4) {
+};
 
-	if (r != WS_PASS)
-		return r;
-	if (tc.t.nr_nodes < 3)
-		return ws_skip("%d NUMA nodes; these tests need 3 or more", tc.t.nr_nodes);
-	return topo_setup(ctx);
+FIXTURE_SETUP(numa4)
+{
+	const char *why;
+
+	WS_NEED_MACHINE("numa4");
+	why = topo_prepare();
+	if (why)
+		SKIP(return, "%s", why);
+	WS_LOADER_UP(&tc.ld, LOG, "run --interval 1");
+}
+
+FIXTURE_TEARDOWN(numa4)
+{
+	topo_down();
 }
 
 #define NODE_HOGS	6
@@ -1056,7 +1095,7 @@ static enum ws_result numa4_setup(void **ctx)
  * while the hogs' affinity widens, so that it steals only once every
  * queue is open to it.
  */
-static enum ws_result steal_nearest_run(void *ctx)
+TEST_F_TIMEOUT(numa4, topo_steal_nearest_node, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int near = nearest_node(t, 0), n, i, s, tally[WS_MAX_TEST_CPUS] = { 0 }, total = 0;
@@ -1065,24 +1104,26 @@ static enum ws_result steal_nearest_run(void *ctx)
 	struct ws_pstat ps;
 	char buf[256];
 
-	WS_ASSERT(near > 1, "node 0's nearest node is %d: this VM does not tell distance from "
-		  "node id (want one beyond node 1)", near);
+	ASSERT_TRUE(near > 1)
+		TH_LOG("node 0's nearest node is %d: this VM does not tell distance from "
+		    "node id (want one beyond node 1)", near);
 	for (i = 0; i < 2; i++) {
 		block[i] = spawn_fn(hog, NULL);
-		WS_ASSERT(block[i] > 0 && !set_node_affinity(block[i], t, 0, 0), "blocker");
+		ASSERT_TRUE(block[i] > 0 && !set_node_affinity(block[i], t, 0, 0))
+			TH_LOG("blocker");
 	}
 	for (n = 1; n < t->nr_nodes; n++) {
 		nr[n] = NODE_HOGS;
 		for (i = 0; i < nr[n]; i++) {
 			hogs[n][i] = spawn_fn(hog, NULL);
-			WS_ASSERT(hogs[n][i] > 0 && !set_node_affinity(hogs[n][i], t, n, n),
-				  "hog on node %d", n);
+			ASSERT_TRUE(hogs[n][i] > 0 && !set_node_affinity(hogs[n][i], t, n, n))
+				TH_LOG("hog on node %d", n);
 		}
 	}
 	ws_sleep_ms(1500);
 	for (n = 1; n < t->nr_nodes; n++)
 		for (i = 0; i < nr[n]; i++)
-			WS_ASSERT(!set_node_affinity(hogs[n][i], t, n, 0), "widen");
+			ASSERT_TRUE(!set_node_affinity(hogs[n][i], t, n, 0)) TH_LOG("widen");
 	ws_sleep_ms(500);
 	for (i = 0; i < 2; i++) {
 		kill(block[i], SIGKILL);
@@ -1105,22 +1146,19 @@ static enum ws_result steal_nearest_run(void *ctx)
 		       n, node_distance(0, n), tally[n]);
 	snprintf(buf, sizeof(buf), "%s status | grep -E 'steal_'", ws_wattsched());
 	log_cmd(buf);
-	WS_ASSERT(total >= 30, "node 0 ran the hogs in only %d samples: it took no work", total);
-	WS_ASSERT(tally[near] * 10 >= total * 9, "node 0 took its work from node %d in only %d "
-		  "of %d samples; node %d is the nearest", near, tally[near], total, near);
-	return WS_PASS;
+	ASSERT_TRUE(total >= 30)
+		TH_LOG("node 0 ran the hogs in only %d samples: it took no work", total);
+	ASSERT_TRUE(tally[near] * 10 >= total * 9)
+		TH_LOG("node 0 took its work from node %d in only %d "
+		    "of %d samples; node %d is the nearest", near, tally[near], total, near);
 }
-WS_TEST(topo_steal_nearest_node,
-	"an idle node takes queued work from the node nearest by distance first, not the next "
-	"node id (/proc/PID/stat field 39, sysfs node distances)",
-	"numa4", numa4_setup, steal_nearest_run, topo_cleanup);
 
 /*
  * A waking task bound to the NIC, whose node is full (one pinned hog per
  * CPU): it must run on the node nearest to the NIC's, which has idle CPUs,
  * as do the others.
  */
-static enum ws_result device_nearest_run(void *ctx)
+TEST_F_TIMEOUT(numa4, topo_device_nearest_node, WS_TEST_TIMEOUT)
 {
 	const struct topo *t = &tc.t;
 	int near, cpu, samples = 0, on_near = 0, on_dev = 0;
@@ -1130,28 +1168,30 @@ static enum ws_result device_nearest_run(void *ctx)
 	pid_t pid, h;
 
 	if (t->nic_node < 0)
-		return ws_skip("no network device with a NUMA node in the guest");
+		SKIP(return, "no network device with a NUMA node in the guest");
 	near = nearest_node(t, t->nic_node);
-	WS_ASSERT(near >= 0, "no single node nearest to node %d", t->nic_node);
+	ASSERT_TRUE(near >= 0) TH_LOG("no single node nearest to node %d", t->nic_node);
 	ws_log("device %s on node %d; the nearest node to it is %d (distance %d)", t->nic,
 	       t->nic_node, near, node_distance(t->nic_node, near));
 	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
 		if (t->node[cpu] != t->nic_node)
 			continue;
 		h = spawn_fn(hog, NULL);
-		WS_ASSERT(h > 0, "hog");
+		ASSERT_TRUE(h > 0) TH_LOG("hog");
 		{
 			cpu_set_t one;
 
 			CPU_ZERO(&one);
 			CPU_SET(cpu, &one);
-			WS_ASSERT(!sched_setaffinity(h, sizeof(one), &one), "pin hog to cpu%d", cpu);
+			ASSERT_TRUE(!sched_setaffinity(h, sizeof(one), &one))
+				TH_LOG("pin hog to cpu%d", cpu);
 		}
 	}
 	pid = spawn_fn(burst_sleep, (void *)-1L);
-	WS_ASSERT(pid > 0, "cannot start the task");
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
-			    ws_wattsched(), pid, t->nic) == 0, "device-affinity add: %s", buf);
+	ASSERT_TRUE(pid > 0) TH_LOG("cannot start the task");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
+			    ws_wattsched(), pid, t->nic) == 0)
+		TH_LOG("device-affinity add: %s", buf);
 	ws_sleep_ms(500);
 	for (end = ws_now_ms() + 3000; ws_now_ms() < end; ws_sleep_ms(10)) {
 		if (ws_read_pstat(pid, &ps))
@@ -1162,21 +1202,17 @@ static enum ws_result device_nearest_run(void *ctx)
 	}
 	ws_log("device-bound task, its node full: %d of %d samples on node %d (nearest), %d on "
 	       "node %d (the device's)", on_near, samples, near, on_dev, t->nic_node);
-	WS_ASSERT(samples >= 50, "only %d samples", samples);
-	WS_ASSERT(on_near * 10 >= samples * 8, "only %d of %d samples on node %d, the nearest "
-		  "to the device's full node %d", on_near, samples, near, t->nic_node);
-	return WS_PASS;
+	ASSERT_TRUE(samples >= 50) TH_LOG("only %d samples", samples);
+	ASSERT_TRUE(on_near * 10 >= samples * 8)
+		TH_LOG("only %d of %d samples on node %d, the nearest "
+		    "to the device's full node %d", on_near, samples, near, t->nic_node);
 }
-WS_TEST(topo_device_nearest_node,
-	"a device-bound task whose device's node is full runs on the node nearest to it "
-	"(sysfs distances, field 39)",
-	"numa4", numa4_setup, device_nearest_run, topo_cleanup);
 
 /*
  * Work bound to a node with numactl (libnuma's numa_run_on_node()) stays
  * there through a cap that keeps other CPUs and every policy switch.
  */
-static enum ws_result numactl_bound_run(void *ctx)
+TEST_F_TIMEOUT(numa4, topo_numactl_bound, WS_TEST_TIMEOUT)
 {
 	static const char *const policies[] = { "powersave", "performance", "balanced" };
 	const struct topo *t = &tc.t;
@@ -1188,10 +1224,10 @@ static enum ws_result numactl_bound_run(void *ctx)
 
 	snprintf(cmd, sizeof(cmd), "exec numactl --cpunodebind=%d --membind=%d "
 		 "stress-ng --cpu 3 --timeout 120 --quiet", node, node);
-	WS_ASSERT(spawn_sh(cmd) > 0, "numactl");
+	ASSERT_TRUE(spawn_sh(cmd) > 0) TH_LOG("numactl");
 	ws_sleep_ms(3000);
-	WS_ASSERT(ws_sh_out(buf, sizeof(buf), "pgrep -x stress-ng-cpu | head -n 8 | tr '\\n' ' '")
-		  == 0, "pgrep");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "pgrep -x stress-ng-cpu | head -n 8 | tr '\\n' ' '")
+		    == 0) TH_LOG("pgrep");
 	{
 		char *p = buf, *end;
 
@@ -1201,11 +1237,11 @@ static enum ws_result numactl_bound_run(void *ctx)
 				break;
 		}
 	}
-	WS_ASSERT(n == 3, "%d stress-ng workers, want 3: %s", n, buf);
-	WS_ASSERT(ws_sh("%s cap 10 >/dev/null", ws_wattsched()) == 0, "cap 10 refused");
+	ASSERT_TRUE(n == 3) TH_LOG("%d stress-ng workers, want 3: %s", n, buf);
+	ASSERT_TRUE(ws_sh("%s cap 10 >/dev/null", ws_wattsched()) == 0) TH_LOG("cap 10 refused");
 	for (s = 0; s < 3; s++) {
-		WS_ASSERT(ws_sh("%s policy %s >/dev/null", ws_wattsched(), policies[s]) == 0,
-			  "policy %s refused", policies[s]);
+		ASSERT_TRUE(ws_sh("%s policy %s >/dev/null", ws_wattsched(), policies[s]) == 0)
+			TH_LOG("policy %s refused", policies[s]);
 		for (i = 0; i < 20; i++, ws_sleep_ms(50)) {
 			int k;
 
@@ -1220,11 +1256,8 @@ static enum ws_result numactl_bound_run(void *ctx)
 	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
 	ws_log("numactl --cpunodebind=%d workers: %d of %d samples off node %d under cap 10 "
 	       "and three policies", node, off, samples, node);
-	WS_ASSERT(samples >= 100, "only %d samples", samples);
-	WS_ASSERT(!off, "%d of %d samples off node %d", off, samples, node);
-	return WS_PASS;
+	ASSERT_TRUE(samples >= 100) TH_LOG("only %d samples", samples);
+	ASSERT_TRUE(!off) TH_LOG("%d of %d samples off node %d", off, samples, node);
 }
-WS_TEST(topo_numactl_bound,
-	"work bound with numactl --cpunodebind stays on its node under a cap that keeps other "
-	"CPUs and through policy switches (field 39)",
-	"numa4", numa4_setup, numactl_bound_run, topo_cleanup);
+
+TEST_HARNESS_MAIN

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * runner.c - the VM test runner, wstest.
- *
- *	wstest [--topo NAME] [--list] [--verbose] [TEST...]
- *
- * Runs, in registration order, every test registered for the topology NAME
- * (default "basic") or the named tests, and prints TAP version 13.  Runs as
- * root inside the guest; see tests/run for how the guest is booted.
+ * ws_lib.c - what the wattsched selftests share: shell and file helpers,
+ * the loader's start and stop, /proc/stat and /proc/PID/stat sampling, the
+ * control socket, and the check that this machine is the one a test was
+ * written for.  The tests themselves are kselftest_harness.h programs
+ * (sched.c, policy.c, ...); this file does not include the harness.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,18 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wstest.h"
+#include "ws_test.h"
 
-static struct ws_test *tests_head, **tests_tail = &tests_head;
-static char skip_reason[256];
 static int verbose;
 static char src_dir[4096], out_dir[4096], bin_path[4200], kmod_path[4200];
-
-void ws_test_register(struct ws_test *t)
-{
-	*tests_tail = t;
-	tests_tail = &t->next;
-}
 
 void ws_log(const char *fmt, ...)
 {
@@ -48,14 +38,30 @@ void ws_log(const char *fmt, ...)
 	fflush(stdout);
 }
 
-enum ws_result ws_skip(const char *fmt, ...)
+/*
+ * Paths from the environment (tests/run sets them; see README in this
+ * directory for a run from a kernel tree): WS_SRC is the wattsched checkout,
+ * WS_OUT its build output (default WS_SRC).  WS_VERBOSE=1 logs each command.
+ */
+static void __attribute__((constructor)) ws_lib_init(void)
 {
-	va_list ap;
+	const char *env;
 
-	va_start(ap, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
-	va_end(ap);
-	return WS_SKIP;
+	env = getenv("WS_SRC");
+	snprintf(src_dir, sizeof(src_dir), "%s", env ? env : ".");
+	env = getenv("WS_OUT");
+	snprintf(out_dir, sizeof(out_dir), "%s", env ? env : src_dir);
+	snprintf(bin_path, sizeof(bin_path), "%s/user/wattsched", out_dir);
+	snprintf(kmod_path, sizeof(kmod_path), "%s/kmod/wattsched_telemetry.ko", out_dir);
+	env = getenv("WS_VERBOSE");
+	verbose = env && *env == '1';
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Tests are independent: no loader continues from an earlier test's
+	 * intent.  The tests of the state file name their own (--state-file).
+	 */
+	setenv("WATTSCHED_STATE", "none", 0);
 }
 
 const char *ws_src(void) { return src_dir; }
@@ -312,25 +318,6 @@ int ws_dmesg_bad_since(int mark, char *buf, size_t len)
 	return strlen(buf) ? 1 : 0;
 }
 
-static bool selected(const struct ws_test *t, const char *topo, char **names, int nr_names)
-{
-	int i;
-
-	if (!nr_names)
-		return !strcmp(t->topo, topo);
-	for (i = 0; i < nr_names; i++)
-		if (!strcmp(names[i], t->name))
-			return true;
-	return false;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: wstest [--topo NAME] [--list] [--verbose] [TEST...]\n"
-		   "Run wattsched's VM tests registered for topology NAME (default basic),\n"
-		   "or the named tests, printing TAP.  Needs root in a sched_ext kernel.\n");
-}
-
 /*
  * Busy fraction (0..1) of each CPU over @ms, from /proc/stat; CPUs past the
  * last one read are 0.  Returns how many CPUs /proc/stat listed both times.
@@ -379,87 +366,6 @@ int ws_sampler_fifo(bool on)
 	return sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "topo", required_argument, NULL, 't' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *topo = "basic", *env;
-	int c, n = 0, i = 0, failed = 0, list = 0;
-	struct ws_test *t;
-
-	while ((c = getopt_long(argc, argv, "t:lvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': topo = optarg; break;
-		case 'l': list = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-
-	env = getenv("WS_SRC");
-	snprintf(src_dir, sizeof(src_dir), "%s", env ? env : ".");
-	env = getenv("WS_OUT");
-	snprintf(out_dir, sizeof(out_dir), "%s", env ? env : src_dir);
-	snprintf(bin_path, sizeof(bin_path), "%s/user/wattsched", out_dir);
-	snprintf(kmod_path, sizeof(kmod_path), "%s/kmod/wattsched_telemetry.ko", out_dir);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Tests are independent: no loader continues from an earlier test's
-	 * intent.  The tests of the state file name their own (--state-file).
-	 */
-	setenv("WATTSCHED_STATE", "none", 0);
-
-	for (t = tests_head; t; t = t->next) {
-		if (list)
-			printf("%-28s %-8s %s\n", t->name, t->topo, t->desc);
-		else if (selected(t, topo, argv + optind, argc - optind))
-			n++;
-	}
-	if (list)
-		return 0;
-
-	printf("TAP version 13\n1..%d\n", n);
-	for (t = tests_head; t; t = t->next) {
-		enum ws_result r;
-		void *ctx = NULL;
-		long long t0;
-
-		if (!selected(t, topo, argv + optind, argc - optind))
-			continue;
-		i++;
-		skip_reason[0] = '\0';
-		ws_log("%s: %s", t->name, t->desc);
-		t0 = ws_now_ms();
-		r = t->setup ? t->setup(&ctx) : WS_PASS;
-		if (r == WS_PASS) {
-			r = t->run(ctx);
-			if (t->cleanup)
-				t->cleanup(ctx);
-		}
-		switch (r) {
-		case WS_PASS:
-			printf("ok %d - %s (%.1f s)\n", i, t->name, (ws_now_ms() - t0) / 1000.0);
-			break;
-		case WS_SKIP:
-			printf("ok %d - %s # SKIP %s\n", i, t->name,
-			       skip_reason[0] ? skip_reason : "no reason given");
-			break;
-		default:
-			failed++;
-			printf("not ok %d - %s\n", i, t->name);
-			break;
-		}
-	}
-	return failed ? 1 : 0;
-}
-
 int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = WS_CTL_SOCK_PATH };
@@ -479,4 +385,79 @@ int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen)
 		return -1;
 	buf[n] = '\0';
 	return 0;
+}
+
+enum ws_up ws_loader_up(struct ws_loader *ld, const char *log, const char *args,
+			char *why, size_t len)
+{
+	char st[64];
+
+	ld->pid = 0;
+	if (ws_scx_state(st, sizeof(st)) < 0) {
+		snprintf(why, len, "kernel has no sched_ext (/sys/kernel/sched_ext/state missing)");
+		return WS_UP_SKIP;
+	}
+	if (strcmp(st, "disabled")) {
+		snprintf(why, len, "sched_ext is '%s', not disabled: another scheduler is attached",
+			 st);
+		return WS_UP_SKIP;
+	}
+	if (!ws_exists(bin_path)) {
+		snprintf(why, len, "%s is not built (set WS_SRC, or WS_OUT)", bin_path);
+		return WS_UP_SKIP;
+	}
+	snprintf(ld->log, sizeof(ld->log), "%s", log);
+	ld->dmesg_mark = ws_dmesg_mark();
+	ld->pid = ws_loader_start(log, args);
+	if (ld->pid > 0 && ws_loader_wait_attached(WS_ATTACH_MS))
+		return WS_UP;
+	ws_log("`wattsched %s` did not attach within %d s; the end of its output:",
+	       args, WS_ATTACH_MS / 1000);
+	ws_sh("tail -n 30 %s | sed 's/^/# /'", log);
+	ws_loader_stop(ld->pid, SIGKILL, 5000);
+	ld->pid = 0;
+	ws_scx_wait_state("disabled", 10000);
+	snprintf(why, len, "the loader did not attach");
+	return WS_UP_FAIL;
+}
+
+int ws_loader_down(struct ws_loader *ld, int sig)
+{
+	int st = -1;
+
+	if (ld->pid > 0)
+		st = ws_loader_stop(ld->pid, sig, sig == SIGKILL ? 5000 : 20000);
+	ld->pid = 0;
+	return ws_scx_wait_state("disabled", 10000) ? st : -1;
+}
+
+/* The online NUMA nodes, as a count, from sysfs; 1 without NUMA. */
+static int nr_nodes(void)
+{
+	char buf[64], *dash;
+
+	if (ws_read("/sys/devices/system/node/online", buf, sizeof(buf)) <= 0)
+		return 1;
+	dash = strchr(buf, '-');
+	return dash ? atoi(dash + 1) - atoi(buf) + 1 : 1;
+}
+
+bool ws_machine_fits(const char *machine, char *why, size_t len)
+{
+	int nodes = nr_nodes(), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char n0[64] = "", dist[64] = "";
+
+	ws_read("/sys/devices/system/node/node0/cpulist", n0, sizeof(n0));
+	ws_read("/sys/devices/system/node/node0/distance", dist, sizeof(dist));
+	if (!strcmp(machine, "numa") && nodes == 2 && cpus == 8 && !strcmp(n0, "0-3"))
+		return true;
+	if (!strcmp(machine, "numa4") && nodes == 4 && cpus == 8 && !strcmp(n0, "0-1") &&
+	    !strcmp(dist, "10 30 15 40"))
+		return true;
+	if (!strcmp(machine, "any"))
+		return true;
+	snprintf(why, len, "written for the '%s' VM of tests/run (see its topo_args); "
+		 "this machine has %d CPUs on %d nodes (node0: cpus %s, distances %s)",
+		 machine, cpus, nodes, n0[0] ? n0 : "-", dist[0] ? dist : "-");
+	return false;
 }

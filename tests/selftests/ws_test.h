@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * wstest.h - the VM test runner's registration and assertion API.
+ * ws_test.h - what the wattsched selftests share (ws_lib.c), and the
+ * fixture pieces every program uses on top of kselftest_harness.h:
  *
- * Each tests/vm/t_*.c file defines tests and registers them:
+ *	#include "kselftest_harness.h"
+ *	#include "ws_test.h"
  *
- *	static enum ws_result foo_run(void *ctx)
+ *	FIXTURE(loader) { struct ws_loader ld; };
+ *	FIXTURE_SETUP(loader)
  *	{
- *		WS_ASSERT(x == 1, "x is %d", x);
- *		return WS_PASS;
+ *		WS_NEED_MACHINE("numa");
+ *		WS_LOADER_UP(&self->ld, LOG, "run --interval 1");
  *	}
- *	WS_TEST(foo, "one-line description", "basic", NULL, foo_run, NULL);
+ *	FIXTURE_TEARDOWN(loader) { ws_loader_down(&self->ld, SIGINT); }
+ *	TEST_F_TIMEOUT(loader, attaches, WS_TEST_TIMEOUT) { ... ASSERT_TRUE(x) TH_LOG("..."); }
+ *	TEST_HARNESS_MAIN
  *
- * The third argument names the VM topology (boot) the test runs in; see
- * tests/run for the list.  setup may return WS_SKIP with a reason set by
- * ws_skip(); cleanup always runs when setup succeeded.  The runner emits
- * TAP version 13 and exits non-zero when any test failed.
+ * Tests run as root on a kernel with sched_ext, in a VM: tests/run boots
+ * one per machine shape and runs these through run_kselftest.sh.
  */
 #ifndef __WS_TEST_H
 #define __WS_TEST_H
@@ -24,48 +27,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum ws_result {
-	WS_PASS,
-	WS_FAIL,
-	WS_SKIP,
-};
-
-struct ws_test {
-	const char *name;
-	const char *desc;
-	const char *topo;
-	enum ws_result (*setup)(void **ctx);
-	enum ws_result (*run)(void *ctx);
-	void (*cleanup)(void *ctx);
-	struct ws_test *next;
-};
-
-void ws_test_register(struct ws_test *t);
-
-#define WS_TEST(_name, _desc, _topo, _setup, _run, _cleanup)		\
-	static struct ws_test __ws_test_##_name = {			\
-		.name = #_name, .desc = _desc, .topo = _topo,		\
-		.setup = _setup, .run = _run, .cleanup = _cleanup,	\
-	};								\
-	__attribute__((constructor)) static void __ws_reg_##_name(void) \
-	{								\
-		ws_test_register(&__ws_test_##_name);			\
-	}
-
 /* Diagnostics go out as TAP comments ("# ..."). */
 void ws_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#define WS_ASSERT(cond, fmt, ...)					\
-	do {								\
-		if (!(cond)) {						\
-			ws_log("%s:%d: assertion '%s' failed: " fmt,	\
-			       __FILE__, __LINE__, #cond, ##__VA_ARGS__); \
-			return WS_FAIL;					\
-		}							\
-	} while (0)
-
-/* Set the reason for a WS_SKIP result. */
-enum ws_result ws_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Paths in the guest: the source tree, and the build output tree. */
 const char *ws_src(void);
@@ -140,5 +103,61 @@ int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen);
 /* Lines of dmesg matching WARNING/BUG/Oops since the mark, and the mark. */
 int ws_dmesg_mark(void);
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
+
+/*
+ * Each test's timeout, for TEST_F_TIMEOUT: generous, since TCG runs the
+ * guest 10-50x slower than hardware; a hung test still ends.
+ */
+#define WS_TEST_TIMEOUT		900
+/* How long a loader may take to attach (TCG, an 8-CPU guest under load). */
+#define WS_ATTACH_MS		60000
+
+/* A loader the fixture started: its pid, log, and dmesg mark at start. */
+struct ws_loader {
+	pid_t pid;
+	int dmesg_mark;
+	char log[128];
+};
+
+enum ws_up {
+	WS_UP,		/* attached */
+	WS_UP_SKIP,	/* no sched_ext, another scheduler, or not built: why says */
+	WS_UP_FAIL,	/* started but did not attach; its log went out */
+};
+
+/* Start `wattsched ARGS` with output to LOG and wait for it to attach. */
+enum ws_up ws_loader_up(struct ws_loader *ld, const char *log, const char *args,
+			char *why, size_t len);
+/*
+ * Stop it with @sig (SIGKILL after 20 s) and reap it; its wait status, or
+ * -1 when it could not be reaped or sched_ext was not free 10 s later.
+ */
+int ws_loader_down(struct ws_loader *ld, int sig);
+
+/*
+ * Does this machine have the shape a test reasons about: "any", or "numa"
+ * or "numa4" as tests/run boots them (CPU numbering, nodes, distances)?
+ */
+bool ws_machine_fits(const char *machine, char *why, size_t len);
+
+#ifdef __KSELFTEST_HARNESS_H
+/* In FIXTURE_SETUP: skip, with the reason, on another machine. */
+#define WS_NEED_MACHINE(machine) do {					\
+	char __why[256];						\
+									\
+	if (!ws_machine_fits(machine, __why, sizeof(__why)))		\
+		SKIP(return, "%s", __why);				\
+} while (0)
+
+/* In FIXTURE_SETUP: the loader attached, or skip or fail saying why. */
+#define WS_LOADER_UP(ld, log, args) do {				\
+	char __why[256];						\
+	enum ws_up __up = ws_loader_up(ld, log, args, __why, sizeof(__why)); \
+									\
+	if (__up == WS_UP_SKIP)						\
+		SKIP(return, "%s", __why);				\
+	ASSERT_EQ(WS_UP, __up) TH_LOG("%s", __why);			\
+} while (0)
+#endif
 
 #endif /* __WS_TEST_H */

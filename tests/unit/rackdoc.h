@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rackdoc.h - rack documents for the fleet tests (tests/unit/test_fleet.c,
- * tests/vm/t_fleet.c), issued at a given time.
+ * tests/selftests/fleet.c), issued at a given time.
  *
  * Three hosts: @host with weight 2, min @min, max @max and policy @policy,
  * and h2, h3 with weight 1, min 100, max 1000.  With min 100 and max 1000
