@@ -28,7 +28,7 @@ endif
 .SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
-.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm demo bench soak fuzz check \
+.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm demo bench soak deb fuzz check \
 	install clean help
 
 ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
@@ -168,6 +168,9 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/bench --out $(O)
 
+deb: deps
+	$(Q)$(SRC)/scripts/deb --out $(O)
+
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/soak --out $(O) --minutes $(or $(SOAK_MIN),60)
@@ -200,6 +203,7 @@ help:
 	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
 	@echo '  soak       SOAK_MIN minutes (default 60) of load, cap steps, hotplug, module and'
 	@echo '             loader restarts in the numa VM; fails on a stall, an exit or a warning'
+	@echo '  deb        Debian packages wattsched and wattsched-telemetry-dkms (debhelper, dh-dkms) in O/deb/'
 	@echo '  check      the layout of user/ and bpf/ (scripts/check-layout), checkpatch on the module'
 	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
