@@ -57,6 +57,23 @@ static void stop(void)
 	log_loader();
 }
 
+/*
+ * A fixture whose setup empties the scratch directory and starts the loader
+ * with @args, and whose teardown stops it.
+ */
+#define FLEET_FIXTURE(name, args)					\
+	FIXTURE(name) {							\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR); \
+		WS_LOADER_UP(&ld, LOG, args);				\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		stop();							\
+	}
+
 static int status(char *buf, size_t len)
 {
 	return ws_sh_out(buf, len, "%s status --json", ws_wattsched());
@@ -85,19 +102,7 @@ static bool wait_status(char *buf, size_t len, const char *key, const char *valu
 }
 
 /* A loader steering every period; the scratch directory empty. */
-FIXTURE(rack_apply) {
-};
-
-FIXTURE_SETUP(rack_apply)
-{
-	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
-	WS_LOADER_UP(&ld, LOG, "run --interval 0");
-}
-
-FIXTURE_TEARDOWN(rack_apply)
-{
-	stop();
-}
+FLEET_FIXTURE(rack_apply, "run --interval 0")
 
 /*
  * rack apply sets this host's share (status says origin rack); bad, expired
@@ -174,20 +179,8 @@ TEST_F_TIMEOUT(rack_apply, fleet_rack_apply, WS_TEST_TIMEOUT)
 		TH_LOG("after 'cap 300': %s", buf);
 }
 
-/* Same, with a safe cap of 123 W. */
-FIXTURE(lease) {
-};
-
-FIXTURE_SETUP(lease)
-{
-	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
-	WS_LOADER_UP(&ld, LOG, "run --interval 0 --safe-cap-watts 123");
-}
-
-FIXTURE_TEARDOWN(lease)
-{
-	stop();
-}
+/* A loader with a safe cap of 123 W. */
+FLEET_FIXTURE(lease, "run --interval 0 --safe-cap-watts 123")
 
 /*
  * Apply a 25 s document (cap 900: share 400 W) with safe_cap_watts @safe,
@@ -226,20 +219,8 @@ TEST_F_TIMEOUT(lease, fleet_lease_expiry, WS_TEST_TIMEOUT)
 		TH_LOG("the loader did not log the switch");
 }
 
-/* Same, and a metrics file. */
-FIXTURE(clock_step) {
-};
-
-FIXTURE_SETUP(clock_step)
-{
-	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
-	WS_LOADER_UP(&ld, LOG, "run --interval 0 --safe-cap-watts 123 --metrics-file " PROM);
-}
-
-FIXTURE_TEARDOWN(clock_step)
-{
-	stop();
-}
+/* A loader with a safe cap of 123 W and a metrics file. */
+FLEET_FIXTURE(clock_step, "run --interval 0 --safe-cap-watts 123 --metrics-file " PROM)
 
 static long long metric(const char *text, const char *series);
 
@@ -351,19 +332,7 @@ TEST_F_TIMEOUT(rack_dir, fleet_rack_dir, WS_TEST_TIMEOUT)
 }
 
 /* A loader writing the metrics file. */
-FIXTURE(metrics) {
-};
-
-FIXTURE_SETUP(metrics)
-{
-	ASSERT_EQ(0, prepare(true)) TH_LOG("cannot prepare " DIR);
-	WS_LOADER_UP(&ld, LOG, "run --interval 0 --metrics-file " PROM);
-}
-
-FIXTURE_TEARDOWN(metrics)
-{
-	stop();
-}
+FLEET_FIXTURE(metrics, "run --interval 0 --metrics-file " PROM)
 
 static long long metric(const char *text, const char *series)
 {

@@ -14,45 +14,26 @@
 # WS_ALLOW_INSTALL=1: this test installs packages system-wide.
 set -u
 
-echo "TAP version 13"
-skip() { echo "1..0 # SKIP $*"; exit 4; }
-[ "$(cat /proc/1/comm)" = systemd ] || skip "PID 1 is $(cat /proc/1/comm), not systemd"
-[ "${WS_ALLOW_INSTALL:-}" = 1 ] || skip "installs packages system-wide: set WS_ALLOW_INSTALL=1"
-[ -d /sys/kernel/sched_ext ] || skip "the kernel has no sched_ext"
-command -v dkms >/dev/null || skip "no dkms"
+. "$(dirname "$0")/ws_lib.sh"
+ktap_print_header
+ws_need_install "installs packages"
+command -v dkms >/dev/null || ws_skip_all "no dkms"
 dir=${WS_DEB_DIR:-}
 set -- "$dir"/wattsched_*.deb "$dir"/wattsched-telemetry-dkms_*.deb
-[ -n "$dir" ] && [ -r "$1" ] && [ -r "$2" ] || skip "no packages in WS_DEB_DIR='$dir' (make deb)"
+[ -n "$dir" ] && [ -r "$1" ] && [ -r "$2" ] || ws_skip_all "no packages in WS_DEB_DIR='$dir' (make deb)"
 debs=("$@")
 
 unit=wattsched kver=$(uname -r)
-nr=0 failed=0
-ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
-not_ok() { nr=$((nr + 1)); failed=$((failed + 1)); echo "not ok $nr - $*"; }
-note() { sed 's/^/# /'; }
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt $end ] || return 1
-		sleep 0.5
-	done
-}
-attached() {
-	[ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = enabled ] &&
-		[ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = wattsched ]
-}
-detached() { [ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = disabled ]; }
 
-echo "1..6"
+ktap_set_plan 6
 
 # 1: both install; DKMS builds and installs the module for this kernel
 if dpkg -i "${debs[@]}" >/tmp/dpkg.log 2>&1 &&
    dkms status -k "$kver" wattsched-telemetry 2>/dev/null | grep -q ': installed' &&
    modinfo -k "$kver" -F filename wattsched_telemetry 2>/dev/null | grep -q '/updates/dkms/'; then
-	ok "dpkg -i $(basename "${debs[0]}") $(basename "${debs[1]}"): DKMS built wattsched_telemetry for $kver"
+	ktap_test_pass "dpkg -i $(basename "${debs[0]}") $(basename "${debs[1]}"): DKMS built wattsched_telemetry for $kver"
 else
-	not_ok "dpkg -i of both packages, DKMS building the module for $kver"
+	ktap_test_fail "dpkg -i of both packages, DKMS building the module for $kver"
 	{ tail -n 30 /tmp/dpkg.log; dkms status 2>&1; } | note
 fi
 
@@ -60,9 +41,9 @@ fi
 if modprobe wattsched_telemetry &&
    grep -q "$(dpkg-query -W -f '${Version}' wattsched-telemetry-dkms | cut -d+ -f1)" \
 	/sys/kernel/debug/wattsched/version 2>/dev/null; then
-	ok "modprobe wattsched_telemetry: $(head -n 2 /sys/kernel/debug/wattsched/version | tr '\n' ' ')"
+	ktap_test_pass "modprobe wattsched_telemetry: $(head -n 2 /sys/kernel/debug/wattsched/version | tr '\n' ' ')"
 else
-	not_ok "modprobe wattsched_telemetry of the DKMS build"
+	ktap_test_fail "modprobe wattsched_telemetry of the DKMS build"
 	{ dmesg | tail -n 5; ls /sys/kernel/debug/wattsched; } 2>&1 | note
 fi
 
@@ -72,9 +53,9 @@ if [ -x /usr/sbin/wattsched ] && [ -r /usr/share/man/man8/wattsched.8.gz ] &&
    [ -r /usr/share/wattsched/rack-example.json ] &&
    [ "$(systemctl show -P FragmentPath $unit)" = /usr/lib/systemd/system/$unit.service ] &&
    [ "$(systemctl is-enabled $unit 2>/dev/null)" = disabled ]; then
-	ok "wattsched: /usr/sbin/wattsched, man page, completion, examples; the unit installed, not enabled"
+	ktap_test_pass "wattsched: /usr/sbin/wattsched, man page, completion, examples; the unit installed, not enabled"
 else
-	not_ok "wattsched: binary, man page, completion, examples, unit (disabled)"
+	ktap_test_fail "wattsched: binary, man page, completion, examples, unit (disabled)"
 	{ dpkg -L wattsched; systemctl is-enabled $unit; } 2>&1 | note
 fi
 
@@ -82,17 +63,17 @@ fi
 if systemctl start $unit && wait_for 60 attached && systemctl is-active -q $unit &&
    wait_for 20 test -S /run/wattsched/control.sock &&
    /usr/sbin/wattsched status --json | grep -q '"attached":true'; then
-	ok "systemctl start: attached, status answers"
+	ktap_test_pass "systemctl start: attached, status answers"
 else
-	not_ok "systemctl start of the packaged unit: attached, status answers"
+	ktap_test_fail "systemctl start of the packaged unit: attached, status answers"
 	journalctl -b -u $unit --no-pager -n 20 2>&1 | note
 fi
 
 # 5: stop: back on EEVDF
 if systemctl stop $unit && wait_for 30 detached; then
-	ok "systemctl stop: sched_ext disabled (EEVDF)"
+	ktap_test_pass "systemctl stop: sched_ext disabled (EEVDF)"
 else
-	not_ok "systemctl stop: sched_ext disabled"
+	ktap_test_fail "systemctl stop: sched_ext disabled"
 fi
 
 # 6: purge removes the module DKMS built, the unit and the binary
@@ -100,10 +81,10 @@ rmmod wattsched_telemetry 2>/dev/null
 if dpkg --purge wattsched wattsched-telemetry-dkms >/tmp/purge.log 2>&1 &&
    ! modinfo -k "$kver" wattsched_telemetry >/dev/null 2>&1 && [ ! -e /usr/sbin/wattsched ] &&
    [ ! -e /usr/lib/systemd/system/$unit.service ] && [ ! -d /usr/src/wattsched-telemetry-0.1.0 ]; then
-	ok "dpkg --purge: the module, the unit and the binary are gone"
+	ktap_test_pass "dpkg --purge: the module, the unit and the binary are gone"
 else
-	not_ok "dpkg --purge leaves nothing behind"
+	ktap_test_fail "dpkg --purge leaves nothing behind"
 	{ tail -n 20 /tmp/purge.log; modinfo -k "$kver" -F filename wattsched_telemetry; } 2>&1 | note
 fi
 
-[ $failed = 0 ]
+ktap_finished

@@ -19,36 +19,16 @@
 # throwaway systemd guest).
 set -u
 
-echo "TAP version 13"
-skip() { echo "1..0 # SKIP $*"; exit 4; }
-[ "$(cat /proc/1/comm)" = systemd ] || skip "PID 1 is $(cat /proc/1/comm), not systemd"
-[ "${WS_ALLOW_INSTALL:-}" = 1 ] || skip "installs wattsched system-wide: set WS_ALLOW_INSTALL=1"
-[ -d /sys/kernel/sched_ext ] || skip "the kernel has no sched_ext"
+. "$(dirname "$0")/ws_lib.sh"
+ktap_print_header
+ws_need_install "installs wattsched"
 
 src=${WS_SRC:?WS_SRC not set}
 out=${WS_OUT:-$src}
 unit=wattsched
 prom_dir=/var/lib/node_exporter/textfile
 prom=$prom_dir/wattsched.prom
-nr=0 failed=0
 
-ok() { nr=$((nr + 1)); echo "ok $nr - $*"; }
-not_ok() { nr=$((nr + 1)); failed=$((failed + 1)); echo "not ok $nr - $*"; }
-note() { sed 's/^/# /'; }
-
-# wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds.
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt $end ] || return 1
-		sleep 0.5
-	done
-}
-
-scx_state() { cat /sys/kernel/sched_ext/state 2>/dev/null; }
-attached() { [ "$(scx_state)" = enabled ] && [ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = wattsched ]; }
-detached() { [ "$(scx_state)" = disabled ]; }
 main_pid() { systemctl show -P MainPID $unit; }
 restarted_from() { local p; p=$(main_pid); [ "$p" != 0 ] && [ "$p" != "$1" ] && attached; }
 status_json() { /usr/local/sbin/wattsched status --json 2>&1; }
@@ -57,15 +37,15 @@ json_has() { case $1 in *"\"$2\":$3"[,\}]*) return 0 ;; esac; return 1; }
 # the unit's story so far, for a failure's diagnostics
 unit_log() { journalctl -b -u $unit --no-pager -n 30 2>&1 | note; }
 
-echo "1..7"
+ktap_set_plan 7
 
 # 1: make install, as the README says (the build itself is the host's)
 if make -s -C "$src" O="$out" WS_INSIDE=1 KSRC="${WS_KSRC:-}" install >/tmp/install.log 2>&1 &&
    systemctl daemon-reload &&
    [ "$(systemctl show -P FragmentPath $unit)" = /usr/local/lib/systemd/system/$unit.service ]; then
-	ok "make install puts the unit where systemd finds it"
+	ktap_test_pass "make install puts the unit where systemd finds it"
 else
-	not_ok "make install puts the unit where systemd finds it"
+	ktap_test_fail "make install puts the unit where systemd finds it"
 	note </tmp/install.log
 	systemctl show -P FragmentPath $unit | note
 fi
@@ -83,9 +63,9 @@ systemctl daemon-reload
 
 # 2: it starts and attaches
 if systemctl start $unit && wait_for 60 attached && systemctl is-active -q $unit; then
-	ok "systemctl start: active, sched_ext enabled with ops wattsched"
+	ktap_test_pass "systemctl start: active, sched_ext enabled with ops wattsched"
 else
-	not_ok "systemctl start: active, sched_ext enabled with ops wattsched (state $(scx_state))"
+	ktap_test_fail "systemctl start: active, sched_ext enabled with ops wattsched (state $(scx_state))"
 	unit_log
 fi
 
@@ -93,9 +73,9 @@ fi
 if wait_for 20 test -S /run/wattsched/control.sock &&
    /usr/local/sbin/wattsched cap 200 >/tmp/cap.log 2>&1 &&
    json_has "$(status_json)" cap_watts 200; then
-	ok "control socket: cap 200 taken, status --json says so"
+	ktap_test_pass "control socket: cap 200 taken, status --json says so"
 else
-	not_ok "control socket: cap 200 taken, status --json says so"
+	ktap_test_fail "control socket: cap 200 taken, status --json says so"
 	{ cat /tmp/cap.log; status_json; ls -la /run/wattsched; } 2>&1 | note
 	unit_log
 fi
@@ -104,9 +84,9 @@ fi
 if wait_for 20 test -s $prom &&
    setpriv --reuid=65534 --regid=65534 --clear-groups cat $prom >/tmp/prom.txt 2>&1 &&
    grep -q '^wattsched_cap_watts 200' /tmp/prom.txt; then
-	ok "metrics file $(stat -c '%a %U' $prom), read by uid 65534: cap 200"
+	ktap_test_pass "metrics file $(stat -c '%a %U' $prom), read by uid 65534: cap 200"
 else
-	not_ok "metrics file readable by uid 65534 with the cap"
+	ktap_test_fail "metrics file readable by uid 65534 with the cap"
 	{ ls -la $prom_dir; head -n 5 /tmp/prom.txt; } 2>&1 | note
 	unit_log
 fi
@@ -116,9 +96,9 @@ pid=$(main_pid)
 kill -9 "$pid"
 if wait_for 60 restarted_from "$pid" && wait_for 20 test -S /run/wattsched/control.sock &&
    st=$(status_json) && json_has "$st" cap_watts 200 && json_has "$st" intent_source '"restored"'; then
-	ok "kill -9 of pid $pid: restarted as pid $(main_pid) (NRestarts $(systemctl show -P NRestarts $unit)), cap 200 restored"
+	ktap_test_pass "kill -9 of pid $pid: restarted as pid $(main_pid) (NRestarts $(systemctl show -P NRestarts $unit)), cap 200 restored"
 else
-	not_ok "kill -9 of pid $pid: restarted with the cap restored"
+	ktap_test_fail "kill -9 of pid $pid: restarted with the cap restored"
 	{ echo "main pid $(main_pid), sched_ext $(scx_state)"; status_json; } | note
 	unit_log
 fi
@@ -127,19 +107,19 @@ fi
 was=$(systemctl is-active $unit)
 if [ "$was" = active ] && systemctl stop $unit && wait_for 30 detached &&
    [ ! -e /sys/kernel/sched_ext/root/ops ] && [ "$(systemctl show -P Result $unit)" = success ]; then
-	ok "systemctl stop: sched_ext disabled (EEVDF), result success"
+	ktap_test_pass "systemctl stop: sched_ext disabled (EEVDF), result success"
 else
-	not_ok "systemctl stop of an active unit ($was): sched_ext disabled (EEVDF), result success (state $(scx_state), result $(systemctl show -P Result $unit))"
+	ktap_test_fail "systemctl stop of an active unit ($was): sched_ext disabled (EEVDF), result success (state $(scx_state), result $(systemctl show -P Result $unit))"
 	unit_log
 fi
 
 # 7: nothing on the way said the kernel ended the scheduler
 if ! journalctl -b -u $unit --no-pager 2>/dev/null | grep -q 'the kernel ended the scheduler' &&
    ! dmesg | grep -qE 'sched_ext: .*(error|stall|runnable task)'; then
-	ok "no scheduler error in the unit's journal or dmesg"
+	ktap_test_pass "no scheduler error in the unit's journal or dmesg"
 else
-	not_ok "no scheduler error in the unit's journal or dmesg"
+	ktap_test_fail "no scheduler error in the unit's journal or dmesg"
 	{ journalctl -b -u $unit --no-pager | grep -i 'ended'; dmesg | grep sched_ext; } 2>&1 | note
 fi
 
-[ $failed = 0 ]
+ktap_finished

@@ -279,6 +279,18 @@ static const char *topo_prepare(void)
 	return NULL;
 }
 
+/* A fixture's setup: @machine, its topology read, and the loader attached. */
+static void topo_up(struct __test_metadata *_metadata, const char *machine)
+{
+	const char *why;
+
+	WS_NEED_MACHINE(machine);
+	why = topo_prepare();
+	if (why)
+		SKIP(return, "%s", why);
+	WS_LOADER_UP(&tc.ld, LOG, "run --interval 1");
+}
+
 static void topo_down(void)
 {
 	kill_kids();
@@ -292,13 +304,7 @@ FIXTURE(topo) {
 
 FIXTURE_SETUP(topo)
 {
-	const char *why;
-
-	WS_NEED_MACHINE("numa");
-	why = topo_prepare();
-	if (why)
-		SKIP(return, "%s", why);
-	WS_LOADER_UP(&tc.ld, LOG, "run --interval 1");
+	topo_up(_metadata, "numa");
 }
 
 FIXTURE_TEARDOWN(topo)
@@ -1069,13 +1075,7 @@ FIXTURE(numa4) {
 
 FIXTURE_SETUP(numa4)
 {
-	const char *why;
-
-	WS_NEED_MACHINE("numa4");
-	why = topo_prepare();
-	if (why)
-		SKIP(return, "%s", why);
-	WS_LOADER_UP(&tc.ld, LOG, "run --interval 1");
+	topo_up(_metadata, "numa4");
 }
 
 FIXTURE_TEARDOWN(numa4)
