@@ -11,11 +11,22 @@ MAKEFLAGS += --no-builtin-rules
 .SUFFIXES:
 
 SRC := $(CURDIR)
-O ?= $(SRC)
-override O := $(abspath $(O))
-
 WS_CACHE ?= $(or $(WATTSCHED_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/wattsched)
 -include $(WS_CACHE)/env
+
+# make ... KVER=X: build and test against another kernel that `make deps
+# KVERS=...` installed (scripts/lib.sh checks it is one), with its own
+# linux-source tree, into kernels/X/ unless O says otherwise.
+ifeq ($(origin KVER),command line)
+ifneq ($(KVER),$(WS_KVER))
+O ?= $(SRC)/kernels/$(KVER)
+WS_KSRC := /usr/src/linux-source-$(shell echo '$(KVER)' | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
+WS_KVER := $(KVER)
+endif
+export KVER
+endif
+O ?= $(SRC)
+override O := $(abspath $(O))
 
 ifeq ($(V),1)
 Q :=

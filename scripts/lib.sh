@@ -4,13 +4,30 @@
 
 WS_CACHE=${WATTSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wattsched}
 
+# 7.3 from 7.3.4+deb13-amd64: the linux-source-X.Y package of a kernel.
+kernel_mm() {
+	printf '%s\n' "$1" | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p'
+}
+
 # Load what scripts/deps recorded; fail with a hint when it has not run.
+# KVER in the environment (make ... KVER=X) picks another of the kernels
+# `make deps KVERS=...` installed (WS_KVERS) instead of the default.
 ws_load_env() {
 	if [ ! -r "$WS_CACHE/env" ]; then
 		echo "wattsched: dependencies missing; run 'make deps' first" >&2
 		return 1
 	fi
 	. "$WS_CACHE/env"
+	if [ -n "${KVER:-}" ] && [ "$KVER" != "$WS_KVER" ]; then
+		case " ${WS_KVERS:-$WS_KVER} " in
+		*" $KVER "*) ;;
+		*)	echo "wattsched: kernel '$KVER' is not installed; installed: ${WS_KVERS:-$WS_KVER}" \
+				"(make deps KVERS=\"...\" installs more)" >&2
+			return 1 ;;
+		esac
+		WS_KVER=$KVER
+		WS_KSRC=/usr/src/linux-source-$(kernel_mm "$KVER")
+	fi
 }
 
 newest_kver() {
