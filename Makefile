@@ -39,7 +39,7 @@ endif
 .SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
-.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm demo bench soak deb fuzz check \
+.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm test-deb demo bench soak deb fuzz check \
 	install clean help
 
 ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
@@ -182,6 +182,10 @@ bench: deps
 deb: deps
 	$(Q)$(SRC)/scripts/deb --out $(O)
 
+test-deb: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/tests/run --out $(O) --vm-only --topo packages
+
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/soak --out $(O) --minutes $(or $(SOAK_MIN),60)
@@ -215,6 +219,7 @@ help:
 	@echo '  soak       SOAK_MIN minutes (default 60) of load, cap steps, hotplug, module and'
 	@echo '             loader restarts in the numa VM; fails on a stall, an exit or a warning'
 	@echo '  deb        Debian packages wattsched and wattsched-telemetry-dkms (debhelper, dh-dkms) in O/deb/'
+	@echo '  test-deb   build them and install them in a systemd VM: DKMS, the unit, purge (~15 min)'
 	@echo '  check      the layout of user/ and bpf/ (scripts/check-layout), checkpatch on the module'
 	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
