@@ -20,7 +20,7 @@ WS_CACHE ?= $(or $(WATTSCHED_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/watts
 ifeq ($(origin KVER),command line)
 ifneq ($(KVER),$(WS_KVER))
 O ?= $(SRC)/kernels/$(KVER)
-WS_KSRC := /usr/src/linux-source-$(shell echo '$(KVER)' | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
+WS_KSRC := /usr/src/linux-source-$(shell . $(SRC)/scripts/lib.sh && kernel_mm '$(KVER)')
 WS_KVER := $(KVER)
 endif
 export KVER

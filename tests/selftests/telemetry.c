@@ -74,11 +74,8 @@ static const char *tm_unusable(void)
 	return NULL;
 }
 
-/* The module loaded with no parameters (in the numa VM: its PCIe ports). */
-FIXTURE(module) {
-};
-
-FIXTURE_SETUP(module)
+/* A fixture's setup: the numa VM, and the module loaded with @args. */
+static void tm_up(struct __test_metadata *_metadata, const char *args)
 {
 	const char *why;
 
@@ -86,7 +83,17 @@ FIXTURE_SETUP(module)
 	why = tm_unusable();
 	if (why)
 		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ws_sh("insmod %s", ws_kmod())) TH_LOG("insmod %s failed", ws_kmod());
+	ASSERT_EQ(0, ws_sh("insmod %s %s", ws_kmod(), args))
+		TH_LOG("insmod %s %s failed", ws_kmod(), args);
+}
+
+/* The module loaded with no parameters (in the numa VM: its PCIe ports). */
+FIXTURE(module) {
+};
+
+FIXTURE_SETUP(module)
+{
+	tm_up(_metadata, "");
 }
 
 FIXTURE_TEARDOWN(module)
@@ -100,14 +107,7 @@ FIXTURE(inject) {
 
 FIXTURE_SETUP(inject)
 {
-	const char *why;
-
-	WS_NEED_MACHINE("numa");
-	why = tm_unusable();
-	if (why)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ws_sh("insmod %s inject=1", ws_kmod())) TH_LOG("insmod %s inject=1 failed",
-								       ws_kmod());
+	tm_up(_metadata, "inject=1");
 }
 
 FIXTURE_TEARDOWN(inject)
