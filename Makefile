@@ -122,15 +122,21 @@ $(WATTSCHED): $(USER_OBJS)
 # Kbuild builds in the directory it is given; for O= builds, mirror the
 # sources there as symlinks.
 KMOD_DIR := $(O)/kmod
+# A kernel from a newer release (sid's, built with a newer gcc than this
+# root has) gets the root's gcc: kbuild accepts it for an external module.
+KERNEL_CC := $(shell sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' $(KDIR)/.config 2>/dev/null)
+KMOD_CC := $(if $(KERNEL_CC),$(if $(shell command -v $(KERNEL_CC)),,$(CC)))
 kmod:
 ifneq ($(O),$(SRC))
 	$(Q)mkdir -p $(KMOD_DIR) && for f in $(SRC)/kmod/*.c $(SRC)/kmod/*.h $(SRC)/kmod/Kbuild; do \
 		[ -e "$$f" ] && ln -sf "$$f" $(KMOD_DIR)/; done; true
 endif
 	$(call msg,KBUILD,$(KMOD_DIR))
+	$(if $(KMOD_CC),@echo "  note     $(KVER) was built by $(KERNEL_CC) (not in this root): module built by $(KMOD_CC)")
 	@# Our O= must not reach kbuild, where it means the kernel's output tree.
 	$(Q)env -u MAKEFLAGS -u MAKEOVERRIDES -u MFLAGS $(MAKE) --no-print-directory -C $(KDIR) \
-		M=$(KMOD_DIR) WS_INCLUDE=$(SRC)/include $(if $(filter 1,$(V)),V=1) modules
+		M=$(KMOD_DIR) WS_INCLUDE=$(SRC)/include $(if $(KMOD_CC),CC=$(KMOD_CC)) \
+		$(if $(filter 1,$(V)),V=1) modules
 
 # -- tests ------------------------------------------------------------------
 include $(SRC)/tests/tests.mk
