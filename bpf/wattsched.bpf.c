@@ -552,7 +552,11 @@ static __always_inline u64 cgroup_rule(void *map, struct cgroup *cgrp, u64 limit
 
 	if (!cgrp)
 		return val;
-	bpf_rcu_read_lock();
+	/*
+	 * @cgrp is trusted (acquired), so bpf_cgroup_ancestor() needs no RCU
+	 * section here; and an explicit one would, on 7.2's verifier, leave
+	 * the caller's RCU-read cpumask kptrs untrusted after it ends.
+	 */
 	bpf_for(level, 0, WS_CGRP_MAX_DEPTH) {
 		struct cgroup *anc;
 		u64 id, *v;
@@ -571,7 +575,6 @@ static __always_inline u64 cgroup_rule(void *map, struct cgroup *cgrp, u64 limit
 			break;
 		}
 	}
-	bpf_rcu_read_unlock();
 	return val;
 }
 
