@@ -39,7 +39,8 @@ endif
 .SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
-.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm test-deb demo bench soak deb fuzz check \
+.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm test-deb demo bench bench-thermal soak deb \
+	fuzz check \
 	install clean help
 
 ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
@@ -185,6 +186,10 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/bench --out $(O)
 
+bench-thermal: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/scripts/bench-thermal --out $(O)
+
 deb: deps
 	$(Q)$(SRC)/scripts/deb --out $(O)
 
@@ -222,6 +227,7 @@ help:
 	@echo '  test-vm    VM tests only'
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
 	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
+	@echo '  bench-thermal  hot-core reaction time, text path vs kfunc path, one VM boot'
 	@echo '  soak       SOAK_MIN minutes (default 60) of load, cap steps, hotplug, module and'
 	@echo '             loader restarts in the numa VM; fails on a stall, an exit or a warning'
 	@echo '  deb        Debian packages wattsched and wattsched-telemetry-dkms (debhelper, dh-dkms) in O/deb/'

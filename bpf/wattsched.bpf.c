@@ -38,7 +38,9 @@
  * the batch duty cycle.  The budget (struct ws_budget) carries the cap in
  * force and two CPU masks: the CPUs new work may use (power cap,
  * compaction) and the CPUs too hot to take new work.  CPUs outside them
- * still run the tasks that can run nowhere else, so no task stalls.
+ * still run the tasks that can run nowhere else, so no task stalls.  When
+ * the telemetry module was loaded before the scheduler, BPF reads its
+ * kfuncs and decides which CPUs are too hot itself (the kfunc path).
  *
  * Faults.  Any inconsistency ends the scheduler through scx_bpf_error();
  * the kernel then returns every task to EEVDF, and the exit reason reaches
@@ -51,6 +53,7 @@
 #include <scx/common.bpf.h>
 
 #include "wattsched.h"
+#include "wattsched_telemetry.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -59,6 +62,10 @@ const volatile __u32 nr_cpus = 1;
 const volatile __u32 nr_llcs = 1;
 const volatile __u32 nr_nodes = 1;
 const volatile __u64 slice_ns = 5000000ULL;
+/* The loader's thermal rules (struct ws_thermal_cfg), for the kfunc path. */
+const volatile __s32 hot_limit_mc = 100000;
+const volatile __s32 hot_margin_mc = 5000;
+const volatile __s32 hot_hyst_mc = 5000;
 const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
 const volatile __s32 smt_sibling[WS_MAX_CPUS];	/* another thread of the core, or -1 */
 const volatile __u32 llc_node[WS_MAX_LLCS];
@@ -89,6 +96,8 @@ __u64 vtime_now;
  */
 __u64 cpu_vnow[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
+/* Moves on every rebuild of the usable mask, whatever caused it. */
+__u32 usable_gen;
 __u32 usable_cur;
 /* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
 __u8 llc_live[2][WS_MAX_LLCS];
@@ -128,6 +137,14 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } ws_stats SEC(".maps");
+
+/* Heat from the telemetry module's kfuncs (struct ws_heat); only BPF writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct ws_heat);
+} ws_heat SEC(".maps");
 
 /*
  * Per CPU: time run by affinity-bound tasks, and by those of them that may
@@ -424,6 +441,94 @@ static __always_inline u64 waiter_vtime(struct task_struct *head, u64 run_start)
 	return vtime_before(limit, head->scx.dsq_vtime) ? limit : head->scx.dsq_vtime;
 }
 
+/* ---- heat from the telemetry module (the kfunc path) -------------------- */
+
+/*
+ * The module's kfuncs, resolved when the scheduler loads with the module
+ * there; without it they stay NULL and the loader's text path (the
+ * budget's avoid mask) is the only source of heat.  A loaded scheduler
+ * holds the module: rmmod fails with EBUSY until it ends.
+ */
+extern u32 wattsched_tm_gen(void) __ksym __weak;
+extern s32 wattsched_tm_cpu_temp_mc(s32 cpu) __ksym __weak;
+extern s32 wattsched_tm_cpu_limit_mc(s32 cpu) __ksym __weak;
+
+/* Each CPU's headroom below its limit in the last heat_step(), m°C. */
+s32 heat_headroom[WS_MAX_CPUS];
+/* The module's generation heat_step() last derived from (also in ws_heat). */
+u32 heat_seen_gen = ~0U;
+/*
+ * heat_step()'s CPUs not hot, and the most headroom among the hot ones:
+ * globals, not locals, so that the verifier sees the loop converge.
+ */
+u32 heat_cool;
+s32 heat_best;
+
+static __always_inline bool heat_live(void)
+{
+	return bpf_ksym_exists(wattsched_tm_gen) && bpf_ksym_exists(wattsched_tm_cpu_temp_mc) &&
+	       bpf_ksym_exists(wattsched_tm_cpu_limit_mc);
+}
+
+static __always_inline struct ws_heat *get_heat(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ws_heat, &zero);
+}
+
+/* Has a reading changed since heat_step() last looked?  One kfunc call. */
+static __always_inline bool heat_moved(void)
+{
+	return heat_live() && wattsched_tm_gen() != heat_seen_gen;
+}
+
+/*
+ * Derive the hot CPUs from the module's readings, by ws_thermal_step()'s
+ * rules: hot at limit - margin, cool again below that less the hysteresis;
+ * a CPU with no reading is never hot.  Never every CPU: when all are hot,
+ * those within WS_HOT_BAND_MC of the most headroom are not (the loader's
+ * ws_budget_step() rule; it keeps a cap's CPUs off the hot ones).
+ */
+static void heat_step(struct ws_heat *h)
+{
+	s32 cpu, t, limit, hot_at;
+	bool was, is;
+
+	heat_seen_gen = h->gen = wattsched_tm_gen();
+	heat_cool = 0;
+	heat_best = -0x3fffffff;
+	bpf_for(cpu, 0, nr_cpus) {
+		if (cpu >= WS_MAX_CPUS)
+			break;
+		t = wattsched_tm_cpu_temp_mc(cpu);
+		limit = wattsched_tm_cpu_limit_mc(cpu) ?: hot_limit_mc;
+		was = ws_cpu_test(h->hot, cpu);
+		is = false;
+		heat_headroom[cpu] = 0x3fffffff;
+		if (t != WS_TELEMETRY_TEMP_UNKNOWN) {
+			hot_at = limit - hot_margin_mc;
+			is = was ? t >= hot_at - hot_hyst_mc : t >= hot_at;
+			heat_headroom[cpu] = limit - t;
+		}
+		if (is != was)
+			h->hot[(cpu / 64) & (WS_CPU_WORDS - 1)] ^= 1ULL << (cpu % 64);
+		if (!is)
+			heat_cool++;
+		else if (heat_headroom[cpu] > heat_best)
+			heat_best = heat_headroom[cpu];
+	}
+	if (!heat_cool) {
+		bpf_for(cpu, 0, nr_cpus) {
+			if (cpu >= WS_MAX_CPUS)
+				break;
+			if (heat_headroom[cpu] >= heat_best - WS_HOT_BAND_MC)
+				h->hot[(cpu / 64) & (WS_CPU_WORDS - 1)] &= ~(1ULL << (cpu % 64));
+		}
+	}
+	stat_inc(WS_STAT_heat_rebuilds);
+}
+
 /* ---- the usable CPUs (budget: active and not too hot) ------------------- */
 
 /* A whole copy of the budget's masks, taken under its lock; NULL when there is none. */
@@ -454,9 +559,10 @@ static void kick_all(void)
 }
 
 /*
- * Bring the usable mask (active and not too hot) in line with the budget.
- * Whoever sees a new generation first rebuilds the spare buffer and
- * publishes it; the others keep using the current one meanwhile.  Then
+ * Bring the usable mask (active and not too hot) in line with the budget
+ * and, on the kfunc path, with the module's readings (heat_step()).
+ * Whoever sees a new generation of either first rebuilds the spare buffer
+ * and publishes it; the others keep using the current one meanwhile.  Then
  * every CPU is kicked, so that tasks queued under the old mask are
  * re-placed at once (requeue_after_change()).
  */
@@ -465,10 +571,11 @@ static void refresh_usable(void)
 	struct ws_budget *b = get_budget();
 	struct bpf_cpumask *spare;
 	struct budget_copy *c;
+	struct ws_heat *h;
 	u32 next, weight = 0;
 	s32 cpu;
 
-	if (!b || likely(b->gen == applied_gen))
+	if (!b || (likely(b->gen == applied_gen) && !heat_moved()))
 		return;
 	if (__sync_val_compare_and_swap(&usable_busy, 0, 1))
 		return;
@@ -476,8 +583,11 @@ static void refresh_usable(void)
 	next = usable_cur ^ 1;
 	spare = slot_mask(&usable_masks, next);
 	c = copy_budget(b);
+	h = heat_live() ? get_heat() : NULL;
 	if (!spare || !c)
 		goto unlock;
+	if (h && heat_moved())
+		heat_step(h);
 	bpf_cpumask_clear(spare);
 	bpf_for(cpu, 0, WS_MAX_LLCS)
 		llc_live[next & 1][cpu] = 0;
@@ -486,7 +596,7 @@ static void refresh_usable(void)
 			break;
 		if (c->nr_active && !ws_cpu_test(c->active, cpu))
 			continue;
-		if (ws_cpu_test(c->avoid, cpu))
+		if (ws_cpu_test(c->avoid, cpu) || (h && ws_cpu_test(h->hot, cpu)))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
 		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
@@ -495,6 +605,7 @@ static void refresh_usable(void)
 	usable_cur = next;
 	usable_weight = weight;
 	applied_gen = c->gen;
+	usable_gen++;
 	kick_all();
 unlock:
 	__sync_lock_test_and_set(&usable_busy, 0);
@@ -839,11 +950,13 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 static __always_inline void count_avoided_hot(s32 prev_cpu, const struct cpumask *cand)
 {
 	struct ws_budget *b;
+	struct ws_heat *h;
 
 	if (!cpu_valid(prev_cpu) || bpf_cpumask_test_cpu(prev_cpu, cand))
 		return;
 	b = get_budget();
-	if (b && ws_cpu_test(b->avoid_mask, prev_cpu))
+	h = heat_live() ? get_heat() : NULL;
+	if ((b && ws_cpu_test(b->avoid_mask, prev_cpu)) || (h && ws_cpu_test(h->hot, prev_cpu)))
 		stat_inc(WS_STAT_avoided_hot);
 }
 
@@ -1291,7 +1404,7 @@ static u32 requeue_queue(u64 dsq, const struct cpumask *usable, struct bpf_cpuma
  */
 static void requeue_after_change(void)
 {
-	u32 gen = applied_gen, done = requeued_gen, i;
+	u32 gen = usable_gen, done = requeued_gen, i;
 	const struct cpumask *usable;
 	struct bpf_cpumask *tmp;
 
@@ -1537,6 +1650,7 @@ static s32 create_masks(void)
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 {
+	struct ws_heat *heat;
 	struct bpf_cpumask *m;
 	s32 cpu, ret;
 
@@ -1551,6 +1665,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 		ret = create_masks();
 	if (ret)
 		return ret;
+	heat = get_heat();
+	if (heat)
+		heat->live = heat_live();
 
 	bpf_rcu_read_lock();
 	bpf_for(cpu, 0, nr_cpus) {

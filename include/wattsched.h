@@ -139,6 +139,24 @@ struct ws_bound_ns {
 };
 
 /*
+ * Heat as BPF sees it through the telemetry module's kfuncs (the kfunc
+ * path, docs/telemetry.md): one element of the "ws_heat" array map, which
+ * only BPF writes and the daemon reads.  live: the kfuncs resolved when the
+ * scheduler loaded.  gen: the module's generation hot was derived from.
+ * hot: the CPUs BPF keeps new work off, by the loader's rules (limit,
+ * margin, hysteresis; the least hot ones take work when every CPU is hot).
+ * The daemon reads it to place the cap around them and for `status`.
+ */
+struct ws_heat {
+	__u32 live;
+	__u32 gen;
+	__u64 hot[WS_CPU_WORDS];
+};
+
+/* Within this much of the coolest CPU's headroom counts as "least hot". */
+#define WS_HOT_BAND_MC		2000
+
+/*
  * Statistics, defined once.  X(name, description).  Per-CPU counters in the
  * "ws_stats" per-CPU array map, indexed by enum ws_stat_idx, summed in user
  * space.
@@ -163,7 +181,8 @@ struct ws_bound_ns {
 	X(batch_rescued, "batch tasks run after waiting too long under the cap") \
 	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \
 	X(kick_idle,	"idle CPUs kicked to take queued work")			\
-	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed")
+	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
+	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

@@ -39,4 +39,20 @@
 #define WS_TELEMETRY_INJ_WATTS_MAX_MW	10000000U		/* 10 kW */
 #define WS_TELEMETRY_INJ_ENERGY_MAX_UJ	1000000000000000ULL	/* 1 GJ */
 
+/*
+ * The kfuncs the module gives struct_ops programs (a sched_ext scheduler),
+ * from a cache it keeps (docs/telemetry.md, "kfuncs"):
+ *	u32 wattsched_tm_gen(void)		moves when any reading changes
+ *	s32 wattsched_tm_cpu_temp_mc(s32 cpu)	WS_TELEMETRY_TEMP_UNKNOWN: none
+ *	s32 wattsched_tm_cpu_limit_mc(s32 cpu)	0: no limit reported
+ * A CPU's reading is what the thermal file shows for it: the hottest,
+ * against its limit, of its core's and its package's.
+ */
+#define WS_TELEMETRY_TEMP_UNKNOWN	(-2147483647 - 1)
+
+/* thermal_poll_ms: how often the cache is refreshed from hardware sensors */
+#define WS_TELEMETRY_POLL_MS_DEFAULT	100
+#define WS_TELEMETRY_POLL_MS_MIN	10
+#define WS_TELEMETRY_POLL_MS_MAX	10000
+
 #endif /* __WATTSCHED_TELEMETRY_H */

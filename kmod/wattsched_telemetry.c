@@ -7,10 +7,12 @@
  * only with inject=1 (TEST ONLY), inject/ files that fake thermal, power and
  * link values.  Each file is a "# wattsched-telemetry NAME vN" header line
  * followed by records of space-separated key=value fields; see
- * docs/telemetry.md for every field.
+ * docs/telemetry.md for every field.  Three kfuncs give a sched_ext
+ * scheduler the CPUs' temperatures from a cache, without sleeping.
  *
  * Locking: ws_lock (a mutex) protects all module state: AER samples,
- * RAPL accumulators and injected values.  It nests outside the CPU hotplug
+ * RAPL accumulators, injected values and the kfuncs' cache, which the
+ * kfuncs read locklessly (see ws_tcache_refresh()).  It nests outside the CPU hotplug
  * lock and inside pci_lock_rescan_remove(): a PCI walk takes ws_lock per
  * device, never across the walk, so a slow `pcie` read never holds up the
  * thermal and power readers.  Every reader runs in process context,
@@ -23,12 +25,17 @@
  * waits for those to drain before it returns.  An open file also holds a
  * module reference (fops .owner), so rmmod fails with EBUSY while one is
  * open.  ws_exit() therefore removes the directory first and only then
- * stops the RAPL poll and frees state.
+ * stops the RAPL and thermal polls and frees state.  A loaded BPF program
+ * that calls the kfuncs holds the module too (its BTF), so no kfunc runs
+ * once ws_exit() can.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitfield.h>
 #include <linux/bitops.h>
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
 #include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/ctype.h>
@@ -65,6 +72,11 @@ static char *thermal_zones = "acpitz,x86_pkg_temp";
 module_param(thermal_zones, charp, 0444);
 MODULE_PARM_DESC(thermal_zones,
 		 "comma-separated thermal zone types to report (default acpitz,x86_pkg_temp)");
+
+static unsigned int thermal_poll_ms = WS_TELEMETRY_POLL_MS_DEFAULT;
+module_param(thermal_poll_ms, uint, 0444);
+MODULE_PARM_DESC(thermal_poll_ms,
+		 "how often the kfuncs' cache reads the CPUs' thermal sensors, 10..10000 ms (default 100)");
 
 #define WS_MAX_PKGS		64
 #define WS_RAPL_POLL_MS		10000
@@ -134,6 +146,17 @@ static u32 ws_rapl_msr[WS_RAPL_NR];
 
 static void ws_rapl_poll(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ws_rapl_work, ws_rapl_poll);
+
+/* Per CPU: the reading the kfuncs return (ws_tcache_refresh()) */
+struct ws_tcache {
+	int temp_mc;
+	int limit_mc;
+};
+
+static struct ws_tcache *ws_tcache, *ws_tnext;
+static atomic_t ws_tgen;
+static void ws_tpoll(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ws_tpoll_work, ws_tpoll);
 
 static void ws_header(struct seq_file *m, const char *name)
 {
@@ -890,6 +913,133 @@ static int ws_thermal_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ws_thermal);
 
+/* ---- the scheduler's kfuncs ------------------------------------------ */
+
+/*
+ * A scheduler decides at placement time, where nothing may sleep, so the
+ * kfuncs read ws_tcache: per CPU, what the thermal file shows for it (the
+ * hottest of its core's and its package's readings, against their limits;
+ * the loader's ws_thermal_parse() applies the same rule to the text).
+ * ws_tcache_refresh() rebuilds it in ws_tnext, under ws_lock and the CPU
+ * hotplug lock, after every injection and, where the CPUs have sensors,
+ * every thermal_poll_ms; then it copies what changed, field by field with
+ * WRITE_ONCE(), and moves ws_tgen, so that a scheduler reads the CPUs
+ * again only when something changed.  A reader may see one CPU's new
+ * temperature with its old limit for an instant; both are whole values.
+ */
+static void ws_tcover(const struct cpumask *cpus, int temp, int limit)
+{
+	int cpu, base = limit ?: 100000;
+
+	for_each_cpu_and(cpu, cpus, cpu_online_mask) {
+		struct ws_tcache *t = &ws_tnext[cpu];
+
+		if (t->temp_mc == WS_TELEMETRY_TEMP_UNKNOWN ||
+		    (long)temp - base > (long)t->temp_mc - (t->limit_mc ?: 100000)) {
+			t->temp_mc = temp;
+			t->limit_mc = limit;
+		}
+	}
+}
+
+static void ws_tcache_refresh(void)
+{
+	bool dts = ws_have_dts(), pts = ws_have_pts(), throttle, changed = false;
+	int cpu, temp, tjmax;
+	struct ws_pkg *p;
+
+	lockdep_assert_held(&ws_lock);
+	lockdep_assert_cpus_held();
+	for_each_possible_cpu(cpu) {
+		ws_tnext[cpu].temp_mc = WS_TELEMETRY_TEMP_UNKNOWN;
+		ws_tnext[cpu].limit_mc = 0;
+	}
+	for_each_online_cpu(cpu) {
+		if (!ws_first_in_pkg(cpu))
+			continue;
+		p = ws_pkg_get(topology_physical_package_id(cpu), false);
+		if (p && p->inj_temp) {
+			ws_tcover(topology_core_cpumask(cpu), p->inj_temp_mc, 0);
+		} else if (pts) {
+			tjmax = ws_tjmax_mc(cpu);
+			if (!ws_read_dts(cpu, true, tjmax, &temp, &throttle))
+				ws_tcover(topology_core_cpumask(cpu), temp, tjmax);
+		}
+	}
+	for_each_online_cpu(cpu) {
+		if (ws_cpu_inj[cpu].set) {
+			ws_tcover(topology_sibling_cpumask(cpu), ws_cpu_inj[cpu].temp_mc, 0);
+		} else if (dts && cpumask_first(topology_sibling_cpumask(cpu)) == cpu) {
+			tjmax = ws_tjmax_mc(cpu);
+			if (!ws_read_dts(cpu, false, tjmax, &temp, &throttle))
+				ws_tcover(topology_sibling_cpumask(cpu), temp, tjmax);
+		}
+	}
+	for_each_possible_cpu(cpu) {
+		if (ws_tcache[cpu].temp_mc == ws_tnext[cpu].temp_mc &&
+		    ws_tcache[cpu].limit_mc == ws_tnext[cpu].limit_mc)
+			continue;
+		WRITE_ONCE(ws_tcache[cpu].temp_mc, ws_tnext[cpu].temp_mc);
+		WRITE_ONCE(ws_tcache[cpu].limit_mc, ws_tnext[cpu].limit_mc);
+		changed = true;
+	}
+	if (changed)
+		atomic_inc(&ws_tgen);
+}
+
+/* ws_tcache_refresh() with its locks */
+static void ws_tcache_update(void)
+{
+	mutex_lock(&ws_lock);
+	cpus_read_lock();
+	ws_tcache_refresh();
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+}
+
+static void ws_tpoll(struct work_struct *work)
+{
+	ws_tcache_update();
+	schedule_delayed_work(&ws_tpoll_work, msecs_to_jiffies(thermal_poll_ms));
+}
+
+__bpf_kfunc_start_defs();
+
+/* A number that moves whenever a CPU's temperature or limit changes. */
+__bpf_kfunc u32 wattsched_tm_gen(void)
+{
+	return atomic_read(&ws_tgen);
+}
+
+/* @cpu's temperature in m°C; WS_TELEMETRY_TEMP_UNKNOWN when no sensor covers it. */
+__bpf_kfunc s32 wattsched_tm_cpu_temp_mc(s32 cpu)
+{
+	if (cpu < 0 || cpu >= nr_cpu_ids)
+		return WS_TELEMETRY_TEMP_UNKNOWN;
+	return READ_ONCE(ws_tcache[cpu].temp_mc);
+}
+
+/* The limit (TjMax) of @cpu's reading in m°C; 0 when its sensor reports none. */
+__bpf_kfunc s32 wattsched_tm_cpu_limit_mc(s32 cpu)
+{
+	if (cpu < 0 || cpu >= nr_cpu_ids)
+		return 0;
+	return READ_ONCE(ws_tcache[cpu].limit_mc);
+}
+
+__bpf_kfunc_end_defs();
+
+BTF_KFUNCS_START(ws_kfunc_ids)
+BTF_ID_FLAGS(func, wattsched_tm_gen)
+BTF_ID_FLAGS(func, wattsched_tm_cpu_temp_mc)
+BTF_ID_FLAGS(func, wattsched_tm_cpu_limit_mc)
+BTF_KFUNCS_END(ws_kfunc_ids)
+
+static const struct btf_kfunc_id_set ws_kfunc_set = {
+	.owner = THIS_MODULE,
+	.set = &ws_kfunc_ids,
+};
+
 /* ---- power ----------------------------------------------------------- */
 
 /* Injected energy at @now: the base plus inj_mw since the injection (mW * ns / 1e6 = µJ). */
@@ -1060,7 +1210,7 @@ static int ws_inj_thermal(char *buf)
 		ws_cpu_inj[cpu].temp_mc = temp;
 		ws_cpu_inj[cpu].throttle = thr;
 		ws_cpu_inj[cpu].set = true;
-		return 0;
+		goto refresh;
 	}
 	ret = ws_parse_pkg(pkg_s, &id);
 	if (ret)
@@ -1071,6 +1221,10 @@ static int ws_inj_thermal(char *buf)
 	p->inj_temp_mc = temp;
 	p->inj_throttle = thr;
 	p->inj_temp = true;
+refresh:
+	cpus_read_lock();
+	ws_tcache_refresh();
+	cpus_read_unlock();
 	return 0;
 }
 
@@ -1220,6 +1374,9 @@ static int ws_inj_clear(char *buf)
 		memset(ws_cpu_inj, 0, nr_cpu_ids * sizeof(*ws_cpu_inj));
 		for (i = 0; i < WS_MAX_PKGS; i++)
 			ws_pkgs[i].inj_temp = false;
+		cpus_read_lock();
+		ws_tcache_refresh();
+		cpus_read_unlock();
 	}
 	if (all || !strcmp(buf, "power"))
 		for (i = 0; i < WS_MAX_PKGS; i++)
@@ -1284,21 +1441,43 @@ WS_INJECT_FOPS(clear);
 static int __init ws_init(void)
 {
 	struct dentry *inj;
-	int i;
+	int i, ret;
 
+	if (thermal_poll_ms < WS_TELEMETRY_POLL_MS_MIN || thermal_poll_ms > WS_TELEMETRY_POLL_MS_MAX) {
+		pr_err("thermal_poll_ms=%u: must be %d..%d\n", thermal_poll_ms,
+		       WS_TELEMETRY_POLL_MS_MIN, WS_TELEMETRY_POLL_MS_MAX);
+		return -EINVAL;
+	}
 	for (i = 0; i < WS_MAX_PKGS; i++)
 		ws_pkgs[i].id = -1;
+	ret = -ENOMEM;
 	ws_cpu_inj = kzalloc_objs(*ws_cpu_inj, nr_cpu_ids, GFP_KERNEL);
 	if (!ws_cpu_inj)
-		return -ENOMEM;
+		goto out;
+	ws_tcache = kzalloc_objs(*ws_tcache, nr_cpu_ids, GFP_KERNEL);
+	if (!ws_tcache)
+		goto free_cpu_inj;
+	ws_tnext = kzalloc_objs(*ws_tnext, nr_cpu_ids, GFP_KERNEL);
+	if (!ws_tnext)
+		goto free_tcache;
+	for (i = 0; i < nr_cpu_ids; i++)
+		ws_tcache[i].temp_mc = WS_TELEMETRY_TEMP_UNKNOWN;
 
 	ws_pcie_baseline();
 	mutex_lock(&ws_lock);
 	ws_rapl_detect();
 	cpus_read_lock();
 	ws_rapl_sample_all();
+	ws_tcache_refresh();
 	cpus_read_unlock();
 	mutex_unlock(&ws_lock);
+
+	/* the cache is whole before a scheduler can reach it */
+	ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS, &ws_kfunc_set);
+	if (ret) {
+		pr_err("registering the kfuncs failed: %d\n", ret);
+		goto free_tnext;
+	}
 
 	ws_dir = debugfs_create_dir(WS_TELEMETRY_DIR, NULL);
 	debugfs_create_file("version", 0444, ws_dir, NULL, &ws_version_fops);
@@ -1317,7 +1496,18 @@ static int __init ws_init(void)
 	}
 	if (ws_have_rapl)
 		schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_RAPL_POLL_MS));
+	if (ws_have_dts() || ws_have_pts())
+		schedule_delayed_work(&ws_tpoll_work, msecs_to_jiffies(thermal_poll_ms));
 	return 0;
+
+free_tnext:
+	kfree(ws_tnext);
+free_tcache:
+	kfree(ws_tcache);
+free_cpu_inj:
+	kfree(ws_cpu_inj);
+out:
+	return ret;
 }
 
 static void __exit ws_exit(void)
@@ -1328,9 +1518,13 @@ static void __exit ws_exit(void)
 	/* waits for in-flight reads and writes; see the comment at the top */
 	debugfs_remove_recursive(ws_dir);
 	cancel_delayed_work_sync(&ws_rapl_work);
+	cancel_delayed_work_sync(&ws_tpoll_work);
 	xa_for_each(&ws_fns, idx, fn)
 		kfree(fn);
 	xa_destroy(&ws_fns);
+	/* no program calls the kfuncs now: a loaded one holds the module */
+	kfree(ws_tnext);
+	kfree(ws_tcache);
 	kfree(ws_cpu_inj);
 }
 

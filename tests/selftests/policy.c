@@ -59,17 +59,18 @@ static int read_topology(void)
 	return 0;
 }
 
+/* The loader first: a scheduler that has the module's kfuncs holds the module. */
 static void policy_down(struct ws_loader *ld)
 {
 	char buf[4096] = "";
 
 	ws_sh("pkill -KILL stress-ng; pkill -KILL cyclictest; true");
+	ws_loader_down(ld, SIGINT);
 	if (kmod_loaded) {
 		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
 		      "rmmod wattsched_telemetry");
 		kmod_loaded = false;
 	}
-	ws_loader_down(ld, SIGINT);
 	ws_sh_out(buf, sizeof(buf), "grep -E 'thermal|take work|error|refused|ended' " LOG
 		  " | tail -n 20");
 	if (buf[0])
@@ -90,6 +91,30 @@ FIXTURE_SETUP(policy)
 }
 
 FIXTURE_TEARDOWN(policy)
+{
+	policy_down(&self->ld);
+}
+
+/*
+ * The numa VM with the telemetry module (inject=1) loaded before the
+ * loader: the scheduler gets the module's kfuncs (the kfunc path).
+ */
+FIXTURE(kfunc) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(kfunc)
+{
+	WS_NEED_MACHINE("numa");
+	ASSERT_EQ(0, read_topology()) TH_LOG("no SMT/LLC topology in sysfs");
+	if (!ws_exists(ws_kmod()))
+		SKIP(return, "%s not built", ws_kmod());
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
+	kmod_loaded = true;
+	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
+}
+
+FIXTURE_TEARDOWN(kfunc)
 {
 	policy_down(&self->ld);
 }
@@ -359,8 +384,14 @@ TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
  * an injected core at its limit empties within 500 ms, stays empty inside
  * the hysteresis and takes work again once cool (/proc/stat)
  */
-TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
+/*
+ * Hot-core avoidance on @path ("text" or "kfunc"), the module loaded: a hog
+ * per CPU, cpu2 heated to its limit empties its core and stays empty
+ * inside the hysteresis, and takes work again once cool.
+ */
+static void hot_core_cycle(struct __test_metadata *_metadata, const char *path)
 {
+	char want[64];
 	double busy[WS_MAX_TEST_CPUS];
 	pid_t hog[MAX_THREADS];
 	int target = 2, sib = -1, cpu, n = 0;
@@ -368,10 +399,6 @@ TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
 	char buf[4096], timeline[1024] = "";
 	bool fifo, injected;
 
-	if (!ws_exists(ws_kmod()))
-		SKIP(return, "%s not built", ws_kmod());
-	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
-	kmod_loaded = true;
 	for (cpu = 0; cpu < nr_cpus; cpu++)
 		if (cpu != target && cpu_core[cpu] == cpu_core[target])
 			sib = cpu;
@@ -408,8 +435,8 @@ TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(injected) TH_LOG("inject failed");
 	ws_log("sampler %s; windows (ms after the injection: cpu%d/cpu%d busy):%s",
 	       fifo ? "SCHED_FIFO" : "SCHED_OTHER (no FIFO)", target, sib, timeline);
-	ws_log("cpu%d at 100 C: its core (cpu%d, cpu%d) emptied in the window starting %lld ms "
-	       "after the injection", target, target, sib, left);
+	ws_log("%s path: cpu%d at 100 C: its core (cpu%d, cpu%d) emptied in the window starting "
+	       "%lld ms after the injection", path, target, target, sib, left);
 	ASSERT_TRUE(left >= 0) TH_LOG("cpu%d still busy %d ms after reaching its limit", target,
 				      HOT_REACT_MS);
 	ws_busy_over(1000, busy);
@@ -421,6 +448,8 @@ TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
 		TH_LOG("status failed");
 	ASSERT_TRUE(strstr(buf, "\"hot_cpus\":[") && strstr(buf, "\"thermal_sensed_cpus\":"))
 		TH_LOG("status has no thermal state: %s", buf);
+	snprintf(want, sizeof(want), "\"thermal_path\":\"%s\"", path);
+	ASSERT_TRUE(strstr(buf, want) != NULL) TH_LOG("not the %s path: %s", path, buf);
 	ASSERT_TRUE(!strstr(buf, "\"avoided_hot\":0,"))
 		TH_LOG("no placement avoided the hot core: %s",
 		    buf);
@@ -482,6 +511,102 @@ static int cyclictest_p99(int secs)
  * under a cap the batch cgroup's CPU time falls (cpu.stat) while a
  * latency-critical cyclictest keeps its p99 within 2x of the uncapped one
  */
+
+/* The module loaded after the scheduler: the daemon reads the thermal file (text path). */
+TEST_F_TIMEOUT(policy, thermal_hot_core_avoided, WS_TEST_TIMEOUT)
+{
+	if (!ws_exists(ws_kmod()))
+		SKIP(return, "%s not built", ws_kmod());
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
+	kmod_loaded = true;
+	hot_core_cycle(_metadata, "text");
+}
+
+/* The module loaded before the scheduler: BPF calls its kfuncs (kfunc path). */
+TEST_F_TIMEOUT(kfunc, kfunc_hot_core_avoided, WS_TEST_TIMEOUT)
+{
+	char buf[8192];
+
+	hot_core_cycle(_metadata, "kfunc");
+	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0)
+		TH_LOG("status failed");
+	ASSERT_TRUE(!strstr(buf, "\"heat_rebuilds\":0,"))
+		TH_LOG("BPF never rebuilt its usable CPUs from the module's readings: %s", buf);
+}
+
+/* Wait up to 5 s for `status --json` to contain @want; the last status in @buf. */
+static bool status_has(char *buf, size_t len, const char *want)
+{
+	long long t0 = ws_now_ms();
+
+	do {
+		if (!ws_sh_out(buf, len, "%s status --json", ws_wattsched()) && strstr(buf, want))
+			return true;
+		ws_sleep_ms(250);
+	} while (ws_now_ms() - t0 < 5000);
+	return false;
+}
+
+static bool scx_runs_wattsched(void)
+{
+	char ops[64] = "";
+
+	return ws_read("/sys/kernel/sched_ext/root/ops", ops, sizeof(ops)) > 0 &&
+	       !strcmp(ops, "wattsched");
+}
+
+/*
+ * The module and the scheduler in every order.  A scheduler loaded without
+ * the module runs the text path and does not hold the module; one loaded
+ * with it has its kfuncs and holds it (rmmod: EBUSY) until it ends.
+ */
+TEST_F_TIMEOUT(policy, kfunc_module_orders, WS_TEST_TIMEOUT)
+{
+	char buf[8192];
+
+	if (!ws_exists(ws_kmod()))
+		SKIP(return, "%s not built", ws_kmod());
+	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"thermal_path\":\"none\""))
+		TH_LOG("no module, yet a thermal path: %s", buf);
+
+	/* scheduler, then module: text path, and the module comes and goes freely */
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod failed");
+	kmod_loaded = true;
+	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"thermal_path\":\"text\""))
+		TH_LOG("module after the scheduler: not the text path: %s", buf);
+	ASSERT_TRUE(ws_sh("grep -q \"has not got the telemetry module's kfuncs\" " LOG) == 0)
+		TH_LOG("the loader did not say why it reads the thermal file");
+	ASSERT_TRUE(ws_sh("rmmod wattsched_telemetry") == 0)
+		TH_LOG("rmmod failed under a scheduler that never had the module's kfuncs");
+	kmod_loaded = false;
+	ASSERT_TRUE(scx_runs_wattsched()) TH_LOG("the scheduler ended with the module's removal");
+	ws_log("scheduler, then module: text path; rmmod under it worked, scheduler still on");
+
+	/* module, then scheduler: kfunc path, and the module is held */
+	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod failed");
+	kmod_loaded = true;
+	ASSERT_EQ(0, WEXITSTATUS(ws_loader_down(&self->ld, SIGINT))) TH_LOG("loader stop failed");
+	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
+	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"thermal_path\":\"kfunc\""))
+		TH_LOG("module before the scheduler: not the kfunc path: %s", buf);
+	ASSERT_TRUE(ws_sh("rmmod wattsched_telemetry 2>/dev/null") != 0)
+		TH_LOG("rmmod worked while the scheduler calls the module's kfuncs");
+	ASSERT_TRUE(ws_sh("grep -q '^wattsched_telemetry ' /proc/modules") == 0)
+		TH_LOG("the module is gone");
+	ASSERT_TRUE(scx_runs_wattsched()) TH_LOG("the scheduler ended at the rmmod attempt");
+	ws_log("module, then scheduler: kfunc path; rmmod refused while it runs");
+
+	/* the scheduler ends: the module is free again */
+	ASSERT_EQ(0, WEXITSTATUS(ws_loader_down(&self->ld, SIGINT))) TH_LOG("loader stop failed");
+	ASSERT_TRUE(ws_sh("rmmod wattsched_telemetry") == 0)
+		TH_LOG("rmmod failed after the scheduler ended");
+	kmod_loaded = false;
+	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
+	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"thermal_path\":\"none\""))
+		TH_LOG("module gone, yet a thermal path: %s", buf);
+	ws_log("scheduler ended: rmmod worked; a new scheduler without it: no thermal path");
+}
+
 TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 {
 	unsigned long long u0, u1;

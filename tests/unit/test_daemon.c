@@ -22,7 +22,7 @@
 #include "rackdoc.h"
 #include "tap.h"
 
-#define PLAN	36
+#define PLAN	41
 
 static time_t now;
 static struct ws_daemon d;
@@ -75,6 +75,8 @@ static int create_maps(void)
 	maps.budget = create_budget_map();
 	maps.bound = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_bound", 4,
 				    sizeof(struct ws_bound_ns), 1, NULL);
+	maps.heat = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_heat", 4, sizeof(struct ws_heat), 1,
+				   NULL);
 	maps.stats = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "ws_stats", 4, 8, WS_NR_STATS,
 				    NULL);
 	maps.dev_tgid = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_dev_tgid", 4, 4, 4096, NULL);
@@ -83,7 +85,8 @@ static int create_maps(void)
 	maps.cgrp_class = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_cgrp_class", 8, 8,
 					 WS_MAX_CGRP_RULES + 1, NULL);
 	return maps.ctl < 0 || maps.budget < 0 || maps.stats < 0 || maps.dev_tgid < 0 ||
-	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.bound < 0 ? -errno : 0;
+	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.bound < 0 || maps.heat < 0 ?
+	       -errno : 0;
 }
 
 /* 8 CPUs: 2 LLCs of 2 cores of 2 threads, one node. */
@@ -403,6 +406,30 @@ static void test_persist(const char *dir)
 	json_object_put(saved);
 }
 
+/*
+ * The kfunc path: with ws_heat live, the hot set is BPF's, status reports
+ * it and the path, and the budget's avoid mask stays empty; not live, the
+ * daemon's own (no thermal file here: nothing is hot).
+ */
+static void test_heat(void)
+{
+	struct ws_heat heat = { .live = 1, .hot = { 0x0c } };
+	struct ws_budget b;
+	__u32 zero = 0;
+
+	tap_ok(!bpf_map_update_elem(maps.heat, &zero, &heat, 0), "heat: BPF's hot set, live");
+	ws_daemon_tick(&d);
+	tap_ok(d.obs.heat_path == WS_HEAT_KFUNC && d.obs.hot[0] == 0x0c,
+	       "heat: kfunc path, status shows BPF's hot CPUs 2 and 3");
+	tap_ok(!bpf_map_lookup_elem(maps.budget, &zero, &b) && b.avoid_mask[0] == 0,
+	       "heat: the budget's avoid mask stays empty (BPF avoids them itself)");
+	heat.live = 0;
+	tap_ok(!bpf_map_update_elem(maps.heat, &zero, &heat, 0), "heat: not live");
+	ws_daemon_tick(&d);
+	tap_ok(d.obs.heat_path != WS_HEAT_KFUNC && d.obs.hot[0] == 0,
+	       "heat: not live, the daemon's own reading (none here): nothing hot");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ws-daemon-XXXXXX", err[256];
@@ -430,6 +457,7 @@ int main(void)
 	tap_ok(d.intent.origin == WS_ORIGIN_NONE, "rack-dir: no document, no cap");
 
 	test_requests();
+	test_heat();
 	test_rack_fd(dir);
 	test_rack_dir(dir);
 	test_rack_classes(dir);

@@ -86,6 +86,20 @@ static void test_pinned_and_hot(const struct ws_topology *topo)
 	in.headroom_mc = NULL;
 	tap_ok(ws_budget_step(&in, &b, topo) && b.avoid_mask[0] == 0,
 	       "every CPU hot and temperatures unknown: none is avoided");
+	/* the kfunc path: BPF avoids its hot set; the cap still steers around it */
+	hot[0] = 0x0c;
+	in.headroom_mc = headroom;
+	in.n_cap = 3;
+	in.hot_in_bpf = true;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.avoid_mask[0] == 0 && b.nr_active == 3 &&
+	       !(b.active_mask[0] & 0x0c),
+	       "hot in BPF: the avoid mask stays empty, and the cap keeps 3 CPUs that are not hot");
+	in.n_cap = 0;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.avoid_mask[0] == 0 && b.nr_active == 0,
+	       "hot in BPF, no cap: every CPU in the budget; BPF alone leaves out 2 and 3");
+	in.hot_in_bpf = false;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.avoid_mask[0] == 0x0c,
+	       "text path again: the daemon's avoid mask holds the hot CPUs 2 and 3");
 
 	stranded[6] = 0.9;
 	bound[6] = 0.9;
@@ -186,7 +200,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(56);
+	tap_plan(59);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&

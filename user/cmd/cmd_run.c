@@ -171,7 +171,7 @@ static int run_once(const struct run_opts *o, struct json_object **last)
 		ws_err("reading CPU topology: %s", err);
 		goto free_topo;
 	}
-	ret = ws_loader_load(&ld, topo, o->slice_us);
+	ret = ws_loader_load(&ld, topo, o->slice_us, &o->daemon.thermal);
 	if (ret)
 		goto destroy_loader;
 	ws_intent_init(&start, o->policy, o->cap_watts, o->batch_duty_pct, o->safe_cap_watts);

@@ -180,6 +180,10 @@ static void print_thermal(struct json_object *st)
 	printf("thermal:    %u CPUs sensed; hot CPUs avoided:",
 	       (unsigned int)num(st, "thermal_sensed_cpus"));
 	printf("%s\n", print_list(st, "hot_cpus") ? "" : " none");
+	if (!strcmp(str(st, "thermal_path"), "kfunc"))
+		printf("            decided in the scheduler from the module's kfuncs (kfunc path)\n");
+	else
+		printf("            decided every control period from the thermal file (text path)\n");
 }
 
 static void print_lease(struct json_object *st, time_t now)

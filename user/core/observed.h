@@ -25,6 +25,7 @@ struct ws_observed {
 	struct ws_stale stale;
 	struct ws_compliance_state compliance;
 	enum ws_thermal_state thermal;
+	enum ws_heat_path heat_path;
 	unsigned int nr_sensed;		/* CPUs with a temperature reading */
 	__u64 hot[WS_CPU_WORDS];	/* CPUs avoided as too hot to take new work */
 	__u64 pinned[WS_CPU_WORDS];	/* CPUs whose work can run nowhere else */

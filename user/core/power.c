@@ -398,6 +398,9 @@ bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
 	}
 	if (n)
 		n = mask_weight(mask);
+	/* BPF applies its hot set the moment it changes; a copy here would lag it */
+	if (in->hot_in_bpf)
+		memset(avoid, 0, sizeof(avoid));
 	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)) &&
 	    !memcmp(avoid, b->avoid_mask, sizeof(avoid)))
 		return false;

@@ -85,14 +85,13 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 			     unsigned int cap_watts, unsigned int perf, unsigned int nr_online,
 			     double ratio);
 
-/* Hot CPUs within this of the coolest stay usable when every CPU is hot. */
-#define WS_HOT_BAND_MC		2000
-
+/* Hot CPUs within WS_HOT_BAND_MC (wattsched.h) of the coolest stay usable when every CPU is hot. */
 struct ws_budget_in {
 	unsigned int policy;		/* enum ws_policy in force */
 	unsigned int n_cap;		/* the cap's CPU count; 0 = no cap */
 	unsigned int n_compact;		/* powersave's compacted count; 0 = none */
 	const __u64 *hot;		/* CPUs too hot to take new work; NULL = none */
+	bool hot_in_bpf;		/* BPF keeps work off them itself (kfunc path) */
 	const int *headroom_mc;		/* per CPU: its limit - its temperature; NULL = unknown */
 	const __u64 *pinned;		/* CPUs whose work can run nowhere else; NULL = none */
 };
@@ -104,7 +103,9 @@ struct ws_budget_in {
  * on top of it), then CPUs that are not hot, in packing order.  Hot CPUs are avoided, but never every CPU: when all
  * that could take work are hot, the least hot take it: under a cap, the
  * count it allows, most headroom first; without, those within
- * WS_HOT_BAND_MC of the coolest.  True when a mask changed.
+ * WS_HOT_BAND_MC of the coolest.  With hot_in_bpf the avoid mask
+ * stays empty: BPF keeps new work off its own hot set (the kfunc path), and
+ * the hot CPUs only steer which CPUs the cap keeps.  True when a mask changed.
  */
 bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
 		    const struct ws_topology *topo);

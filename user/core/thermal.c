@@ -109,6 +109,18 @@ bool ws_thermal_step(const struct ws_thermal_cfg *cfg, const struct ws_topology 
 	return changed;
 }
 
+const char *ws_heat_path_name(enum ws_heat_path p)
+{
+	switch (p) {
+	case WS_HEAT_TEXT:
+		return "text";
+	case WS_HEAT_KFUNC:
+		return "kfunc";
+	default:
+		return "none";
+	}
+}
+
 const char *ws_thermal_state_name(enum ws_thermal_state s)
 {
 	switch (s) {

@@ -26,6 +26,16 @@ enum ws_thermal_state {
 /* "module not loaded", "no sensors", "ok". */
 const char *ws_thermal_state_name(enum ws_thermal_state s);
 
+/* Who decides which CPUs are too hot (docs/telemetry.md, "Two paths"). */
+enum ws_heat_path {
+	WS_HEAT_NONE = 0,	/* no module: nothing is hot */
+	WS_HEAT_TEXT,		/* the daemon, from the thermal file, every period */
+	WS_HEAT_KFUNC,		/* BPF, from the module's kfuncs, when a reading changes */
+};
+
+/* "none", "text", "kfunc". */
+const char *ws_heat_path_name(enum ws_heat_path p);
+
 /* In milli-degrees Celsius. */
 struct ws_thermal_cfg {
 	int limit_mc;		/* a sensor's limit when it reports no TjMax */

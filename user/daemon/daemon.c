@@ -146,6 +146,7 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	struct ws_budget_in in = {
 		.policy = d->intent.policy, .n_cap = n_cap, .n_compact = n_compact,
 		.hot = d->sense.hot, .headroom_mc = d->sense.headroom_mc,
+		.hot_in_bpf = d->sense.heat_path == WS_HEAT_KFUNC,
 		.pinned = d->pinned.mask,
 	};
 	struct ws_budget b = d->budget;
@@ -174,8 +175,12 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	memcpy(d->obs.active, b.nr_active ? b.active_mask : d->topo->online, sizeof(d->obs.active));
 	d->obs.nr_sensed = d->sense.nr_sensed;
 	d->obs.thermal = d->sense.thermal;
-	/* what is avoided: the hot CPUs, less the least hot when every CPU is hot */
-	memcpy(d->obs.hot, b.avoid_mask, sizeof(d->obs.hot));
+	d->obs.heat_path = d->sense.heat_path;
+	/*
+	 * What is avoided: the hot CPUs, less the least hot when every CPU is
+	 * hot; on the kfunc path, BPF's hot set (BPF applies the same rule).
+	 */
+	memcpy(d->obs.hot, in.hot_in_bpf ? d->sense.hot : b.avoid_mask, sizeof(d->obs.hot));
 	if (moved)
 		follow_active_cpus(d);
 	report_pinned(d, n_cap);
@@ -191,8 +196,10 @@ static void derive(struct ws_daemon *d, bool sample)
 	struct ws_ctl ctl;
 	unsigned int perf, cap, n_cap, n_compact;
 
+	struct ws_sense_maps sm = { .bound = d->maps->bound, .heat = d->maps->heat };
+
 	if (sample && ws_sense_period(&d->sense, d->topo, &d->cfg->thermal, d->cfg->stale_s,
-				      d->maps->bound)) {
+				      &sm)) {
 		d->sensed = true;
 		ws_pinned_step(&d->pinned, d->topo, d->sense.stranded, d->sense.bound);
 	}

@@ -85,7 +85,7 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
 }
 
 int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
-		   unsigned long long slice_us)
+		   unsigned long long slice_us, const struct ws_thermal_cfg *thermal)
 {
 	struct wattsched_bpf *skel;
 	int ret;
@@ -102,6 +102,9 @@ int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 	SCX_ENUM_INIT(skel);
 	fill_topology(skel, topo);
 	skel->rodata->slice_ns = slice_us * 1000;
+	skel->rodata->hot_limit_mc = thermal->limit_mc;
+	skel->rodata->hot_margin_mc = thermal->margin_mc;
+	skel->rodata->hot_hyst_mc = thermal->hyst_mc;
 	UEI_SET_SIZE(skel, wattsched_ops, uei);
 	ret = wattsched_bpf__load(skel);
 	if (ret) {
@@ -114,6 +117,7 @@ int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 		.budget = bpf_map__fd(skel->maps.ws_budget),
 		.stats = bpf_map__fd(skel->maps.ws_stats),
 		.bound = bpf_map__fd(skel->maps.ws_bound),
+		.heat = bpf_map__fd(skel->maps.ws_heat),
 		.dev_tgid = bpf_map__fd(skel->maps.ws_dev_tgid),
 		.dev_cgrp = bpf_map__fd(skel->maps.ws_dev_cgrp),
 		.cgrp_class = bpf_map__fd(skel->maps.ws_cgrp_class),

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "core/thermal.h"
 #include "core/topology.h"
 #include "daemon/maps.h"
 
@@ -33,9 +34,12 @@ struct ws_loader {
  */
 int ws_loader_lock(void);
 
-/* Open, set rodata (topology, slice, the kernel's enums), load.  0 or -errno, said. */
+/*
+ * Open, set rodata (topology, slice, thermal rules, the kernel's enums),
+ * load.  0 or -errno, said.
+ */
 int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
-		   unsigned long long slice_us);
+		   unsigned long long slice_us, const struct ws_thermal_cfg *thermal);
 /* Pin the maps under WS_PIN_DIR for status, bpftool and the CLI.  0 or -errno, said. */
 int ws_loader_pin(struct ws_loader *ld);
 /* Attach the struct_ops: the scheduler runs from here on.  0 or -errno, said. */

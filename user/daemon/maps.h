@@ -17,6 +17,7 @@ struct ws_maps {
 	int budget;		/* ws_budget: struct ws_budget, from the control loop */
 	int stats;		/* ws_stats: read only, by everyone */
 	int bound;		/* ws_bound: BPF's, read by the daemon */
+	int heat;		/* ws_heat: BPF's (the kfunc path), read by the daemon */
 	int dev_tgid;		/* ws_dev_tgid: u32 tgid -> s32 node */
 	int dev_cgrp;		/* ws_dev_cgrp: u64 cgroup id -> u64 node, with a change token */
 	int cgrp_class;		/* ws_cgrp_class: u64 cgroup id -> u64 class, with a change token */

@@ -87,6 +87,7 @@ static void add_observed(struct json_object *o, const struct ws_observed *ob)
 	add(o, "pushed_age_s", ob->pushed.at ? ws_json_watts(ws_mono_now() - ob->pushed.at) :
 					       NULL);
 	add(o, "thermal", json_object_new_string(ws_thermal_state_name(ob->thermal)));
+	add(o, "thermal_path", json_object_new_string(ws_heat_path_name(ob->heat_path)));
 	add(o, "thermal_sensed_cpus", json_object_new_int64(ob->nr_sensed));
 	add(o, "hot_cpus", cpu_list(ob->hot));
 	add(o, "pinned_cpus", cpu_list(ob->pinned));

@@ -90,11 +90,39 @@ static void sense_bound(struct ws_sense *s, const struct ws_topology *topo, int 
 	free(now);
 }
 
+/* BPF's hot set when the scheduler has the module's kfuncs; false otherwise. */
+static bool heat_from_bpf(int fd, __u64 *hot)
+{
+	struct ws_heat heat;
+	__u32 zero = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &heat) || !heat.live)
+		return false;
+	memcpy(hot, heat.hot, sizeof(heat.hot));
+	return true;
+}
+
+/* Which path decides, and say once when the module came after the scheduler. */
+static void sense_heat_path(struct ws_sense *s, bool kfunc)
+{
+	s->heat_path = kfunc ? WS_HEAT_KFUNC :
+		       s->thermal == WS_THERMAL_NO_MODULE ? WS_HEAT_NONE : WS_HEAT_TEXT;
+	if (s->heat_path != WS_HEAT_TEXT || s->heat_late_said)
+		return;
+	printf("wattsched: thermal: the running scheduler has not got the telemetry module's "
+	       "kfuncs (the module was loaded after it, or the kernel gives modules no BTF): "
+	       "the thermal file is read every period (text path); a restart of wattsched "
+	       "with the module loaded reacts at placement time (kfunc path)\n");
+	s->heat_late_said = true;
+}
+
 /* Hot-core avoidance: without readings nothing is avoided. */
 static void sense_thermal(struct ws_sense *s, const struct ws_topology *topo,
-			  const struct ws_thermal_cfg *cfg)
+			  const struct ws_thermal_cfg *cfg, int heat_fd)
 {
 	enum ws_thermal_state was = s->thermal;
+	__u64 bpf_hot[WS_CPU_WORDS];
+	bool kfunc, changed;
 	unsigned int cpu;
 	int n = -1;
 
@@ -104,24 +132,33 @@ static void sense_thermal(struct ws_sense *s, const struct ws_topology *topo,
 		s->thermal = n > 0 ? WS_THERMAL_OK : WS_THERMAL_NO_SENSORS;
 	}
 	s->nr_sensed = n > 0 ? n : 0;
-	if (n <= 0) {
+	kfunc = heat_from_bpf(heat_fd, bpf_hot);
+	sense_heat_path(s, kfunc);
+	if (n <= 0 && !kfunc) {
 		if (was == WS_THERMAL_OK)
 			printf("wattsched: thermal: no readings any more (%s); no CPU is avoided\n",
 			       ws_thermal_state_name(s->thermal));
 		memset(s->hot, 0, sizeof(s->hot));
 		return;
 	}
-	if (ws_thermal_step(cfg, topo, s->temp_mc, s->limit_mc, s->hot)) {
+	if (kfunc) {
+		changed = memcmp(s->hot, bpf_hot, sizeof(bpf_hot));
+		memcpy(s->hot, bpf_hot, sizeof(bpf_hot));
+	} else {
+		changed = ws_thermal_step(cfg, topo, s->temp_mc, s->limit_mc, s->hot);
+	}
+	if (changed) {
 		printf("wattsched: thermal: hot CPUs:");
 		for (cpu = 0; cpu < topo->nr_cpus; cpu++)
 			if (ws_cpu_test(s->hot, cpu))
 				printf(" %u", cpu);
-		printf("\n");
+		printf(" (%s path)\n", ws_heat_path_name(s->heat_path));
 	}
 }
 
 bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
-		     const struct ws_thermal_cfg *cfg, double stale_s, int bound_fd)
+		     const struct ws_thermal_cfg *cfg, double stale_s,
+		     const struct ws_sense_maps *maps)
 {
 	unsigned int cpu;
 	double now;
@@ -135,10 +172,10 @@ bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
 		s->load += s->busy[cpu];
 	}
 	memcpy(s->prev, s->cur, topo->nr_cpus * sizeof(*s->cur));
-	sense_thermal(s, topo, cfg);
+	sense_thermal(s, topo, cfg, maps->heat);
 	sense_headroom(s, topo);
 	now = ws_mono_now();	/* as close to the energy read as we can */
-	sense_bound(s, topo, bound_fd, now - s->at);
+	sense_bound(s, topo, maps->bound, now - s->at);
 	s->at = now;
 	len = ws_read_file(WS_POWER_FILE, s->text, WS_POWER_TEXT_MAX);
 	s->rapl_fresh = ws_rapl_step(&s->rapl, len >= 0 ? s->text : NULL, now, stale_s);
