@@ -40,6 +40,13 @@
 #define WS_TELEMETRY_INJ_ENERGY_MAX_UJ	1000000000000000ULL	/* 1 GJ */
 
 /*
+ * The limit a reading without one (an injected temperature, a zone with no
+ * TjMax) is judged against, m°C: when the hottest of a CPU's readings is
+ * picked, and the loader's default --hot-limit.
+ */
+#define WS_TELEMETRY_DEFAULT_LIMIT_MC	100000
+
+/*
  * The kfuncs the module gives struct_ops programs (a sched_ext scheduler),
  * from a cache it keeps (docs/telemetry.md, "kfuncs"):
  *	u32 wattsched_tm_gen(void)		moves when any reading changes

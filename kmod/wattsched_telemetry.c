@@ -25,7 +25,8 @@
  * waits for those to drain before it returns.  An open file also holds a
  * module reference (fops .owner), so rmmod fails with EBUSY while one is
  * open.  ws_exit() therefore removes the directory first and only then
- * stops the RAPL and thermal polls and frees state.  A loaded BPF program
+ * stops the RAPL and thermal polls and the hotplug refresh, and frees
+ * state.  A loaded BPF program
  * that calls the kfuncs holds the module too (its BTF), so no kfunc runs
  * once ws_exit() can.
  */
@@ -37,6 +38,7 @@
 #include <linux/btf.h>
 #include <linux/btf_ids.h>
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
@@ -157,6 +159,9 @@ static struct ws_tcache *ws_tcache, *ws_tnext;
 static atomic_t ws_tgen;
 static void ws_tpoll(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ws_tpoll_work, ws_tpoll);
+static void ws_thotplug(struct work_struct *work);
+static DECLARE_WORK(ws_thotplug_work, ws_thotplug);
+static enum cpuhp_state ws_cpuhp_state;
 
 static void ws_header(struct seq_file *m, const char *name)
 {
@@ -929,13 +934,14 @@ DEFINE_SHOW_ATTRIBUTE(ws_thermal);
  */
 static void ws_tcover(const struct cpumask *cpus, int temp, int limit)
 {
-	int cpu, base = limit ?: 100000;
+	int cpu, base = limit ?: WS_TELEMETRY_DEFAULT_LIMIT_MC;
 
 	for_each_cpu_and(cpu, cpus, cpu_online_mask) {
 		struct ws_tcache *t = &ws_tnext[cpu];
 
 		if (t->temp_mc == WS_TELEMETRY_TEMP_UNKNOWN ||
-		    (long)temp - base > (long)t->temp_mc - (t->limit_mc ?: 100000)) {
+		    (long)temp - base >
+		    (long)t->temp_mc - (t->limit_mc ?: WS_TELEMETRY_DEFAULT_LIMIT_MC)) {
 			t->temp_mc = temp;
 			t->limit_mc = limit;
 		}
@@ -987,13 +993,19 @@ static void ws_tcache_refresh(void)
 		atomic_inc(&ws_tgen);
 }
 
-/* ws_tcache_refresh() with its locks */
-static void ws_tcache_update(void)
+/* ws_tcache_refresh() for a caller that holds ws_lock (an injection) */
+static void ws_tcache_refresh_cpus(void)
 {
-	mutex_lock(&ws_lock);
 	cpus_read_lock();
 	ws_tcache_refresh();
 	cpus_read_unlock();
+}
+
+/* ws_tcache_refresh() with both its locks (the poll) */
+static void ws_tcache_update(void)
+{
+	mutex_lock(&ws_lock);
+	ws_tcache_refresh_cpus();
 	mutex_unlock(&ws_lock);
 }
 
@@ -1001,6 +1013,23 @@ static void ws_tpoll(struct work_struct *work)
 {
 	ws_tcache_update();
 	schedule_delayed_work(&ws_tpoll_work, msecs_to_jiffies(thermal_poll_ms));
+}
+
+/*
+ * A CPU came or went.  The hotplug callback may not take the CPU hotplug
+ * lock, so a work item refreshes the cache, once the hotplug is over: a
+ * CPU that comes online reads what covers it (its package's injected or
+ * sensed temperature) at once, not at the next injection or poll.
+ */
+static void ws_thotplug(struct work_struct *work)
+{
+	ws_tcache_update();
+}
+
+static int ws_cpu_came_or_went(unsigned int cpu)
+{
+	schedule_work(&ws_thotplug_work);
+	return 0;
 }
 
 __bpf_kfunc_start_defs();
@@ -1222,9 +1251,7 @@ static int ws_inj_thermal(char *buf)
 	p->inj_throttle = thr;
 	p->inj_temp = true;
 refresh:
-	cpus_read_lock();
-	ws_tcache_refresh();
-	cpus_read_unlock();
+	ws_tcache_refresh_cpus();
 	return 0;
 }
 
@@ -1374,9 +1401,7 @@ static int ws_inj_clear(char *buf)
 		memset(ws_cpu_inj, 0, nr_cpu_ids * sizeof(*ws_cpu_inj));
 		for (i = 0; i < WS_MAX_PKGS; i++)
 			ws_pkgs[i].inj_temp = false;
-		cpus_read_lock();
-		ws_tcache_refresh();
-		cpus_read_unlock();
+		ws_tcache_refresh_cpus();
 	}
 	if (all || !strcmp(buf, "power"))
 		for (i = 0; i < WS_MAX_PKGS; i++)
@@ -1479,6 +1504,14 @@ static int __init ws_init(void)
 		goto free_tnext;
 	}
 
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "wattsched/telemetry:online",
+					ws_cpu_came_or_went, ws_cpu_came_or_went);
+	if (ret < 0) {
+		pr_err("registering for CPU hotplug failed: %d\n", ret);
+		goto free_tnext;
+	}
+	ws_cpuhp_state = ret;
+
 	ws_dir = debugfs_create_dir(WS_TELEMETRY_DIR, NULL);
 	debugfs_create_file("version", 0444, ws_dir, NULL, &ws_version_fops);
 	debugfs_create_file("pcie", 0444, ws_dir, NULL, &ws_pcie_fops);
@@ -1519,6 +1552,8 @@ static void __exit ws_exit(void)
 	debugfs_remove_recursive(ws_dir);
 	cancel_delayed_work_sync(&ws_rapl_work);
 	cancel_delayed_work_sync(&ws_tpoll_work);
+	cpuhp_remove_state_nocalls(ws_cpuhp_state);
+	cancel_work_sync(&ws_thotplug_work);
 	xa_for_each(&ws_fns, idx, fn)
 		kfree(fn);
 	xa_destroy(&ws_fns);

@@ -534,8 +534,8 @@ TEST_F_TIMEOUT(kfunc, kfunc_hot_core_avoided, WS_TEST_TIMEOUT)
 		TH_LOG("BPF never rebuilt its usable CPUs from the module's readings: %s", buf);
 }
 
-/* Wait up to 5 s for `status --json` to contain @want; the last status in @buf. */
-static bool status_has(char *buf, size_t len, const char *want)
+/* Wait up to @ms for `status --json` to contain @want; the last status in @buf. */
+static bool status_within(char *buf, size_t len, const char *want, long long ms)
 {
 	long long t0 = ws_now_ms();
 
@@ -543,8 +543,41 @@ static bool status_has(char *buf, size_t len, const char *want)
 		if (!ws_sh_out(buf, len, "%s status --json", ws_wattsched()) && strstr(buf, want))
 			return true;
 		ws_sleep_ms(250);
-	} while (ws_now_ms() - t0 < 5000);
+	} while (ws_now_ms() - t0 < ms);
 	return false;
+}
+
+static bool status_has(char *buf, size_t len, const char *want)
+{
+	return status_within(buf, len, want, 5000);
+}
+
+#define CPU7_ONLINE	"/sys/devices/system/cpu/cpu7/online"
+
+/*
+ * The kfunc path across CPU hotplug: package 1 (cpu4-7) heated while cpu7
+ * is offline reads hot on cpu4-6; once cpu7 is back, it reads hot too
+ * without another injection (the module refreshes its cache on hotplug),
+ * through the scheduler restart that the hotplug causes.
+ */
+TEST_F_TIMEOUT(kfunc, kfunc_cpu_online_reads_at_once, WS_TEST_TIMEOUT)
+{
+	char buf[8192];
+	bool without7, with7;
+
+	ASSERT_TRUE(ws_sh("echo 0 > " CPU7_ONLINE) == 0) TH_LOG("cpu7 would not go offline");
+	ASSERT_TRUE(ws_sh("echo pkg=1 temp_mc=100000 > /sys/kernel/debug/wattsched/inject/thermal") ==
+		    0) TH_LOG("inject pkg=1 failed");
+	without7 = status_within(buf, sizeof(buf), "\"hot_cpus\":[4,5,6]", 60000) &&
+		   strstr(buf, "\"thermal_path\":\"kfunc\"");
+	ws_log("cpu7 offline, package 1 at 100 C: %s", without7 ? "hot 4-6" : buf);
+	ASSERT_TRUE(ws_sh("echo 1 > " CPU7_ONLINE) == 0) TH_LOG("cpu7 would not come back");
+	with7 = status_within(buf, sizeof(buf), "\"hot_cpus\":[4,5,6,7]", 60000) &&
+		strstr(buf, "\"thermal_path\":\"kfunc\"");
+	ws_log("cpu7 back online: %s", with7 ? "hot 4-7" : buf);
+	ws_sh("echo thermal > /sys/kernel/debug/wattsched/inject/clear");
+	ASSERT_TRUE(without7) TH_LOG("with cpu7 offline, not hot 4-6 on the kfunc path: %s", buf);
+	ASSERT_TRUE(with7) TH_LOG("cpu7 came back but does not read hot: %s", buf);
 }
 
 static bool scx_runs_wattsched(void)

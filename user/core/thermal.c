@@ -9,10 +9,11 @@
 
 #include "core/thermal.h"
 #include "lib/util.h"
+#include "wattsched_telemetry.h"
 
 void ws_thermal_defaults(struct ws_thermal_cfg *cfg)
 {
-	cfg->limit_mc = 100000;
+	cfg->limit_mc = WS_TELEMETRY_DEFAULT_LIMIT_MC;
 	cfg->margin_mc = 5000;
 	cfg->hyst_mc = 5000;
 }
