@@ -559,6 +559,36 @@ static void kick_all(void)
 }
 
 /*
+ * Empty the CPUs that have just left the usable set: tasks already in
+ * their local queues would run there next, after the current task, so
+ * they go back through enqueue, which places them on usable CPUs (the
+ * kernel's scx_bpf_dsq_reenq(), 7.1 and later; without it they run there
+ * once, and ops.tick cuts them short); and the current task is preempted
+ * now, not at its next tick (keep_prev() keeps it only when it can run
+ * nowhere else).
+ */
+static void clear_left(const struct cpumask *was, const struct cpumask *now)
+{
+	s32 cpu;
+
+	/*
+	 * An empty mask means every CPU (cpu_usable()): none left.  Asked of
+	 * the mask, not of the caller's count: a branch on that would make
+	 * the verifier track it exactly, and the caller's loop would not
+	 * converge.
+	 */
+	if (bpf_cpumask_empty(now))
+		return;
+	bpf_for(cpu, 0, nr_cpus) {
+		if (!bpf_cpumask_test_cpu(cpu, was) || bpf_cpumask_test_cpu(cpu, now))
+			continue;
+		if (__COMPAT_has_generic_reenq())
+			scx_bpf_dsq_reenq___compat(SCX_DSQ_LOCAL_ON | cpu, 0);
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	}
+}
+
+/*
  * Bring the usable mask (active and not too hot) in line with the budget
  * and, on the kfunc path, with the module's readings (heat_step()).
  * Whoever sees a new generation of either first rebuilds the spare buffer
@@ -569,7 +599,7 @@ static void kick_all(void)
 static void refresh_usable(void)
 {
 	struct ws_budget *b = get_budget();
-	struct bpf_cpumask *spare;
+	struct bpf_cpumask *spare, *was;
 	struct budget_copy *c;
 	struct ws_heat *h;
 	u32 next, weight = 0;
@@ -586,7 +616,7 @@ static void refresh_usable(void)
 	h = heat_live() ? get_heat() : NULL;
 	if (!spare || !c)
 		goto unlock;
-	if (h && heat_moved())
+	if (h && heat_moved())	/* again: another CPU may have stepped meanwhile */
 		heat_step(h);
 	bpf_cpumask_clear(spare);
 	bpf_for(cpu, 0, WS_MAX_LLCS)
@@ -602,10 +632,13 @@ static void refresh_usable(void)
 		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
 		weight++;
 	}
+	was = slot_mask(&usable_masks, usable_cur & 1);
 	usable_cur = next;
 	usable_weight = weight;
 	applied_gen = c->gen;
 	usable_gen++;
+	if (was)
+		clear_left(cast_mask(was), cast_mask(spare));
 	kick_all();
 unlock:
 	__sync_lock_test_and_set(&usable_busy, 0);
@@ -1468,6 +1501,27 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 		take_batch(prev_batch);
 }
 
+/*
+ * At every tick of a CPU running one of ours: a change of the usable set
+ * (a cap, or a reading from the module) is seen within a tick, and a task
+ * on a CPU that has just left the set gives it up now, not at the end of
+ * its slice, when it may run on a usable CPU.  Its enqueue places it there.
+ */
+void BPF_STRUCT_OPS(wattsched_tick, struct task_struct *p)
+{
+	const struct cpumask *usable;
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	refresh_usable();
+	if (cpu_usable(cpu) || is_pcpu_task(p))
+		return;
+	usable = usable_mask();
+	if (usable && bpf_cpumask_intersects(p->cpus_ptr, usable)) {
+		p->scx.slice = 0;
+		stat_inc(WS_STAT_tick_moves);
+	}
+}
+
 /* ---- running and stopping ----------------------------------------------- */
 
 /* The cpufreq target of @class under the policy in force, when it changed. */
@@ -1691,6 +1745,7 @@ SCX_OPS_DEFINE(wattsched_ops,
 	       .select_cpu	= (void *)wattsched_select_cpu,
 	       .enqueue		= (void *)wattsched_enqueue,
 	       .dispatch	= (void *)wattsched_dispatch,
+	       .tick		= (void *)wattsched_tick,
 	       .running		= (void *)wattsched_running,
 	       .stopping	= (void *)wattsched_stopping,
 	       .enable		= (void *)wattsched_enable,

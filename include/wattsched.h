@@ -182,7 +182,8 @@ struct ws_heat {
 	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \
 	X(kick_idle,	"idle CPUs kicked to take queued work")			\
 	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
-	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)")
+	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
+	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,
