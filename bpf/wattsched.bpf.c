@@ -559,13 +559,13 @@ static void kick_all(void)
 }
 
 /*
- * Empty the CPUs that have just left the usable set: tasks already in
- * their local queues would run there next, after the current task, so
- * they go back through enqueue, which places them on usable CPUs (the
- * kernel's scx_bpf_dsq_reenq(), 7.1 and later; without it they run there
- * once, and ops.tick cuts them short); and the current task is preempted
- * now, not at its next tick (keep_prev() keeps it only when it can run
- * nowhere else).
+ * Empty the CPUs that have just left the usable set: the current task is
+ * preempted now, not at its next tick (keep_prev() keeps it only when it
+ * can run nowhere else).  Tasks already in their local queues still run
+ * there once; ops.tick cuts them short.  (scx_bpf_dsq_reenq() on those
+ * queues would send them back through enqueue, but 7.2 kernels queue an
+ * irq_work on the CPU even when it is offline: a WARN, and a dangling
+ * entry once the scheduler ends; 7.3 ignores inactive CPUs.)
  */
 static void clear_left(const struct cpumask *was, const struct cpumask *now)
 {
@@ -582,8 +582,6 @@ static void clear_left(const struct cpumask *was, const struct cpumask *now)
 	bpf_for(cpu, 0, nr_cpus) {
 		if (!bpf_cpumask_test_cpu(cpu, was) || bpf_cpumask_test_cpu(cpu, now))
 			continue;
-		if (__COMPAT_has_generic_reenq())
-			scx_bpf_dsq_reenq___compat(SCX_DSQ_LOCAL_ON | cpu, 0);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	}
 }
