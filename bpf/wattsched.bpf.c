@@ -793,12 +793,45 @@ static s32 device_node(struct task_struct *p, struct task_ctx *tctx)
 
 /* ---- batch work under a cap --------------------------------------------- */
 
-/* How many CPUs batch work may hold at once: the cap's duty cycle. */
+extern s32 wattsched_tm_power_mw(void) __ksym __weak;
+
+/*
+ * The cap's fast guard (kfunc path): is the telemetry module's last power
+ * sample, WS_TELEMETRY_POWER_POLL_MS old at most, above the guard the
+ * loader set in the budget (the cap in force, in the module's terms)?
+ * The loader's control law acts once a period on a power averaged over
+ * seconds; this acts at the next dispatch.
+ */
+static __always_inline bool power_over(void)
+{
+	struct ws_budget *b;
+	s32 mw;
+
+	if (!bpf_ksym_exists(wattsched_tm_power_mw))
+		return false;
+	b = get_budget();
+	if (!b || !b->guard_mw)
+		return false;
+	mw = wattsched_tm_power_mw();
+	return mw != WS_TELEMETRY_POWER_UNKNOWN && (u32)mw > b->guard_mw;
+}
+
+/*
+ * How many CPUs batch work may hold at once: the cap's duty cycle, or one
+ * while the module's power reads over the cap.  Never none: the batch
+ * queue is drained by one CPU at least (and take_overdue_batch()).
+ */
 static __always_inline u32 batch_limit(struct ws_ctl *ctl)
 {
 	u32 n = usable_weight ?: nr_cpus, duty = ctl->batch_duty_pct;
 
-	if (!budget_capped() || !duty || duty >= 100)
+	if (!budget_capped())
+		return n;
+	if (power_over()) {
+		stat_inc(WS_STAT_power_guarded);
+		return 1;
+	}
+	if (!duty || duty >= 100)
 		return n;
 	n = n * duty / 100;
 	return n ?: 1;

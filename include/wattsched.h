@@ -122,6 +122,7 @@ struct ws_budget {
 	__u32 power_source;			/* enum ws_power_source of that reading */
 	__u32 nr_sensed;			/* CPUs with a temperature reading */
 	__u32 cap_watts;			/* the cap in force: the operator's, or the safe cap while telemetry is stale; 0 = none */
+	__u32 guard_mw;				/* the fast guard: BPF holds batch work to one CPU while the module's power kfunc reads above this; 0 = none */
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };
@@ -183,7 +184,8 @@ struct ws_heat {
 	X(kick_idle,	"idle CPUs kicked to take queued work")			\
 	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
 	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
-	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set")
+	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set") \
+	X(power_guarded, "batch limits cut to one CPU because the module's power reading was over the cap (kfunc path)")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

@@ -52,10 +52,16 @@
  *	u32 wattsched_tm_gen(void)		moves when any reading changes
  *	s32 wattsched_tm_cpu_temp_mc(s32 cpu)	WS_TELEMETRY_TEMP_UNKNOWN: none
  *	s32 wattsched_tm_cpu_limit_mc(s32 cpu)	0: no limit reported
+ *	s32 wattsched_tm_power_mw(void)		WS_TELEMETRY_POWER_UNKNOWN: none
  * A CPU's reading is what the thermal file shows for it: the hottest,
- * against its limit, of its core's and its package's.
+ * against its limit, of its core's and its package's.  The power is every
+ * package's (package and DRAM domains, as the power file shows them) over
+ * the last WS_TELEMETRY_POWER_POLL_MS, which the module polls at where
+ * there is RAPL or inject=1.
  */
 #define WS_TELEMETRY_TEMP_UNKNOWN	(-2147483647 - 1)
+#define WS_TELEMETRY_POWER_UNKNOWN	(-1)
+#define WS_TELEMETRY_POWER_POLL_MS	100
 
 /* thermal_poll_ms: how often the cache is refreshed from hardware sensors */
 #define WS_TELEMETRY_POLL_MS_DEFAULT	100

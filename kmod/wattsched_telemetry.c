@@ -7,12 +7,13 @@
  * only with inject=1 (TEST ONLY), inject/ files that fake thermal, power and
  * link values.  Each file is a "# wattsched-telemetry NAME vN" header line
  * followed by records of space-separated key=value fields; see
- * docs/telemetry.md for every field.  Three kfuncs give a sched_ext
- * scheduler the CPUs' temperatures from a cache, without sleeping.
+ * docs/telemetry.md for every field.  Four kfuncs give a sched_ext
+ * scheduler the CPUs' temperatures and the packages' power from caches,
+ * without sleeping.
  *
  * Locking: ws_lock (a mutex) protects all module state: AER samples,
- * RAPL accumulators, injected values and the kfuncs' cache, which the
- * kfuncs read locklessly (see ws_tcache_refresh()).  It nests outside the CPU hotplug
+ * RAPL accumulators, injected values and the kfuncs' caches, which the
+ * kfuncs read locklessly (see ws_tcache_refresh(), ws_pcache_refresh()).  It nests outside the CPU hotplug
  * lock and inside pci_lock_rescan_remove(): a PCI walk takes ws_lock per
  * device, never across the walk, so a slow `pcie` read never holds up the
  * thermal and power readers.  Every reader runs in process context,
@@ -81,7 +82,6 @@ MODULE_PARM_DESC(thermal_poll_ms,
 		 "how often the kfuncs' cache reads the CPUs' thermal sensors, 10..10000 ms (default 100)");
 
 #define WS_MAX_PKGS		64
-#define WS_RAPL_POLL_MS		10000
 
 enum ws_rapl_domain {
 	WS_RAPL_PKG,
@@ -157,6 +157,8 @@ struct ws_tcache {
 
 static struct ws_tcache *ws_tcache, *ws_tnext;
 static atomic_t ws_tgen;
+/* The packages' power the kfunc returns, mW (ws_pcache_refresh()) */
+static s32 ws_pwr_mw = WS_TELEMETRY_POWER_UNKNOWN;
 static void ws_tpoll(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ws_tpoll_work, ws_tpoll);
 static void ws_thotplug(struct work_struct *work);
@@ -391,17 +393,6 @@ static void ws_rapl_sample_all(void)
 		else
 			ws_rapl_sample_pkg(p, cpu);
 	}
-}
-
-/* Sample often enough that no 32-bit counter can wrap twice between samples. */
-static void ws_rapl_poll(struct work_struct *work)
-{
-	mutex_lock(&ws_lock);
-	cpus_read_lock();
-	ws_rapl_sample_all();
-	cpus_read_unlock();
-	mutex_unlock(&ws_lock);
-	schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_RAPL_POLL_MS));
 }
 
 /* ---- version --------------------------------------------------------- */
@@ -1056,12 +1047,23 @@ __bpf_kfunc s32 wattsched_tm_cpu_limit_mc(s32 cpu)
 	return READ_ONCE(ws_tcache[cpu].limit_mc);
 }
 
+/*
+ * The power of every package (package and DRAM domains, RAPL or injected)
+ * over the last WS_TELEMETRY_POWER_POLL_MS, mW; WS_TELEMETRY_POWER_UNKNOWN
+ * when there is no reading.
+ */
+__bpf_kfunc s32 wattsched_tm_power_mw(void)
+{
+	return READ_ONCE(ws_pwr_mw);
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(ws_kfunc_ids)
 BTF_ID_FLAGS(func, wattsched_tm_gen)
 BTF_ID_FLAGS(func, wattsched_tm_cpu_temp_mc)
 BTF_ID_FLAGS(func, wattsched_tm_cpu_limit_mc)
+BTF_ID_FLAGS(func, wattsched_tm_power_mw)
 BTF_KFUNCS_END(ws_kfunc_ids)
 
 static const struct btf_kfunc_id_set ws_kfunc_set = {
@@ -1081,13 +1083,28 @@ static u64 ws_inj_energy(struct ws_pkg *p, enum ws_rapl_domain d, u64 now)
 	return e;
 }
 
+/*
+ * A package domain's energy at @now, µJ, in @uj: injected, else counted
+ * from its RAPL counter.  false when it has neither.  The power file and
+ * the kfunc's cache both read energy through this.
+ */
+static bool ws_pkg_energy(struct ws_pkg *p, enum ws_rapl_domain d, u64 now, u64 *uj)
+{
+	if (p->inj_power[d])
+		*uj = ws_inj_energy(p, d, now);
+	else if (p->rapl[d])
+		*uj = mul_u64_u32_shr(p->rapl_counts[d], 1000000, p->rapl_esu);
+	else
+		return false;
+	return true;
+}
+
 static int ws_power_show(struct seq_file *m, void *unused)
 {
 	enum ws_rapl_domain d;
 	struct ws_pkg *p;
+	u64 now, uj;
 	int cpu;
-
-	u64 now;
 
 	ws_header(m, "power");
 	mutex_lock(&ws_lock);
@@ -1105,15 +1122,15 @@ static int ws_power_show(struct seq_file *m, void *unused)
 		if (!p)
 			continue;
 		for (d = 0; d < WS_RAPL_NR; d++) {
+			if (!ws_pkg_energy(p, d, now, &uj))
+				continue;
+			seq_printf(m, "pkg=%d domain=%s energy_uj=%llu ", p->id,
+				   ws_rapl_domain_name[d], uj);
 			if (p->inj_power[d])
-				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu watts_mw=%u source=injected ktime_ns=%llu\n",
-					   p->id, ws_rapl_domain_name[d],
-					   ws_inj_energy(p, d, now), p->inj_mw[d], now);
-			else if (p->rapl[d])
-				seq_printf(m, "pkg=%d domain=%s energy_uj=%llu cpu=%d source=msr ktime_ns=%llu\n",
-					   p->id, ws_rapl_domain_name[d],
-					   mul_u64_u32_shr(p->rapl_counts[d], 1000000, p->rapl_esu),
-					   cpu, now);
+				seq_printf(m, "watts_mw=%u source=injected", p->inj_mw[d]);
+			else
+				seq_printf(m, "cpu=%d source=msr", cpu);
+			seq_printf(m, " ktime_ns=%llu\n", now);
 		}
 	}
 	cpus_read_unlock();
@@ -1121,6 +1138,60 @@ static int ws_power_show(struct seq_file *m, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ws_power);
+
+/*
+ * The kfunc's power: every package's domains (package and DRAM; RAPL or
+ * injected, as the power file shows them) summed, and differenced between
+ * two polls WS_TELEMETRY_POWER_POLL_MS apart.  Unknown without a reading,
+ * and for one poll after the total went back (an injection cleared).
+ */
+static u64 ws_pwr_uj, ws_pwr_t_ns;
+
+static void ws_pcache_refresh(void)
+{
+	u64 now = ktime_get_ns(), total = 0, uj;
+	enum ws_rapl_domain d;
+	s32 mw = WS_TELEMETRY_POWER_UNKNOWN;
+	bool any = false;
+	struct ws_pkg *p;
+	int cpu;
+
+	lockdep_assert_held(&ws_lock);
+	for_each_online_cpu(cpu) {
+		if (!ws_first_in_pkg(cpu))
+			continue;
+		p = ws_pkg_get(topology_physical_package_id(cpu), false);
+		for (d = 0; p && d < WS_RAPL_NR; d++) {
+			if (ws_pkg_energy(p, d, now, &uj)) {
+				total += uj;
+				any = true;
+			}
+		}
+	}
+	if (any && ws_pwr_t_ns && total >= ws_pwr_uj && now > ws_pwr_t_ns)
+		mw = min_t(u64, div64_u64((total - ws_pwr_uj) * 1000000, now - ws_pwr_t_ns),
+			   S32_MAX);
+	ws_pwr_uj = total;
+	ws_pwr_t_ns = any ? now : 0;
+	WRITE_ONCE(ws_pwr_mw, mw);
+}
+
+/*
+ * Sample the RAPL counters (often enough that none can wrap twice between
+ * samples) and refresh the kfunc's power.  Runs where there is RAPL or
+ * inject=1.
+ */
+static void ws_rapl_poll(struct work_struct *work)
+{
+	mutex_lock(&ws_lock);
+	cpus_read_lock();
+	if (ws_have_rapl)
+		ws_rapl_sample_all();
+	ws_pcache_refresh();
+	cpus_read_unlock();
+	mutex_unlock(&ws_lock);
+	schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_TELEMETRY_POWER_POLL_MS));
+}
 
 /* ---- cpus ------------------------------------------------------------ */
 
@@ -1527,8 +1598,8 @@ static int __init ws_init(void)
 		debugfs_create_file("clear", 0200, inj, NULL, &ws_inj_clear_fops);
 		pr_notice("inject=1: TEST ONLY, values written to inject/ are reported as real\n");
 	}
-	if (ws_have_rapl)
-		schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_RAPL_POLL_MS));
+	if (ws_have_rapl || inject)
+		schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_TELEMETRY_POWER_POLL_MS));
 	if (ws_have_dts() || ws_have_pts())
 		schedule_delayed_work(&ws_tpoll_work, msecs_to_jiffies(thermal_poll_ms));
 	return 0;

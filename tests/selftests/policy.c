@@ -709,6 +709,90 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 		TH_LOG("no batch task was held back: %s", buf);
 }
 
+/* A number in `status --json`: the first "@key":N; -1 when there is none. */
+static long long status_count(const char *key)
+{
+	char buf[8192], want[64];
+	const char *v;
+
+	snprintf(want, sizeof(want), "\"%s\":", key);
+	if (ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()))
+		return -1;
+	v = strstr(buf, want);
+	return v ? strtoll(v + strlen(want), NULL, 10) : -1;
+}
+
+/* Inject @mw milliwatts into package 0 (a growing energy counter: RAPL to the loader). */
+static int inject_power(unsigned int mw)
+{
+	return ws_sh("echo pkg=0 watts_mw=%u > /sys/kernel/debug/wattsched/inject/power", mw);
+}
+
+/* The batch cgroup's CPUs over @ms. */
+static double batch_cpus(long long ms)
+{
+	unsigned long long u0 = cg_usage(CG_BATCH), u1;
+	long long t0 = ws_now_ms();
+
+	ws_sleep_ms(ms);
+	u1 = cg_usage(CG_BATCH);
+	return (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
+}
+
+/*
+ * The cap's fast guard (kfunc path): with the cap held to RAPL (injected
+ * power), BPF reads the module's power kfunc and, while it is over the
+ * cap, holds batch work to one CPU; below the cap it leaves the duty
+ * cycle alone.  The loader's own law acts too, once a period, and under
+ * TCG a step's shell command alone outlasts one: the guard is told apart
+ * by its counter.
+ */
+TEST_F_TIMEOUT(kfunc, kfunc_power_guard_holds_batch, WS_TEST_TIMEOUT)
+{
+	long long g0, g1, g2, g3;
+	double under, over;
+	char buf[8192];
+	int rc;
+
+	ASSERT_TRUE(ws_sh("mkdir -p " CG_BATCH) == 0) TH_LOG("cannot create a cgroup");
+	ASSERT_TRUE(ws_sh("%s class set /ws-batch batch >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("class set refused");
+	ASSERT_TRUE(inject_power(40000) == 0) TH_LOG("inject power failed");
+	rc = ws_sh_out(buf, sizeof(buf), "%s cap 150 2>&1", ws_wattsched());
+	ASSERT_TRUE(rc == 0) TH_LOG("cap 150: exit %d: %s", rc, buf);
+	ASSERT_TRUE(ws_sh("sh -c 'echo $$ > " CG_BATCH "/cgroup.procs; exec stress-ng --cpu %d "
+			  "--timeout 86400 --quiet' >/dev/null 2>&1 &", nr_cpus) == 0)
+		TH_LOG("cannot start the batch load");
+	ASSERT_TRUE(status_within(buf, sizeof(buf), "\"power_guard_watts\":150", 30000) &&
+		    strstr(buf, "\"power_source\":\"rapl\""))
+		TH_LOG("the cap is not held to RAPL with a guard at 150 W: %s", buf);
+
+	/* 40 W under a 150 W cap: the guard stays out of the way */
+	ws_sleep_ms(2000);
+	g0 = status_count("power_guarded");
+	under = batch_cpus(4000);
+	g1 = status_count("power_guarded");
+	ws_log("40 W, cap 150 W: batch %.2f CPUs, guard counter %lld -> %lld", under, g0, g1);
+
+	/* 400 W: the guard holds batch to one CPU */
+	ASSERT_TRUE(inject_power(400000) == 0) TH_LOG("inject power failed");
+	ws_sleep_ms(1000);
+	g2 = status_count("power_guarded");
+	over = batch_cpus(4000);
+	g3 = status_count("power_guarded");
+	ws_log("400 W, cap 150 W: batch %.2f CPUs, guard counter %lld -> %lld", over, g2, g3);
+	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"power_guard_watts\":150"))
+		TH_LOG("the guard is gone from status: %s", buf);
+
+	ws_sh("%s cap --clear >/dev/null; pkill -KILL stress-ng; true", ws_wattsched());
+	ws_sh("echo power > /sys/kernel/debug/wattsched/inject/clear");
+	ASSERT_TRUE(g0 >= 0 && g1 == g0) TH_LOG("the guard acted under the cap: %lld -> %lld", g0, g1);
+	ASSERT_TRUE(under > 1.5) TH_LOG("batch had %.2f CPUs under the cap: nothing to hold", under);
+	ASSERT_TRUE(g3 > g2) TH_LOG("over the cap, the guard never acted: %lld -> %lld", g2, g3);
+	/* one CPU, plus slack for tasks finishing their slice and overdue ones */
+	ASSERT_TRUE(over <= 1.5) TH_LOG("over the cap, batch held %.2f CPUs", over);
+}
+
 /*
  * class set/del/list: unknown classes, bad and missing cgroups and non-root
  * clients are refused with a reason and change nothing

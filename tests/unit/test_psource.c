@@ -76,7 +76,7 @@ int main(void)
 	char err[256];
 	double uj, w;
 
-	tap_plan(23 + 10 + 7);
+	tap_plan(23 + 5 + 10 + 7);
 
 	tap_is_int(ws_rapl_parse(HDR "pkg=0 domain=package energy_uj=1000000 cpu=0 source=msr\n"
 				 "pkg=0 domain=dram energy_uj=500000 cpu=0 source=msr\n"
@@ -132,6 +132,14 @@ int main(void)
 	       "pick: pushed older than the stale time: RAPL");
 	tap_ok(ws_power_pick(&p, false, 120, 90, 111, 10, &w) == WS_POWER_MODEL && w == 90,
 	       "pick: neither: the model");
+	tap_is_int(ws_power_guard_mw(100, WS_POWER_RAPL, 15), 85000,
+		   "guard: a RAPL-held cap less what RAPL does not see, in mW");
+	tap_is_int(ws_power_guard_mw(100, WS_POWER_PUSHED, 15), 0,
+		   "guard: none for a pushed reading (the wall, not the packages)");
+	tap_is_int(ws_power_guard_mw(100, WS_POWER_MODEL, 0), 0, "guard: none on the model");
+	tap_is_int(ws_power_guard_mw(0, WS_POWER_RAPL, 0), 0, "guard: none without a cap");
+	tap_is_int(ws_power_guard_mw(10, WS_POWER_RAPL, 10), 0,
+		   "guard: none when the extra leaves nothing");
 	test_stale();
 	test_compliance();
 	return tap_done();

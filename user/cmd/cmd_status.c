@@ -52,6 +52,7 @@ static int from_maps(struct json_object *st)
 		add(st, "active_cpus", json_object_new_int64(b.nr_active ?:
 				(unsigned int)libbpf_num_possible_cpus()));
 		add(st, "cap_in_force_watts", json_object_new_int64(b.cap_watts));
+		add(st, "power_guard_watts", b.guard_mw ? ws_json_watts(b.guard_mw / 1000.0) : NULL);
 		add(st, "thermal_sensed_cpus", json_object_new_int64(b.nr_sensed));
 		for (cpu = 0; cpu < WS_MAX_CPUS; cpu++)
 			if (ws_cpu_test(b.avoid_mask, cpu))
@@ -157,6 +158,9 @@ static void print_cap(struct json_object *st)
 		       cap, in_force, active);
 	else
 		printf("cap:        %u W, %u CPUs take work\n", cap, active);
+	if (has(st, "power_guard_watts") && !strcmp(str(st, "thermal_path"), "kfunc"))
+		printf("            batch work keeps one CPU while the packages draw over %.1f W "
+		       "(the module's power kfunc)\n", num(st, "power_guard_watts"));
 	if (json_object_object_get_ex(st, "cap_unmet_pinned", &v) && json_object_get_boolean(v)) {
 		printf("            NOT MET: work that can run only on CPUs");
 		print_list(st, "pinned_cpus");

@@ -18,6 +18,7 @@ struct ws_observed {
 	double model_watts;		/* the model's estimate for the same period */
 	double load;			/* busy CPUs' worth */
 	unsigned int cap_in_force;	/* the operator's cap, or the safe cap while stale; 0 = none */
+	unsigned int power_guard_mw;	/* the budget's fast guard (ws_power_guard_mw()); 0 = none */
 	unsigned int active_cpus;	/* CPUs that take new work */
 	__u64 active[WS_CPU_WORDS];	/* which: the budget's active mask, or every online CPU */
 	unsigned int nr_online;

@@ -102,6 +102,16 @@ unsigned int ws_power_pick(const struct ws_pushed *p, bool rapl_fresh, double ra
 	return WS_POWER_MODEL;
 }
 
+unsigned int ws_power_guard_mw(unsigned int cap_watts, unsigned int source,
+			       double rapl_extra_watts)
+{
+	double mw = (cap_watts - rapl_extra_watts) * 1000;
+
+	if (!cap_watts || source != WS_POWER_RAPL || mw < 1)
+		return 0;
+	return mw;
+}
+
 unsigned int ws_stale_step(struct ws_stale *s, unsigned int source, unsigned int cap,
 			   unsigned int safe, time_t now, char *msg, size_t msglen)
 {

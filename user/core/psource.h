@@ -68,6 +68,16 @@ unsigned int ws_power_pick(const struct ws_pushed *p, bool rapl_fresh, double ra
 			   double model_watts, double now, double stale_s, double *watts);
 
 /*
+ * The budget's fast guard, mW of the module's power kfunc (packages and
+ * DRAM, what RAPL sees): the cap in force less the host power RAPL does
+ * not see, while the cap is held to RAPL.  0 (no guard) without a cap,
+ * for another source (a pushed reading is the wall; the model is no
+ * reading), and when the extra leaves nothing.
+ */
+unsigned int ws_power_guard_mw(unsigned int cap_watts, unsigned int source,
+			       double rapl_extra_watts);
+
+/*
  * Telemetry staleness (docs/reliability.md): once a measured source has
  * been in use, the model being the source means every measured one went
  * stale.  While stale, the cap in force is the safe cap when that is lower.

@@ -160,6 +160,7 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	b.power_source = d->obs.power_source;
 	b.nr_sensed = d->sense.nr_sensed;
 	b.cap_watts = cap;
+	b.guard_mw = ws_power_guard_mw(cap, d->obs.power_source, d->cfg->model.rapl_extra_watts);
 	ret = ws_maps_write_budget(d->maps, &b);
 	if (ret) {
 		ws_warn("control loop: writing the budget map: %s", strerror(-ret));
@@ -171,6 +172,7 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	if (changed)
 		log_budget(d, cap);
 	d->obs.cap_in_force = cap;
+	d->obs.power_guard_mw = b.guard_mw;
 	d->obs.active_cpus = b.nr_active ?: d->topo->nr_online;
 	memcpy(d->obs.active, b.nr_active ? b.active_mask : d->topo->online, sizeof(d->obs.active));
 	d->obs.nr_sensed = d->sense.nr_sensed;

@@ -77,6 +77,8 @@ static void add_observed(struct json_object *o, const struct ws_observed *ob)
 	add(o, "active_cpus", json_object_new_int64(ob->active_cpus));
 	add(o, "active_cpu_list", cpu_list(ob->active));
 	add(o, "cap_in_force_watts", json_object_new_int64(ob->cap_in_force));
+	add(o, "power_guard_watts", ob->power_guard_mw ? ws_json_watts(ob->power_guard_mw / 1000.0) :
+							 NULL);
 	add(o, "compliance", json_object_new_string(ws_compliance_name(c->state)));
 	add(o, "compliance_since", c->since ? json_object_new_int64(c->since) : NULL);
 	add(o, "compliance_since_at", c->since ? json_time(c->since) : NULL);
