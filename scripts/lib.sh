@@ -55,3 +55,20 @@ in_root() {
 			HOME=/root TERM=${TERM:-dumb} "$@"
 	' in_root "$root" "$bind" "$@"
 }
+
+# bench_host_quiet NAME: a benchmark times guests under TCG, where every
+# other VM on the host takes CPU from the one measured.  Refuse to start
+# while one runs, unless BENCH_ALLOW_BUSY=1 (then only warn).
+bench_host_quiet() {
+	local pids
+	pids=$(pgrep -d, -f '^[^ ]*qemu-system' || true)
+	[ -n "$pids" ] || return 0
+	if [ "${BENCH_ALLOW_BUSY:-0}" = 1 ]; then
+		echo "$1: warning: other VMs run on this host (qemu pids $pids);" \
+			"measuring anyway (BENCH_ALLOW_BUSY=1): the timings are skewed" >&2
+		return 0
+	fi
+	echo "$1: error: another VM runs on this host (qemu pids $pids): its load would" \
+		"skew the timings; wait for it, or set BENCH_ALLOW_BUSY=1 to measure anyway" >&2
+	return 1
+}
