@@ -84,6 +84,28 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
 			ws_topology_node_order(topo, i, (unsigned char *)skel->rodata->node_near[i]);
 }
 
+/*
+ * With -v: how many instructions the verifier walked for each program
+ * (bpf_prog_info.verified_insns), the size of the state space a change to
+ * a callback adds to, and what `make bench` reports beside its cost.
+ */
+static void print_verified(const struct bpf_object *obj)
+{
+	struct bpf_prog_info info;
+	struct bpf_program *prog;
+	__u32 len;
+
+	fprintf(stderr, "wattsched: verified instructions:");
+	bpf_object__for_each_program(prog, obj) {
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		fprintf(stderr, " %s=%u", bpf_program__name(prog), info.verified_insns);
+	}
+	fprintf(stderr, "\n");
+}
+
 int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 		   unsigned long long slice_us, const struct ws_thermal_cfg *thermal)
 {
@@ -112,6 +134,8 @@ int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 		       ws_verbose ? "" : " (run with -v for the verifier log)");
 		return ret;
 	}
+	if (ws_verbose)
+		print_verified(skel->obj);
 	ld->maps = (struct ws_maps){
 		.ctl = bpf_map__fd(skel->maps.ws_ctl),
 		.budget = bpf_map__fd(skel->maps.ws_budget),
