@@ -559,16 +559,19 @@ static void kick_all(void)
 }
 
 /*
- * Empty the CPUs that have just left the usable set: the current task is
- * preempted now, not at its next tick (keep_prev() keeps it only when it
- * can run nowhere else).  Tasks already in their local queues still run
- * there once; ops.tick cuts them short.  (scx_bpf_dsq_reenq() on those
- * queues would send them back through enqueue, but 7.2 kernels queue an
- * irq_work on the CPU even when it is offline: a WARN, and a dangling
- * entry once the scheduler ends; 7.3 ignores inactive CPUs.)
+ * Empty the CPUs that have just left the usable set: tasks already in
+ * their local queues would run there next, so they go back through
+ * enqueue, which places them on usable CPUs (scx_bpf_dsq_reenq(), 7.1 and
+ * later; without it they run there once, and ops.tick cuts them short);
+ * and the current task is preempted now, not at its next tick (keep_prev()
+ * keeps it only when it can run nowhere else).  Only online CPUs are
+ * re-enqueued: 7.2 kernels queue an irq_work on the CPU even when it is
+ * offline (a WARN, and a dangling entry once the scheduler ends).  A CPU
+ * that goes offline meanwhile restarts the scheduler anyway (hotplug).
  */
 static void clear_left(const struct cpumask *was, const struct cpumask *now)
 {
+	const struct cpumask *online;
 	s32 cpu;
 
 	/*
@@ -579,11 +582,15 @@ static void clear_left(const struct cpumask *was, const struct cpumask *now)
 	 */
 	if (bpf_cpumask_empty(now))
 		return;
+	online = scx_bpf_get_online_cpumask();
 	bpf_for(cpu, 0, nr_cpus) {
 		if (!bpf_cpumask_test_cpu(cpu, was) || bpf_cpumask_test_cpu(cpu, now))
 			continue;
+		if (__COMPAT_has_generic_reenq() && bpf_cpumask_test_cpu(cpu, online))
+			scx_bpf_dsq_reenq___compat(SCX_DSQ_LOCAL_ON | cpu, 0);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	}
+	scx_bpf_put_cpumask(online);
 }
 
 /*
@@ -1544,10 +1551,10 @@ void BPF_STRUCT_OPS(wattsched_tick, struct task_struct *p)
 	s32 cpu = scx_bpf_task_cpu(p);
 
 	refresh_usable();
-	if (cpu_usable(cpu) || is_pcpu_task(p))
+	usable = usable_mask();	/* cpu_usable(), with the mask kept for below */
+	if (!usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable) || is_pcpu_task(p))
 		return;
-	usable = usable_mask();
-	if (usable && bpf_cpumask_intersects(p->cpus_ptr, usable)) {
+	if (bpf_cpumask_intersects(p->cpus_ptr, usable)) {
 		p->scx.slice = 0;
 		stat_inc(WS_STAT_tick_moves);
 	}
