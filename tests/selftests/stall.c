@@ -233,4 +233,63 @@ TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(longest < 5000) TH_LOG("the nice 19 hog waited %lld ms between runs", longest);
 }
 
+#define CPU3_ONLINE	"/sys/devices/system/cpu/cpu3/online"
+
+/* The CPUs a cap keeps, from the daemon's state: "[3]" and the like. */
+static bool active_list_is(const char *want, char *st, size_t len)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "\"active_cpu_list\":%s", want);
+	return ctl("{\"op\":\"get\"}", st, len) == 0 && strstr(st, key);
+}
+
+/*
+ * The one CPU a cap keeps goes offline.  From the moment the kernel marks
+ * it inactive it runs no task but per-CPU kthreads, and it cannot take
+ * work from the queues; the kernel tells the scheduler only after an RCU
+ * grace period, which needs RCU's kthreads to run somewhere.  A 60-minute
+ * soak hit this (cap 10 W, its CPU offlined): nothing ran the queues, the
+ * offline hung for 37 s and the watchdog ended the scheduler.  The offline
+ * must finish, the loader restart the scheduler (hotplug), and no stall.
+ */
+TEST_F_TIMEOUT(stall, stall_usable_cpu_offlined, WS_TEST_TIMEOUT)
+{
+	char st[4096], buf[2048];
+	long long t0, t_off;
+	int i, rc;
+
+	/* work bound to cpu3 makes the cap keep cpu3 (pinned-first) */
+	hogs[nr_hogs++] = spawn_hog(3, 3);
+	for (i = 0; i < 12; i++)
+		hogs[nr_hogs++] = spawn_hog(0, 7);
+	ws_sleep_ms(2000);
+	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
+		    strstr(st, "\"ok\":true")) TH_LOG("cap 10 refused: %s", st);
+	for (t0 = ws_now_ms(); !active_list_is("[3]", st, sizeof(st)) &&
+	     ws_now_ms() - t0 < 30000;)
+		ws_sleep_ms(500);
+	ASSERT_TRUE(strstr(st, "\"active_cpu_list\":[3]") != NULL)
+		TH_LOG("the cap did not come to keep cpu3 alone: %s", st);
+	ws_log("cap 10 W keeps cpu3 alone; offlining cpu3 under %d hogs", nr_hogs);
+
+	t0 = ws_now_ms();
+	rc = ws_sh("timeout 90 sh -c 'echo 0 > " CPU3_ONLINE "'");
+	t_off = ws_now_ms() - t0;
+	ws_log("cpu3 offline: exit %d after %lld ms", rc, t_off);
+	for (t0 = ws_now_ms(); ws_now_ms() - t0 < 60000; ws_sleep_ms(500))
+		if (ws_scx_state(buf, sizeof(buf)) > 0 && !strcmp(buf, "enabled"))
+			break;
+	ws_log("sched_ext after the offline: %s", buf);
+	stop_hogs();
+	ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st));
+	ws_sh("echo 1 > " CPU3_ONLINE);
+	ASSERT_EQ(0, rc) TH_LOG("offlining cpu3 failed or hung");
+	ASSERT_TRUE(!ws_dmesg_bad_since(self->ld.dmesg_mark, buf, sizeof(buf)))
+		TH_LOG("dmesg: %s", buf);
+	ASSERT_TRUE(ws_sh("dmesg | tail -n +%d | grep -E 'runnable task stall|failed to check in'",
+			  self->ld.dmesg_mark + 1) != 0)
+		TH_LOG("the watchdog ended the scheduler");
+}
+
 TEST_HARNESS_MAIN
