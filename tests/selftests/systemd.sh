@@ -80,10 +80,13 @@ else
 	unit_log
 fi
 
-# 4: node_exporter (any other user) can read the metrics file
-if wait_for 20 test -s $prom &&
-   setpriv --reuid=65534 --regid=65534 --clear-groups cat $prom >/tmp/prom.txt 2>&1 &&
-   grep -q '^wattsched_cap_watts 200' /tmp/prom.txt; then
+# 4: node_exporter (any other user) can read the metrics file, which shows
+# the cap once the daemon has rewritten it (every second: wait for that)
+prom_shows_cap() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups cat $prom >/tmp/prom.txt 2>&1 &&
+		grep -q '^wattsched_cap_watts 200' /tmp/prom.txt
+}
+if wait_for 20 prom_shows_cap; then
 	ktap_test_pass "metrics file $(stat -c '%a %U' $prom), read by uid 65534: cap 200"
 else
 	ktap_test_fail "metrics file readable by uid 65534 with the cap"
