@@ -86,6 +86,8 @@ UEI_DEFINE(uei);
 #define WS_DSQ_BATCH		(WS_DSQ_CPU_BASE + WS_MAX_CPUS)
 /* Under a cap a batch task waits at most this long for a CPU. */
 #define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
+/* A CPU's queue head that has waited this long goes first (dispatch_own()). */
+#define WS_MAX_WAIT_NS		(100ULL * 1000 * 1000)
 /* An LLC index that names none: the search starts at the node. */
 #define NO_LLC			(~0U)
 
@@ -247,7 +249,7 @@ struct cgrp_rule_cache {
 
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
-	u64 queued_at;		/* when it was last held back as batch work */
+	u64 queued_at;		/* when it last went into a queue of ours */
 	struct cgrp_rule_cache cls;	/* from ws_cgrp_class */
 	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
@@ -295,6 +297,23 @@ static __always_inline bool budget_capped(void)
 static __always_inline struct task_ctx *task_ctx(struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+/* Stamp when @p goes into a queue: dispatch_own() and the batch rescue age it. */
+static __always_inline void stamp_queued(struct task_struct *p, struct task_ctx *tctx)
+{
+	if (!tctx)
+		tctx = task_ctx(p);
+	if (tctx)
+		tctx->queued_at = scx_bpf_now();
+}
+
+/* How long the queued @p has waited; 0 when unknown. */
+static __always_inline u64 waited(struct task_struct *p, u64 now)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	return tctx && tctx->queued_at ? now - tctx->queued_at : 0;
 }
 
 static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
@@ -423,6 +442,26 @@ static __always_inline u64 queue_clock(u64 dsq, s32 cpu)
 	u64 clock = cpu_clock(cpu);
 	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(dsq);
 
+	if (head)
+		clock = head->scx.dsq_vtime;
+	return clock;
+}
+
+/*
+ * The clock a task entering @cpu's own queue is placed against: as
+ * queue_clock(), but with that queue empty, the head of the CPU's LLC
+ * queue, which dispatch_own() weighs it against.  The CPU's own clock
+ * can be far from that one: it is the vtime of whatever last started
+ * there, a new task's (the highest vtime anywhere) or one woken from
+ * another LLC.
+ */
+static __always_inline u64 own_queue_clock(s32 cpu)
+{
+	u64 clock = cpu_clock(cpu);
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+
+	if (!head)
+		head = __COMPAT_scx_bpf_dsq_peek(llc_dsq(cpu_llc(cpu)));
 	if (head)
 		clock = head->scx.dsq_vtime;
 	return clock;
@@ -1106,9 +1145,10 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
+	stamp_queued(p, NULL);
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
-				 place_vtime(p, queue_clock(cpu_dsq(cpu), cpu),
-					     task_last_cpu(p) != cpu), enq_flags);
+				 place_vtime(p, own_queue_clock(cpu), task_last_cpu(p) != cpu),
+				 enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
@@ -1131,7 +1171,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 		insert_local(p, enq_flags);
 		return;
 	}
-	tctx->queued_at = scx_bpf_now();
+	stamp_queued(p, tctx);
 	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
 				 place_vtime(p, queue_clock(WS_DSQ_BATCH, cpu), false), enq_flags);
 	stat_inc(WS_STAT_throttled);
@@ -1225,6 +1265,7 @@ static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
 		cpu = bpf_cpumask_any_distribute(cand);
 	}
 	llc = cpu_llc(cpu);
+	stamp_queued(p, NULL);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
 				 place_vtime(p, queue_clock(llc_dsq(llc), cpu),
 					     last < 0 || cpu_llc(last) != llc), enq_flags);
@@ -1280,7 +1321,25 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-/* Move the lower-vtime head of the per-CPU and LLC queues to this CPU. */
+/*
+ * Does the LLC queue's head go before this CPU's own?  In vtime order,
+ * unless one of them has waited WS_MAX_WAIT_NS: then the longer waiter.
+ * The two queues' clocks are not one clock (a task bound to a CPU is
+ * placed against that CPU's, which a light task or one from another LLC
+ * can have run far ahead), so vtime alone could keep either head waiting
+ * for minutes.
+ */
+static bool shared_first(struct task_struct *mine, struct task_struct *shared)
+{
+	u64 now = scx_bpf_now(), mine_w = waited(mine, now), shared_w = waited(shared, now);
+
+	if (mine_w < WS_MAX_WAIT_NS && shared_w < WS_MAX_WAIT_NS)
+		return vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime);
+	stat_inc(WS_STAT_overdue);
+	return shared_w > mine_w;
+}
+
+/* Move the head that goes first of the per-CPU and LLC queues to this CPU. */
 static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
 {
 	struct task_struct *mine, *shared;
@@ -1290,7 +1349,7 @@ static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
 
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 	shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
-	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime) &&
+	if (mine && shared && shared_first(mine, shared) &&
 	    scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
 		return true;
 	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))

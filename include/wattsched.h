@@ -185,7 +185,8 @@ struct ws_heat {
 	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
 	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
 	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set") \
-	X(power_guarded, "batch limits cut to one CPU because the module's power reading was over the cap (kfunc path)")
+	X(power_guarded, "batch limits cut to one CPU because the module's power reading was over the cap (kfunc path)") \
+	X(overdue,	"dispatches decided by waiting time: a queue head had waited 100 ms")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

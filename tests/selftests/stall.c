@@ -233,6 +233,74 @@ TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(longest < 5000) TH_LOG("the nice 19 hog waited %lld ms between runs", longest);
 }
 
+/* Times @pid was put on a CPU (/proc/PID/schedstat, third field), or -1. */
+static long long run_count(pid_t pid)
+{
+	char path[64], buf[128];
+	long long a, b, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (ws_read(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%lld %lld %lld", &a, &b, &n) != 3)
+		return -1;
+	return n;
+}
+
+/* Let @pid run on CPUs @first..@last. */
+static int widen(pid_t pid, int first, int last)
+{
+	cpu_set_t set;
+	int cpu;
+
+	CPU_ZERO(&set);
+	for (cpu = first; cpu <= last; cpu++)
+		CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+/*
+ * A task bound to cpu3 whose virtual time comes from a clock far ahead of
+ * its LLC queue's.  Virtual time is per queue: cpu3 alone with a nice-19
+ * hog runs its clock about 100 times faster than the LLC queue's, where
+ * five hogs share cpus 0-2.  The bound task starts there, then the nice-19
+ * hog goes and the five may run on cpu3 too.  Ordered by virtual time
+ * alone, cpu3 took the LLC queue's head for as long as the hogs took to
+ * catch up (minutes; CI saw a task bound to cpu3 get no CPU time in 4 s in
+ * topo_pinned_affinity).  Now a task entering cpu3's own queue is placed
+ * against the LLC queue's head, and whichever head has waited 100 ms goes
+ * first: it must run many times in 4 s.
+ */
+TEST_F_TIMEOUT(stall, stall_pinned_clock_ahead, WS_TEST_TIMEOUT)
+{
+	long long ns0, ns1, n0, n1;
+	pid_t heavy, bound;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		hogs[nr_hogs++] = spawn_hog(0, 2);
+	ws_sleep_ms(1000);
+	heavy = hogs[nr_hogs++] = spawn_hog(3, 3);
+	ASSERT_TRUE(heavy > 0 && setpriority(PRIO_PROCESS, heavy, 19) == 0) TH_LOG("nice 19 hog");
+	ws_sleep_ms(1500);
+	bound = hogs[nr_hogs++] = spawn_hog(3, 3);
+	ASSERT_TRUE(bound > 0) TH_LOG("cannot start the task bound to cpu3");
+	ws_sleep_ms(500);
+	kill(heavy, SIGKILL);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, widen(hogs[i], 0, 3)) TH_LOG("cannot widen hog %d to cpus 0-3", hogs[i]);
+	ws_sleep_ms(500);
+	ns0 = run_ns(bound);
+	n0 = run_count(bound);
+	ws_sleep_ms(4000);
+	ns1 = run_ns(bound);
+	n1 = run_count(bound);
+	ASSERT_TRUE(ns0 >= 0 && ns1 >= 0 && n0 >= 0 && n1 >= 0) TH_LOG("cannot read task %d", bound);
+	ws_log("bound to cpu3 beside 5 hogs of cpus 0-3: ran %lld times, %lld ms in 4 s",
+	       n1 - n0, (ns1 - ns0) / 1000000);
+	ASSERT_TRUE(n1 - n0 >= 10) TH_LOG("the task bound to cpu3 ran %lld times in 4 s", n1 - n0);
+	ASSERT_TRUE(ns1 - ns0 >= 50000000LL)
+		TH_LOG("the task bound to cpu3 ran %lld ms in 4 s", (ns1 - ns0) / 1000000);
+}
+
 #define CPU3_ONLINE	"/sys/devices/system/cpu/cpu3/online"
 
 /* The CPUs a cap keeps, from the daemon's state: "[3]" and the like. */
