@@ -88,6 +88,10 @@ UEI_DEFINE(uei);
 #define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
 /* A CPU's queue head that has waited this long goes first (dispatch_own()). */
 #define WS_MAX_WAIT_NS		(100ULL * 1000 * 1000)
+/* An LLC queue's head waiting this long is taken by any CPU of the LLC (take_starved()). */
+#define WS_STARVE_NS		(2000ULL * 1000 * 1000)
+/* How often the scheduler's own watchdog looks (watch_fn()). */
+#define WS_WATCH_PERIOD_NS	(100ULL * 1000 * 1000)
 /* An LLC index that names none: the search starts at the node. */
 #define NO_LLC			(~0U)
 
@@ -103,6 +107,8 @@ __u32 usable_gen;
 __u32 usable_cur;
 /* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
 __u8 llc_live[2][WS_MAX_LLCS];
+/* Does a task in LLC queue i wait WS_STARVE_NS?  Written by watch_fn() only. */
+__u8 llc_starving[WS_MAX_LLCS];
 __u32 usable_busy;
 __u32 usable_weight;
 /* The generation whose queued tasks have been re-placed (requeue_after_change()). */
@@ -261,6 +267,18 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
+
+/* The scheduler's own watchdog (watch_fn()). */
+struct watch_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct watch_timer);
+} watch_timers SEC(".maps");
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -1426,6 +1444,47 @@ static bool take_orphans(void)
 	return false;
 }
 
+/* Does a task in LLC queue @llc wait WS_STARVE_NS or longer? */
+static bool llc_has_starved(u32 llc, u64 now)
+{
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
+		if (waited(p, now) >= WS_STARVE_NS)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The backstop of "never stall": any CPU of the LLC, usable or not, takes a
+ * task of the LLC queue that has waited WS_STARVE_NS, before anything
+ * else, once the watchdog timer has seen one (llc_starving).  Any such
+ * task, not the head: a woken task is placed one slice before the head,
+ * so when the queue is served slowly a stream of wakers keeps the head
+ * fresh while older tasks wait behind it (rcu_preempt waited 21 s that
+ * way).  The soak once saw 49 tasks wait 36 s in one queue, CPUs idle,
+ * while the one CPU a cap kept was going offline.
+ */
+static bool take_starved(s32 cpu, u32 llc)
+{
+	struct task_struct *p;
+	u64 now;
+
+	if (llc >= WS_MAX_LLCS || !llc_starving[llc])
+		return false;
+	now = scx_bpf_now();
+	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
+		if (waited(p, now) < WS_STARVE_NS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			stat_inc(WS_STAT_starved);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The head of the batch queue, once it has waited WS_BATCH_MAX_WAIT_NS. */
 static bool take_overdue_batch(void)
 {
@@ -1579,6 +1638,8 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 
 	refresh_usable();
 	requeue_after_change();
+	if (take_starved(cpu, llc))
+		return;
 	usable = cpu_usable(cpu);
 	/* a batch task whose slice ran out, still counted as running */
 	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
@@ -1799,6 +1860,51 @@ static s32 create_masks(void)
 	return 0;
 }
 
+/*
+ * The scheduler's own watchdog, a BPF timer every WS_WATCH_PERIOD_NS: BPF
+ * applies a new budget at its next callback, and when every CPU is idle
+ * there is none; and a queue where a task has starved needs a CPU that
+ * looks at it.  Either way every idle CPU is kicked, and its dispatch does
+ * the rest (refresh_usable(), take_starved()).  The only writer of
+ * llc_starving.
+ */
+static int watch_fn(void *map, int *key, struct bpf_timer *timer)
+{
+	struct ws_budget *b = get_budget();
+	bool wake = b && b->gen != applied_gen;
+	u64 now = scx_bpf_now();
+	u32 i;
+
+	bpf_for(i, 0, nr_llcs) {
+		if (i >= WS_MAX_LLCS)
+			break;
+		llc_starving[i] = llc_has_starved(i, now);
+		if (llc_starving[i])
+			wake = true;
+	}
+	if (wake)
+		kick_all();
+	bpf_timer_start(timer, WS_WATCH_PERIOD_NS, 0);
+	return 0;
+}
+
+static s32 start_watch(void)
+{
+	struct watch_timer *w;
+	u32 zero = 0;
+	s32 ret;
+
+	w = bpf_map_lookup_elem(&watch_timers, &zero);
+	if (!w)
+		return -ENOENT;
+	ret = bpf_timer_init(&w->timer, &watch_timers, 1 /* CLOCK_MONOTONIC */);
+	if (!ret)
+		ret = bpf_timer_set_callback(&w->timer, watch_fn);
+	if (!ret)
+		ret = bpf_timer_start(&w->timer, WS_WATCH_PERIOD_NS, 0);
+	return ret;
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 {
 	struct ws_heat *heat;
@@ -1830,7 +1936,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 			bpf_cpumask_set_cpu(cpu, m);
 	}
 	bpf_rcu_read_unlock();
-	return 0;
+	return start_watch();
 }
 
 void BPF_STRUCT_OPS(wattsched_exit, struct scx_exit_info *ei)

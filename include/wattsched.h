@@ -186,7 +186,8 @@ struct ws_heat {
 	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
 	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set") \
 	X(power_guarded, "batch limits cut to one CPU because the module's power reading was over the cap (kfunc path)") \
-	X(overdue,	"dispatches decided by waiting time: a queue head had waited 100 ms")
+	X(overdue,	"dispatches decided by waiting time: a queue head had waited 100 ms") \
+	X(starved,	"queue heads that waited 2 s and were taken by a CPU outside the usable set")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

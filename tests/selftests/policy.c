@@ -709,19 +709,6 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 		TH_LOG("no batch task was held back: %s", buf);
 }
 
-/* A number in `status --json`: the first "@key":N; -1 when there is none. */
-static long long status_count(const char *key)
-{
-	char buf[8192], want[64];
-	const char *v;
-
-	snprintf(want, sizeof(want), "\"%s\":", key);
-	if (ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()))
-		return -1;
-	v = strstr(buf, want);
-	return v ? strtoll(v + strlen(want), NULL, 10) : -1;
-}
-
 /* Inject @mw milliwatts into package 0 (a growing energy counter: RAPL to the loader). */
 static int inject_power(unsigned int mw)
 {
@@ -769,17 +756,17 @@ TEST_F_TIMEOUT(kfunc, kfunc_power_guard_holds_batch, WS_TEST_TIMEOUT)
 
 	/* 40 W under a 150 W cap: the guard stays out of the way */
 	ws_sleep_ms(2000);
-	g0 = status_count("power_guarded");
+	g0 = ws_status_count("power_guarded");
 	under = batch_cpus(4000);
-	g1 = status_count("power_guarded");
+	g1 = ws_status_count("power_guarded");
 	ws_log("40 W, cap 150 W: batch %.2f CPUs, guard counter %lld -> %lld", under, g0, g1);
 
 	/* 400 W: the guard holds batch to one CPU */
 	ASSERT_TRUE(inject_power(400000) == 0) TH_LOG("inject power failed");
 	ws_sleep_ms(1000);
-	g2 = status_count("power_guarded");
+	g2 = ws_status_count("power_guarded");
 	over = batch_cpus(4000);
-	g3 = status_count("power_guarded");
+	g3 = ws_status_count("power_guarded");
 	ws_log("400 W, cap 150 W: batch %.2f CPUs, guard counter %lld -> %lld", over, g2, g3);
 	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"power_guard_watts\":150"))
 		TH_LOG("the guard is gone from status: %s", buf);

@@ -2,8 +2,9 @@
 /*
  * stall.c - no task waits behind a change of the usable CPUs: work bound
  * to CPUs that a cap removes keeps running (and status says the cap is not
- * met because of it), and when every CPU is hot the least hot take work.
- * The oracles are the kernel's own: a task's run time in /proc/PID/stat,
+ * met because of it), when every CPU is hot the least hot take work, a
+ * task bound to a CPU does not wait behind its LLC's queue, and when the
+ * CPU a cap keeps cannot serve its queue the backstop does.  The oracles are the kernel's own: a task's run time in /proc/PID/stat,
  * CPU time in /proc/stat, and sched_ext's state.
  */
 #include <fcntl.h>
@@ -19,15 +20,16 @@
 #include "ws_test.h"
 
 #define LOG		"/tmp/wattsched-stall.log"
-#define NR_HOGS		32
+#define NR_HOGS		512
 
 static pid_t hogs[NR_HOGS];
 static int nr_hogs;
 static bool kmod_loaded;
 
-/* A busy loop allowed on CPUs @first..@last only. */
+/* A busy loop allowed on CPUs @first..@last only, ours (SCHED_OTHER) whoever forks it. */
 static pid_t spawn_hog(int first, int last)
 {
+	struct sched_param sp = {};
 	pid_t pid = fork();
 	cpu_set_t set;
 	int cpu;
@@ -37,7 +39,7 @@ static pid_t spawn_hog(int first, int last)
 	CPU_ZERO(&set);
 	for (cpu = first; cpu <= last; cpu++)
 		CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
+	if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_OTHER, &sp))
 		_exit(1);
 	for (;;)
 		__asm__ volatile("" ::: "memory");
@@ -54,6 +56,36 @@ static void stop_hogs(void)
 	nr_hogs = 0;
 }
 
+#define EXT_SERVER	"/sys/kernel/debug/sched/ext_server/cpu%d/runtime"
+#define RT_RUNTIME	"/proc/sys/kernel/sched_rt_runtime_us"
+#define STARVE_HOGS	40
+
+/* What the test changed in the kernel, put back by restore_starver(). */
+static char ext_runtime_was[32], rt_runtime_was[32];
+static int starved_cpu = -1;
+
+/* @cpu gives our tasks 5 ms a second (its ext server) and RT the rest. */
+static int starve_cpu(int cpu)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), EXT_SERVER, cpu);
+	if (ws_read(path, ext_runtime_was, sizeof(ext_runtime_was)) <= 0 ||
+	    ws_read(RT_RUNTIME, rt_runtime_was, sizeof(rt_runtime_was)) <= 0)
+		return -1;
+	starved_cpu = cpu;
+	return ws_sh("echo 5000000 > %s && echo -1 > " RT_RUNTIME, path);
+}
+
+static void restore_starver(void)
+{
+	if (starved_cpu < 0)
+		return;
+	ws_sh("echo %ld > " RT_RUNTIME "; echo %ld > " EXT_SERVER, atol(rt_runtime_was),
+	      atol(ext_runtime_was), starved_cpu);
+	starved_cpu = -1;
+}
+
 /* The numa VM (8 CPUs) and the loader attached, steering every period. */
 FIXTURE(stall) {
 	struct ws_loader ld;
@@ -68,6 +100,7 @@ FIXTURE_SETUP(stall)
 FIXTURE_TEARDOWN(stall)
 {
 	stop_hogs();
+	restore_starver();
 	if (kmod_loaded) {
 		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
 		      "rmmod wattsched_telemetry");
@@ -358,6 +391,107 @@ TEST_F_TIMEOUT(stall, stall_usable_cpu_offlined, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(ws_sh("dmesg | tail -n +%d | grep -E 'runnable task stall|failed to check in'",
 			  self->ld.dmesg_mark + 1) != 0)
 		TH_LOG("the watchdog ended the scheduler");
+}
+
+/* The one CPU the cap keeps, from the daemon's state, or -1. */
+static int only_active_cpu(char *st, size_t len)
+{
+	const char *key = "\"active_cpu_list\":[", *at;
+	int cpu;
+	char end;
+
+	if (ctl("{\"op\":\"get\"}", st, len) || !(at = strstr(st, key)) ||
+	    sscanf(at + strlen(key), "%d%c", &cpu, &end) != 2 || end != ']')
+		return -1;
+	return cpu;
+}
+
+/* A SCHED_FIFO busy loop bound to @cpu: no task of ours runs there but in RT's 5 %. */
+static pid_t spawn_rt_hog(int cpu)
+{
+	struct sched_param sp = { .sched_priority = 10 };
+	pid_t pid = fork();
+	cpu_set_t set;
+
+	if (pid)
+		return pid;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_FIFO, &sp))
+		_exit(1);
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
+/*
+ * The one CPU a cap keeps cannot serve its queue: a real-time busy loop
+ * holds it, RT throttling off, its ext server cut to 5 ms a second (one
+ * slice), and 40 hogs wait in its LLC's queue, 40 s a turn.  The shape of
+ * the soak's stall, where the kept CPU was going offline.  A head that has
+ * waited 2 s is taken by any CPU of its LLC, cap or not, and the
+ * scheduler's own timer kicks idle CPUs to look.  Over 40 s the kernel's
+ * watchdog (30 s) must not end the scheduler, no sampled hog may wait 10 s,
+ * and the starved counter must move.  The test runs SCHED_FIFO: its own
+ * turns do not depend on the scheduler under test.
+ */
+TEST_F_TIMEOUT(stall, stall_usable_cpu_monopolized, WS_TEST_TIMEOUT)
+{
+	struct sched_param sp = { .sched_priority = 20 };
+	long long t0, t, s0, s1, last[8], seen[8], longest = 0, now;
+	char st[4096], buf[2048], path[96];
+	int i, cpu = -1;
+
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &sp)) TH_LOG("SCHED_FIFO for the test");
+	for (i = 0; i < STARVE_HOGS; i++) {
+		hogs[nr_hogs] = spawn_hog(0, 7);
+		ASSERT_TRUE(hogs[nr_hogs] > 0) TH_LOG("cannot start hog %d", i);
+		nr_hogs++;
+	}
+	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
+		    strstr(st, "\"ok\":true")) TH_LOG("cap 10 refused: %s", st);
+	for (t0 = ws_now_ms(); (cpu = only_active_cpu(st, sizeof(st))) < 0 &&
+	     ws_now_ms() - t0 < 60000;)
+		ws_sleep_ms(500);
+	ASSERT_TRUE(cpu >= 0) TH_LOG("the cap did not come to keep one CPU: %s", st);
+	snprintf(path, sizeof(path), EXT_SERVER, cpu);
+	if (access(path, W_OK))
+		SKIP(return, "no ext server on this kernel (%s): an RT loop starves cpu%d's kthreads",
+		     path, cpu);
+	s0 = ws_status_count("starved");
+	hogs[nr_hogs] = spawn_rt_hog(cpu);
+	ASSERT_TRUE(hogs[nr_hogs] > 0) TH_LOG("cannot start the RT hog");
+	nr_hogs++;
+	ASSERT_EQ(0, starve_cpu(cpu)) TH_LOG("cannot cut cpu%d's ext server", cpu);
+	ws_log("cap 10 W keeps cpu%d alone; a SCHED_FIFO loop holds it beside %d hogs",
+	       cpu, STARVE_HOGS);
+	for (i = 0; i < 8; i++) {
+		seen[i] = run_ns(hogs[i]);
+		last[i] = ws_now_ms();
+	}
+	for (t0 = ws_now_ms(); (t = ws_now_ms()) - t0 < 40000; ws_sleep_ms(200)) {
+		for (i = 0; i < 8; i++) {
+			now = run_ns(hogs[i]);
+			if (now != seen[i]) {
+				seen[i] = now;
+				last[i] = t;
+			}
+			if (t - last[i] > longest)
+				longest = t - last[i];
+		}
+	}
+	ASSERT_TRUE(ws_scx_state(buf, sizeof(buf)) > 0 && !strcmp(buf, "enabled"))
+		TH_LOG("the scheduler ended (sched_ext %s)", buf);
+	s1 = ws_status_count("starved");
+	ws_log("in 40 s: longest wait of 8 sampled hogs %lld ms; starved heads taken outside "
+	       "the cap %lld", longest, s1 - s0);
+	stop_hogs();
+	restore_starver();
+	ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st));
+	ASSERT_TRUE(ws_sh("dmesg | tail -n +%d | grep -E 'runnable task stall|failed to check in'",
+			  self->ld.dmesg_mark + 1) != 0)
+		TH_LOG("the watchdog ended the scheduler");
+	ASSERT_TRUE(longest < 10000) TH_LOG("a hog waited %lld ms for a CPU", longest);
+	ASSERT_TRUE(s0 >= 0 && s1 > s0) TH_LOG("the starved counter did not move (%lld, %lld)", s0, s1);
 }
 
 TEST_HARNESS_MAIN

@@ -460,3 +460,16 @@ bool ws_machine_fits(const char *machine, char *why, size_t len)
 		 machine, cpus, nodes, n0[0] ? n0 : "-", dist[0] ? dist : "-");
 	return false;
 }
+
+/* A number in `status --json`: the first "@key":N; -1 when there is none. */
+long long ws_status_count(const char *key)
+{
+	char buf[8192], want[64];
+	const char *v;
+
+	snprintf(want, sizeof(want), "\"%s\":", key);
+	if (ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()))
+		return -1;
+	v = strstr(buf, want);
+	return v ? strtoll(v + strlen(want), NULL, 10) : -1;
+}

@@ -50,6 +50,7 @@ bool ws_exists(const char *path);
 
 /* sched_ext state: "enabled", "disabled", ... into buf. */
 int ws_scx_state(char *buf, size_t len);
+long long ws_status_count(const char *key);
 /* Wait up to timeout_ms for /sys/kernel/sched_ext/state to read want. */
 bool ws_scx_wait_state(const char *want, int timeout_ms);
 
