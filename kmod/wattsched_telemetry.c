@@ -218,6 +218,20 @@ static bool ws_first_in_pkg(int cpu)
 	return ws_pkg_cpu(topology_physical_package_id(cpu)) == cpu;
 }
 
+/* The next online CPU after @cpu that is the first of its package, or >= nr_cpu_ids. */
+static int ws_next_pkg_cpu(int cpu)
+{
+	do
+		cpu = cpumask_next(cpu, cpu_online_mask);
+	while (cpu < nr_cpu_ids && !ws_first_in_pkg(cpu));
+	return cpu;
+}
+
+/* For each online package, @cpu its first online CPU.  Caller holds cpus_read_lock(). */
+#define for_each_online_pkg_cpu(cpu)					\
+	for ((cpu) = ws_next_pkg_cpu(-1); (cpu) < nr_cpu_ids;		\
+	     (cpu) = ws_next_pkg_cpu(cpu))
+
 /* ---- x86 MSRs: digital thermal sensors and RAPL ----------------------- */
 
 #ifdef CONFIG_X86
@@ -382,9 +396,7 @@ static void ws_rapl_sample_all(void)
 	int cpu;
 
 	lockdep_assert_held(&ws_lock);
-	for_each_online_cpu(cpu) {
-		if (!ws_first_in_pkg(cpu))
-			continue;
+	for_each_online_pkg_cpu(cpu) {
 		p = ws_pkg_get(topology_physical_package_id(cpu), true);
 		if (!p)
 			continue;
@@ -865,9 +877,7 @@ static int ws_thermal_show(struct seq_file *m, void *unused)
 
 	mutex_lock(&ws_lock);
 	cpus_read_lock();
-	for_each_online_cpu(cpu) {
-		if (!ws_first_in_pkg(cpu))
-			continue;
+	for_each_online_pkg_cpu(cpu) {
 		id = topology_physical_package_id(cpu);
 		p = ws_pkg_get(id, false);
 		if (p && p->inj_temp) {
@@ -951,9 +961,7 @@ static void ws_tcache_refresh(void)
 		ws_tnext[cpu].temp_mc = WS_TELEMETRY_TEMP_UNKNOWN;
 		ws_tnext[cpu].limit_mc = 0;
 	}
-	for_each_online_cpu(cpu) {
-		if (!ws_first_in_pkg(cpu))
-			continue;
+	for_each_online_pkg_cpu(cpu) {
 		p = ws_pkg_get(topology_physical_package_id(cpu), false);
 		if (p && p->inj_temp) {
 			ws_tcover(topology_core_cpumask(cpu), p->inj_temp_mc, 0);
@@ -1115,9 +1123,7 @@ static int ws_power_show(struct seq_file *m, void *unused)
 		seq_puts(m, "rapl=unavailable\n");
 	/* the time the energies below were sampled, for readers that difference them */
 	now = ktime_get_ns();
-	for_each_online_cpu(cpu) {
-		if (!ws_first_in_pkg(cpu))
-			continue;
+	for_each_online_pkg_cpu(cpu) {
 		p = ws_pkg_get(topology_physical_package_id(cpu), false);
 		if (!p)
 			continue;
@@ -1157,9 +1163,7 @@ static void ws_pcache_refresh(void)
 	int cpu;
 
 	lockdep_assert_held(&ws_lock);
-	for_each_online_cpu(cpu) {
-		if (!ws_first_in_pkg(cpu))
-			continue;
+	for_each_online_pkg_cpu(cpu) {
 		p = ws_pkg_get(topology_physical_package_id(cpu), false);
 		for (d = 0; p && d < WS_RAPL_NR; d++) {
 			if (ws_pkg_energy(p, d, now, &uj)) {
