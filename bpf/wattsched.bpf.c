@@ -713,11 +713,15 @@ static __always_inline const struct cpumask *usable_mask(void)
 	return m ? cast_mask(m) : NULL;
 }
 
+/* Is @cpu in @usable (usable_mask())?  An empty or missing mask means every CPU. */
+static __always_inline bool cpu_in_usable(const struct cpumask *usable, s32 cpu)
+{
+	return !usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable);
+}
+
 static __always_inline bool cpu_usable(s32 cpu)
 {
-	const struct cpumask *usable = usable_mask();
-
-	return !usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable);
+	return cpu_in_usable(usable_mask(), cpu);
 }
 
 /*
@@ -1671,8 +1675,8 @@ void BPF_STRUCT_OPS(wattsched_tick, struct task_struct *p)
 	s32 cpu = scx_bpf_task_cpu(p);
 
 	refresh_usable();
-	usable = usable_mask();	/* cpu_usable(), with the mask kept for below */
-	if (!usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable) || is_pcpu_task(p))
+	usable = usable_mask();
+	if (cpu_in_usable(usable, cpu) || is_pcpu_task(p))
 		return;
 	if (bpf_cpumask_intersects(p->cpus_ptr, usable)) {
 		p->scx.slice = 0;
