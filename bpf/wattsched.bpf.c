@@ -1467,19 +1467,26 @@ static bool llc_has_starved(u32 llc, u64 now)
  * task, not the head: a woken task is placed one slice before the head,
  * so when the queue is served slowly a stream of wakers keeps the head
  * fresh while older tasks wait behind it (rcu_preempt waited 21 s that
- * way).  The soak once saw 49 tasks wait 36 s in one queue, CPUs idle,
- * while the one CPU a cap kept was going offline.
+ * way).  Not before the head of the CPU's own queue if that waited longer:
+ * those tasks can run nowhere else (with 512 hogs on two usable CPUs,
+ * taking starved tasks first starved a per-CPU kworker for 44 s).  The
+ * soak once saw 49 tasks wait 36 s in one queue, CPUs idle, while the one
+ * CPU a cap kept was going offline.
  */
 static bool take_starved(s32 cpu, u32 llc)
 {
-	struct task_struct *p;
-	u64 now;
+	struct task_struct *p, *mine;
+	u64 now, floor = WS_STARVE_NS;
 
 	if (llc >= WS_MAX_LLCS || !llc_starving[llc])
 		return false;
 	now = scx_bpf_now();
+	/* this CPU's own queue can run nowhere else: its head, if it waited longer, first */
+	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	if (mine && waited(mine, now) >= floor)
+		floor = waited(mine, now) + 1;
 	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
-		if (waited(p, now) < WS_STARVE_NS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		if (waited(p, now) < floor || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
 			stat_inc(WS_STAT_starved);

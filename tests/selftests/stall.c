@@ -20,7 +20,7 @@
 #include "ws_test.h"
 
 #define LOG		"/tmp/wattsched-stall.log"
-#define NR_HOGS		512
+#define NR_HOGS		64
 
 static pid_t hogs[NR_HOGS];
 static int nr_hogs;
@@ -196,7 +196,7 @@ TEST_F_TIMEOUT(stall, stall_all_cpus_hot, WS_TEST_TIMEOUT)
 		SKIP(return, "%s not built", ws_kmod());
 	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
 	kmod_loaded = true;
-	for (cpu = 0; cpu < NR_HOGS; cpu++)
+	for (cpu = 0; cpu < 32; cpu++)
 		hogs[nr_hogs++] = spawn_hog(0, 7);
 	ws_sleep_ms(2000);
 	for (cpu = 0; cpu < 8; cpu++)
