@@ -1448,6 +1448,21 @@ static bool take_orphans(void)
 	return false;
 }
 
+/*
+ * Is @cpu kept out by heat (the budget's avoid mask, or BPF's hot set on
+ * the kfunc path)?  The backstop leaves such a CPU alone: heat is the
+ * hardware's to limit, and the least hot CPUs take work when all are hot.
+ */
+static bool cpu_hot(s32 cpu)
+{
+	struct ws_budget *b = get_budget();
+	struct ws_heat *h = heat_live() ? get_heat() : NULL;
+
+	if (cpu < 0 || cpu >= WS_MAX_CPUS)
+		return false;
+	return (b && ws_cpu_test(b->avoid_mask, cpu)) || (h && ws_cpu_test(h->hot, cpu));
+}
+
 /* Does a task in LLC queue @llc wait WS_STARVE_NS or longer? */
 static bool llc_has_starved(u32 llc, u64 now)
 {
@@ -1478,7 +1493,7 @@ static bool take_starved(s32 cpu, u32 llc)
 	struct task_struct *p, *mine;
 	u64 now, floor = WS_STARVE_NS;
 
-	if (llc >= WS_MAX_LLCS || !llc_starving[llc])
+	if (llc >= WS_MAX_LLCS || !llc_starving[llc] || cpu_hot(cpu))
 		return false;
 	now = scx_bpf_now();
 	/* this CPU's own queue can run nowhere else: its head, if it waited longer, first */
