@@ -88,7 +88,7 @@ UEI_DEFINE(uei);
 #define WS_BATCH_MAX_WAIT_NS	(2000ULL * 1000 * 1000)
 /* A CPU's queue head that has waited this long goes first (dispatch_own()). */
 #define WS_MAX_WAIT_NS		(100ULL * 1000 * 1000)
-/* An LLC queue's head waiting this long is taken by any CPU of the LLC (take_starved()). */
+/* A task waiting this long in an LLC queue is taken by any CPU of the LLC not hot (take_starved()). */
 #define WS_STARVE_NS		(2000ULL * 1000 * 1000)
 /* How often the scheduler's own watchdog looks (watch_fn()). */
 #define WS_WATCH_PERIOD_NS	(100ULL * 1000 * 1000)
@@ -1476,7 +1476,8 @@ static bool llc_has_starved(u32 llc, u64 now)
 }
 
 /*
- * The backstop of "never stall": any CPU of the LLC, usable or not, takes a
+ * The backstop of "never stall": any CPU of the LLC, usable or not (but
+ * not hot, cpu_hot()), takes a
  * task of the LLC queue that has waited WS_STARVE_NS, before anything
  * else, once the watchdog timer has seen one (llc_starving).  Any such
  * task, not the head: a woken task is placed one slice before the head,
@@ -1491,15 +1492,16 @@ static bool llc_has_starved(u32 llc, u64 now)
 static bool take_starved(s32 cpu, u32 llc)
 {
 	struct task_struct *p, *mine;
-	u64 now, floor = WS_STARVE_NS;
+	u64 now, mine_w, floor = WS_STARVE_NS;
 
 	if (llc >= WS_MAX_LLCS || !llc_starving[llc] || cpu_hot(cpu))
 		return false;
 	now = scx_bpf_now();
 	/* this CPU's own queue can run nowhere else: its head, if it waited longer, first */
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-	if (mine && waited(mine, now) >= floor)
-		floor = waited(mine, now) + 1;
+	mine_w = mine ? waited(mine, now) : 0;
+	if (mine_w >= floor)
+		floor = mine_w + 1;
 	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
 		if (waited(p, now) < floor || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;

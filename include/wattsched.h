@@ -187,7 +187,7 @@ struct ws_heat {
 	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set") \
 	X(power_guarded, "batch limits cut to one CPU because the module's power reading was over the cap (kfunc path)") \
 	X(overdue,	"dispatches decided by waiting time: a queue head had waited 100 ms") \
-	X(starved,	"queue heads that waited 2 s and were taken by a CPU outside the usable set")
+	X(starved,	"tasks that waited 2 s in an LLC queue, taken by any CPU of the LLC not kept out by heat")
 
 enum ws_stat_idx {
 #define WS_STAT_ENUM(name, desc) WS_STAT_##name,

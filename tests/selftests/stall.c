@@ -482,8 +482,8 @@ TEST_F_TIMEOUT(stall, stall_usable_cpu_monopolized, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(ws_scx_state(buf, sizeof(buf)) > 0 && !strcmp(buf, "enabled"))
 		TH_LOG("the scheduler ended (sched_ext %s)", buf);
 	s1 = ws_status_count("starved");
-	ws_log("in 40 s: longest wait of 8 sampled hogs %lld ms; starved heads taken outside "
-	       "the cap %lld", longest, s1 - s0);
+	ws_log("in 40 s: longest wait of 8 sampled hogs %lld ms; starved tasks taken "
+	       "by any CPU %lld", longest, s1 - s0);
 	stop_hogs();
 	restore_starver();
 	ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st));
