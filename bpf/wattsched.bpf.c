@@ -606,6 +606,25 @@ static struct budget_copy *copy_budget(struct ws_budget *b)
 	return c;
 }
 
+/*
+ * Does heat keep @cpu out: is it in @avoid (the budget's avoid mask, as
+ * the loader computed it from the text path) or, on the kfunc path, in
+ * BPF's own hot set @h?  Either may be NULL.
+ */
+static __always_inline bool heat_keeps_out(const u64 *avoid, const struct ws_heat *h, s32 cpu)
+{
+	return (avoid && ws_cpu_test(avoid, cpu)) || (h && ws_cpu_test(h->hot, cpu));
+}
+
+/* heat_keeps_out() of @cpu under the current budget and heat. */
+static bool cpu_hot(s32 cpu)
+{
+	struct ws_budget *b = get_budget();
+	struct ws_heat *h = heat_live() ? get_heat() : NULL;
+
+	return cpu_valid(cpu) && heat_keeps_out(b ? b->avoid_mask : NULL, h, cpu);
+}
+
 /* Every CPU looks at its queues again: the usable set changed under them. */
 static void kick_all(void)
 {
@@ -688,7 +707,7 @@ static void refresh_usable(void)
 			break;
 		if (c->nr_active && !ws_cpu_test(c->active, cpu))
 			continue;
-		if (ws_cpu_test(c->avoid, cpu) || (h && ws_cpu_test(h->hot, cpu)))
+		if (heat_keeps_out(c->avoid, h, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
 		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
@@ -1081,14 +1100,7 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 /* Count a previous CPU that heat took away from a task being placed. */
 static __always_inline void count_avoided_hot(s32 prev_cpu, const struct cpumask *cand)
 {
-	struct ws_budget *b;
-	struct ws_heat *h;
-
-	if (!cpu_valid(prev_cpu) || bpf_cpumask_test_cpu(prev_cpu, cand))
-		return;
-	b = get_budget();
-	h = heat_live() ? get_heat() : NULL;
-	if ((b && ws_cpu_test(b->avoid_mask, prev_cpu)) || (h && ws_cpu_test(h->hot, prev_cpu)))
+	if (cpu_valid(prev_cpu) && !bpf_cpumask_test_cpu(prev_cpu, cand) && cpu_hot(prev_cpu))
 		stat_inc(WS_STAT_avoided_hot);
 }
 
@@ -1448,21 +1460,6 @@ static bool take_orphans(void)
 	return false;
 }
 
-/*
- * Is @cpu kept out by heat (the budget's avoid mask, or BPF's hot set on
- * the kfunc path)?  The backstop leaves such a CPU alone: heat is the
- * hardware's to limit, and the least hot CPUs take work when all are hot.
- */
-static bool cpu_hot(s32 cpu)
-{
-	struct ws_budget *b = get_budget();
-	struct ws_heat *h = heat_live() ? get_heat() : NULL;
-
-	if (cpu < 0 || cpu >= WS_MAX_CPUS)
-		return false;
-	return (b && ws_cpu_test(b->avoid_mask, cpu)) || (h && ws_cpu_test(h->hot, cpu));
-}
-
 /* Does a task in LLC queue @llc wait WS_STARVE_NS or longer? */
 static bool llc_has_starved(u32 llc, u64 now)
 {
@@ -1476,10 +1473,11 @@ static bool llc_has_starved(u32 llc, u64 now)
 }
 
 /*
- * The backstop of "never stall": any CPU of the LLC, usable or not (but
- * not hot, cpu_hot()), takes a
- * task of the LLC queue that has waited WS_STARVE_NS, before anything
- * else, once the watchdog timer has seen one (llc_starving).  Any such
+ * The backstop of "never stall": any CPU of the LLC, usable or not, takes
+ * a task of the LLC queue that has waited WS_STARVE_NS, before anything
+ * else, once the watchdog timer has seen one (llc_starving).  Not a CPU
+ * kept out by heat (cpu_hot()): heat is the hardware's to limit, and the
+ * least hot CPUs take work when all are hot.  Any such
  * task, not the head: a woken task is placed one slice before the head,
  * so when the queue is served slowly a stream of wakers keeps the head
  * fresh while older tasks wait behind it (rcu_preempt waited 21 s that
