@@ -107,6 +107,8 @@ __u32 usable_gen;
 __u32 usable_cur;
 /* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
 __u8 llc_live[2][WS_MAX_LLCS];
+/* Per buffer: how many LLCs have a usable CPU (take_orphans() walks only when not all). */
+__u32 llcs_live[2];
 /* Does a task in LLC queue i wait WS_STARVE_NS?  Written by watch_fn() only. */
 __u8 llc_starving[WS_MAX_LLCS];
 __u32 usable_busy;
@@ -683,7 +685,7 @@ static void refresh_usable(void)
 	struct bpf_cpumask *spare, *was;
 	struct budget_copy *c;
 	struct ws_heat *h;
-	u32 next, weight = 0;
+	u32 next, weight = 0, live = 0, l;
 	s32 cpu;
 
 	if (!b || (likely(b->gen == applied_gen) && !heat_moved()))
@@ -710,9 +712,13 @@ static void refresh_usable(void)
 		if (heat_keeps_out(c->avoid, h, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
-		llc_live[next & 1][cpu_llc(cpu) & (WS_MAX_LLCS - 1)] = 1;
+		l = cpu_llc(cpu) & (WS_MAX_LLCS - 1);
+		if (!llc_live[next & 1][l])
+			live++;
+		llc_live[next & 1][l] = 1;
 		weight++;
 	}
+	llcs_live[next & 1] = live;
 	was = slot_mask(&usable_masks, usable_cur & 1);
 	usable_cur = next;
 	usable_weight = weight;
@@ -1447,7 +1453,8 @@ static bool take_orphans(void)
 {
 	u32 i, cur = usable_cur & 1;
 
-	if (!usable_weight)
+	/* every LLC has a usable CPU (the common case): no orphans, no walk */
+	if (!usable_weight || llcs_live[cur] >= nr_llcs)
 		return false;
 	bpf_for(i, 0, nr_llcs) {
 		if (i >= WS_MAX_LLCS)
