@@ -238,7 +238,7 @@ int ws_loader_stop(pid_t pid, int sig, int timeout_ms)
 }
 
 struct ws_cpustat {
-	unsigned long long busy, total;
+	unsigned long long busy, user, total;
 };
 
 /* Per-CPU busy and total jiffies from /proc/stat. */
@@ -264,6 +264,7 @@ static int read_cpustats(struct ws_cpustat *st, int max_cpus)
 		/* user nice system idle iowait irq softirq steal (guest is in user) */
 		st[cpu].total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 		st[cpu].busy = st[cpu].total - v[3] - v[4];
+		st[cpu].user = v[0] + v[1];
 		if (cpu + 1 > n)
 			n = cpu + 1;
 	}
@@ -321,7 +322,7 @@ int ws_dmesg_bad_since(int mark, char *buf, size_t len)
  * Busy fraction (0..1) of each CPU over @ms, from /proc/stat; CPUs past the
  * last one read are 0.  Returns how many CPUs /proc/stat listed both times.
  */
-int ws_busy_over(int ms, double *busy)
+int ws_cpu_shares_over(int ms, double *busy, double *user)
 {
 	struct ws_cpustat a[WS_MAX_TEST_CPUS] = {}, b[WS_MAX_TEST_CPUS] = {};
 	int cpu, na, nb;
@@ -333,10 +334,18 @@ int ws_busy_over(int ms, double *busy)
 		nb = na;
 	for (cpu = 0; cpu < WS_MAX_TEST_CPUS; cpu++) {
 		unsigned long long dt = b[cpu].total - a[cpu].total;
+		bool seen = cpu < nb && dt;
 
-		busy[cpu] = cpu < nb && dt ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
+		busy[cpu] = seen ? (double)(b[cpu].busy - a[cpu].busy) / dt : 0;
+		if (user)
+			user[cpu] = seen ? (double)(b[cpu].user - a[cpu].user) / dt : 0;
 	}
 	return nb;
+}
+
+int ws_busy_over(int ms, double *busy)
+{
+	return ws_cpu_shares_over(ms, busy, NULL);
 }
 
 /*

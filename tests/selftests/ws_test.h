@@ -74,6 +74,12 @@ void ws_sleep_ms(int ms);
  */
 #define WS_MAX_TEST_CPUS	64
 int ws_busy_over(int ms, double *busy);
+/*
+ * The same, and into user[] (may be NULL) the share spent in user mode:
+ * the time of the work a scheduler places, where busy also counts what
+ * no scheduler moves (interrupts, softirqs, kernel threads bound there).
+ */
+int ws_cpu_shares_over(int ms, double *busy, double *user);
 
 /*
  * Write an injected temperature for @cpu (the telemetry module loaded with
