@@ -319,8 +319,11 @@ int ws_dmesg_bad_since(int mark, char *buf, size_t len)
 }
 
 /*
- * Busy fraction (0..1) of each CPU over @ms, from /proc/stat; CPUs past the
- * last one read are 0.  Returns how many CPUs /proc/stat listed both times.
+ * Busy fraction (0..1) of each CPU over @ms, from /proc/stat, and, unless
+ * @user is NULL, the part of it in user mode (user and nice: the work a
+ * scheduler places, not interrupts or kernel threads bound to the CPU);
+ * CPUs past the last one read are 0.  Returns how many CPUs /proc/stat
+ * listed both times.
  */
 int ws_cpu_shares_over(int ms, double *busy, double *user)
 {
