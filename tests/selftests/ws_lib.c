@@ -22,10 +22,13 @@
 #include "ws_test.h"
 
 static int verbose;
+static long long t_start;	/* ws_now_ms() when the program started */
 static char src_dir[4096], out_dir[4096], bin_path[4200], kmod_path[4200];
 
+/* A line of the test's log, stamped with the seconds since the program started. */
 void ws_log(const char *fmt, ...)
 {
+	double t = (ws_now_ms() - t_start) / 1000.0;
 	char buf[4096], *line, *save;
 	va_list ap;
 
@@ -33,7 +36,7 @@ void ws_log(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		printf("# %s\n", line);
+		printf("# [%7.1f] %s\n", t, line);
 	fflush(stdout);
 }
 
@@ -46,6 +49,7 @@ static void __attribute__((constructor)) ws_lib_init(void)
 {
 	const char *env;
 
+	t_start = ws_now_ms();
 	env = getenv("WS_SRC");
 	snprintf(src_dir, sizeof(src_dir), "%s", env ? env : ".");
 	env = getenv("WS_OUT");
