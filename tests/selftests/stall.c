@@ -220,10 +220,9 @@ TEST_F_TIMEOUT(stall, stall_all_cpus_hot, WS_TEST_TIMEOUT)
 /* The time @pid has run, in ns (/proc/PID/schedstat), or -1. */
 static long long run_ns(pid_t pid)
 {
-	char path[64], buf[128];
+	struct ws_schedstat ss;
 
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
-	return ws_read(path, buf, sizeof(buf)) > 0 ? atoll(buf) : -1;
+	return ws_read_schedstat(pid, &ss) ? -1 : ss.run_ns;
 }
 
 #define LIGHT_HOGS	30
@@ -266,18 +265,6 @@ TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(longest < 5000) TH_LOG("the nice 19 hog waited %lld ms between runs", longest);
 }
 
-/* Times @pid was put on a CPU (/proc/PID/schedstat, third field), or -1. */
-static long long run_count(pid_t pid)
-{
-	char path[64], buf[128];
-	long long a, b, n;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
-	if (ws_read(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%lld %lld %lld", &a, &b, &n) != 3)
-		return -1;
-	return n;
-}
-
 /* Let @pid run on CPUs @first..@last. */
 static int widen(pid_t pid, int first, int last)
 {
@@ -304,7 +291,7 @@ static int widen(pid_t pid, int first, int last)
  */
 TEST_F_TIMEOUT(stall, stall_pinned_clock_ahead, WS_TEST_TIMEOUT)
 {
-	long long ns0, ns1, n0, n1;
+	struct ws_schedstat s0, s1;
 	pid_t heavy, bound;
 	int i;
 
@@ -321,17 +308,15 @@ TEST_F_TIMEOUT(stall, stall_pinned_clock_ahead, WS_TEST_TIMEOUT)
 	for (i = 0; i < 5; i++)
 		ASSERT_EQ(0, widen(hogs[i], 0, 3)) TH_LOG("cannot widen hog %d to cpus 0-3", hogs[i]);
 	ws_sleep_ms(500);
-	ns0 = run_ns(bound);
-	n0 = run_count(bound);
+	ASSERT_EQ(0, ws_read_schedstat(bound, &s0)) TH_LOG("cannot read task %d", bound);
 	ws_sleep_ms(4000);
-	ns1 = run_ns(bound);
-	n1 = run_count(bound);
-	ASSERT_TRUE(ns0 >= 0 && ns1 >= 0 && n0 >= 0 && n1 >= 0) TH_LOG("cannot read task %d", bound);
+	ASSERT_EQ(0, ws_read_schedstat(bound, &s1)) TH_LOG("cannot read task %d", bound);
 	ws_log("bound to cpu3 beside 5 hogs of cpus 0-3: ran %lld times, %lld ms in 4 s",
-	       n1 - n0, (ns1 - ns0) / 1000000);
-	ASSERT_TRUE(n1 - n0 >= 10) TH_LOG("the task bound to cpu3 ran %lld times in 4 s", n1 - n0);
-	ASSERT_TRUE(ns1 - ns0 >= 50000000LL)
-		TH_LOG("the task bound to cpu3 ran %lld ms in 4 s", (ns1 - ns0) / 1000000);
+	       s1.slices - s0.slices, (s1.run_ns - s0.run_ns) / 1000000);
+	ASSERT_TRUE(s1.slices - s0.slices >= 10)
+		TH_LOG("the task bound to cpu3 ran %lld times in 4 s", s1.slices - s0.slices);
+	ASSERT_TRUE(s1.run_ns - s0.run_ns >= 50000000LL)
+		TH_LOG("the task bound to cpu3 ran %lld ms in 4 s", (s1.run_ns - s0.run_ns) / 1000000);
 }
 
 #define CPU3_ONLINE	"/sys/devices/system/cpu/cpu3/online"

@@ -736,7 +736,8 @@ TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 	int cpus[3] = { node_cpu(t, 0, false), node_cpu(t, t->nr_nodes - 1, true),
 			node_cpu(t, 0, true) };
 	int samples[3] = {}, off[3] = {}, where[3] = { -1, -1, -1 }, i;
-	struct ws_pstat before[3], after[3], ps;
+	struct ws_schedstat before[3], after[3];
+	struct ws_pstat ps;
 	pid_t pids[3];
 	char cmd[256], buf[128], why[128];
 	long long start, end;
@@ -755,7 +756,7 @@ TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 		/* the kernel's view of the mask, independently of the scheduler */
 		ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "taskset -c -p %d", pids[i]) == 0)
 			TH_LOG("taskset -p %d failed", pids[i]);
-		ASSERT_TRUE(!ws_read_pstat(pids[i], &before[i]))
+		ASSERT_TRUE(!ws_read_schedstat(pids[i], &before[i]))
 			TH_LOG("cannot read task %d", pids[i]);
 	}
 	/*
@@ -780,10 +781,14 @@ TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 	}
 	end = ws_now_ms() - start;
 	for (i = 0; i < 3; i++) {
-		ASSERT_TRUE(!ws_read_pstat(pids[i], &after[i])) TH_LOG("task %d is gone", pids[i]);
+		ASSERT_TRUE(!ws_read_schedstat(pids[i], &after[i]))
+			TH_LOG("task %d is gone", pids[i]);
 		ws_log("pinned to cpu%d (node %d): %d samples, %d elsewhere (last: cpu%d); "
-		       "%llu ticks of CPU in %lld ms", cpus[i], t->node[cpus[i]], samples[i],
-		       off[i], where[i], after[i].ticks - before[i].ticks, end);
+		       "in %lld ms it ran %lld ms in %lld slices and waited %lld ms",
+		       cpus[i], t->node[cpus[i]], samples[i], off[i], where[i], end,
+		       (after[i].run_ns - before[i].run_ns) / 1000000,
+		       after[i].slices - before[i].slices,
+		       (after[i].wait_ns - before[i].wait_ns) / 1000000);
 	}
 	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
 	for (i = 0; i < 3; i++) {
@@ -793,7 +798,7 @@ TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 		ASSERT_TRUE(!off[i])
 			TH_LOG("task pinned to cpu%d seen on cpu%d in %d of %d samples",
 			    cpus[i], where[i], off[i], samples[i]);
-		ASSERT_TRUE(after[i].ticks > before[i].ticks)
+		ASSERT_TRUE(after[i].run_ns > before[i].run_ns)
 			TH_LOG("task pinned to cpu%d got no CPU time in %lld ms next to hogs",
 			    cpus[i], end);
 	}

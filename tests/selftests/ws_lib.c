@@ -304,6 +304,17 @@ int ws_read_pstat(pid_t pid, struct ws_pstat *ps)
 	return ps->cpu >= 0 ? 0 : -1;
 }
 
+int ws_read_schedstat(pid_t pid, struct ws_schedstat *ss)
+{
+	char path[64], buf[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (ws_read(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%lld %lld %lld", &ss->run_ns, &ss->wait_ns, &ss->slices) != 3)
+		return -1;
+	return 0;
+}
+
 int ws_dmesg_mark(void)
 {
 	char buf[32];

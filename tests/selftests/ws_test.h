@@ -102,6 +102,14 @@ struct ws_pstat {
 };
 int ws_read_pstat(pid_t pid, struct ws_pstat *ps);
 
+/* A task's /proc/PID/schedstat: the kernel's own account of its CPU and waits. */
+struct ws_schedstat {
+	long long run_ns;	/* time on a CPU */
+	long long wait_ns;	/* time runnable, waiting for one */
+	long long slices;	/* times it was put on a CPU */
+};
+int ws_read_schedstat(pid_t pid, struct ws_schedstat *ss);
+
 /* The loader's control socket (docs/cli.md). */
 #define WS_CTL_SOCK_PATH	"/run/wattsched/control.sock"
 /* Send one raw request on it, without a CLI exec; the answer goes to buf.  0 or -1. */
