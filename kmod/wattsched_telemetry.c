@@ -7,13 +7,14 @@
  * only with inject=1 (TEST ONLY), inject/ files that fake thermal, power and
  * link values.  Each file is a "# wattsched-telemetry NAME vN" header line
  * followed by records of space-separated key=value fields; see
- * docs/telemetry.md for every field.  Four kfuncs give a sched_ext
- * scheduler the CPUs' temperatures and the packages' power from caches,
- * without sleeping.
+ * docs/telemetry.md for every field.  Six kfuncs give a sched_ext
+ * scheduler the CPUs' temperatures, the packages' power and a PCIe
+ * function's node and link from caches, without sleeping.
  *
  * Locking: ws_lock (a mutex) protects all module state: AER samples,
  * RAPL accumulators, injected values and the kfuncs' caches, which the
- * kfuncs read locklessly (see ws_tcache_refresh(), ws_pcache_refresh()).  It nests outside the CPU hotplug
+ * kfuncs read locklessly (see ws_tcache_refresh(), ws_pcache_refresh(),
+ * ws_pdev_refresh()).  It nests outside the CPU hotplug
  * lock and inside pci_lock_rescan_remove(): a PCI walk takes ws_lock per
  * device, never across the walk, so a slow `pcie` read never holds up the
  * thermal and power readers.  Every reader runs in process context,
@@ -35,6 +36,7 @@
 
 #include <linux/bitfield.h>
 #include <linux/bitops.h>
+#include <linux/bsearch.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
 #include <linux/btf_ids.h>
@@ -48,8 +50,10 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/thermal.h>
 #include <linux/timekeeping.h>
@@ -776,6 +780,99 @@ static void ws_pcie_baseline(void)
 	pci_unlock_rescan_remove();
 }
 
+/*
+ * The PCIe kfuncs' cache: every PCIe function's address, node and link,
+ * sorted by address, rebuilt every WS_TELEMETRY_PCIE_POLL_MS and after an
+ * injected link change.  A kfunc reads it under RCU; a rebuild publishes a
+ * new copy and frees the old one after a grace period.
+ */
+struct ws_pdev_ent {
+	u32 addr;	/* domain << 16 | bus << 8 | devfn, as ws_fn_key() */
+	s32 node;	/* dev_to_node(): NUMA_NO_NODE when the platform gives none */
+	s32 link;	/* WS_TELEMETRY_LINK() of ws_link_read(), or its error */
+};
+
+struct ws_pdev_cache {
+	struct rcu_head rcu;
+	u32 nr;
+	struct ws_pdev_ent ent[] __counted_by(nr);
+};
+
+static struct ws_pdev_cache __rcu *ws_pdevs;
+static void ws_pdev_poll(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ws_pdev_work, ws_pdev_poll);
+
+static int ws_pdev_cmp(const void *a, const void *b)
+{
+	u32 x = ((const struct ws_pdev_ent *)a)->addr;
+	u32 y = ((const struct ws_pdev_ent *)b)->addr;
+
+	return x < y ? -1 : x > y;
+}
+
+static void ws_pdev_fill(struct ws_pdev_ent *e, struct pci_dev *pdev)
+{
+	struct ws_link l;
+	int ret;
+
+	e->addr = ws_fn_key(pdev);
+	e->node = dev_to_node(&pdev->dev);
+	mutex_lock(&ws_lock);
+	ret = ws_link_read(pdev, &l);
+	mutex_unlock(&ws_lock);
+	e->link = ret ?: WS_TELEMETRY_LINK(l.sta_speed, l.sta_width, l.cap_speed, l.cap_width);
+}
+
+/*
+ * Walk the PCIe functions into a new cache and publish it.  The rescan
+ * lock keeps the set of functions fixed between the count and the fill.
+ * ws_pdev_publish serializes the poll and the inject writes.
+ */
+static void ws_pdev_refresh(void)
+{
+	static DEFINE_MUTEX(ws_pdev_publish);
+	struct ws_pdev_cache *c, *old;
+	struct pci_dev *pdev = NULL;
+	u32 nr = 0, n = 0;
+
+	mutex_lock(&ws_pdev_publish);
+	pci_lock_rescan_remove();
+	for_each_pci_dev(pdev)
+		nr += pci_is_pcie(pdev);
+	c = kzalloc(struct_size(c, ent, nr), GFP_KERNEL);
+	if (!c)
+		goto unlock_rescan;
+	c->nr = nr;
+	for_each_pci_dev(pdev)
+		if (pci_is_pcie(pdev) && n < nr)
+			ws_pdev_fill(&c->ent[n++], pdev);
+	c->nr = n;
+	sort(c->ent, n, sizeof(c->ent[0]), ws_pdev_cmp, NULL);
+	old = rcu_replace_pointer(ws_pdevs, c, lockdep_is_held(&ws_pdev_publish));
+	if (old)
+		kfree_rcu(old, rcu);
+unlock_rescan:
+	pci_unlock_rescan_remove();
+	mutex_unlock(&ws_pdev_publish);
+}
+
+static void ws_pdev_poll(struct work_struct *work)
+{
+	ws_pdev_refresh();
+	schedule_delayed_work(&ws_pdev_work, msecs_to_jiffies(WS_TELEMETRY_PCIE_POLL_MS));
+}
+
+/* The cached entry of the function at @addr, or NULL.  Caller holds rcu_read_lock(). */
+static const struct ws_pdev_ent *ws_pdev_find(u32 addr)
+{
+	struct ws_pdev_cache *c = rcu_dereference(ws_pdevs);
+	struct ws_pdev_ent key = { .addr = addr };
+
+	if (!c)
+		return NULL;
+	return bsearch(&key, c->ent, c->nr, sizeof(key), ws_pdev_cmp);
+}
+
 /* ---- thermal --------------------------------------------------------- */
 
 #if IS_ENABLED(CONFIG_THERMAL)
@@ -1065,6 +1162,43 @@ __bpf_kfunc s32 wattsched_tm_power_mw(void)
 	return READ_ONCE(ws_pwr_mw);
 }
 
+/*
+ * The NUMA node of the PCIe function at @addr (domain << 16 | bus << 8 |
+ * devfn): NUMA_NO_NODE (-1) when the platform gives none, -ENOENT when
+ * there is no PCIe function there.  At most WS_TELEMETRY_PCIE_POLL_MS old.
+ */
+__bpf_kfunc s32 wattsched_tm_pcie_node(u32 addr)
+{
+	const struct ws_pdev_ent *e;
+	s32 ret = -ENOENT;
+
+	rcu_read_lock();
+	e = ws_pdev_find(addr);
+	if (e)
+		ret = e->node;
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * The link of the PCIe function at @addr, WS_TELEMETRY_LINK() (negotiated
+ * and capable speed and width, injected values applied); -ENODEV when it
+ * has no link registers, -EIO when they could not be read, -ENOENT when
+ * there is no PCIe function there.  At most WS_TELEMETRY_PCIE_POLL_MS old.
+ */
+__bpf_kfunc s32 wattsched_tm_pcie_link(u32 addr)
+{
+	const struct ws_pdev_ent *e;
+	s32 ret = -ENOENT;
+
+	rcu_read_lock();
+	e = ws_pdev_find(addr);
+	if (e)
+		ret = e->link;
+	rcu_read_unlock();
+	return ret;
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(ws_kfunc_ids)
@@ -1072,6 +1206,8 @@ BTF_ID_FLAGS(func, wattsched_tm_gen)
 BTF_ID_FLAGS(func, wattsched_tm_cpu_temp_mc)
 BTF_ID_FLAGS(func, wattsched_tm_cpu_limit_mc)
 BTF_ID_FLAGS(func, wattsched_tm_power_mw)
+BTF_ID_FLAGS(func, wattsched_tm_pcie_node)
+BTF_ID_FLAGS(func, wattsched_tm_pcie_link)
 BTF_KFUNCS_END(ws_kfunc_ids)
 
 static const struct btf_kfunc_id_set ws_kfunc_set = {
@@ -1515,7 +1651,12 @@ static ssize_t ws_inject_write(const char __user *ubuf, size_t len, int (*apply)
 	mutex_lock(&ws_lock);
 	ret = apply(strim(buf));
 	mutex_unlock(&ws_lock);
-	return ret ? ret : len;
+	if (ret)
+		return ret;
+	/* the PCIe kfuncs see an injected link at once, not at the next poll */
+	if (apply == ws_inj_link || apply == ws_inj_clear)
+		ws_pdev_refresh();
+	return len;
 }
 
 #define WS_INJECT_FOPS(_name)						\
@@ -1564,6 +1705,7 @@ static int __init ws_init(void)
 		ws_tcache[i].temp_mc = WS_TELEMETRY_TEMP_UNKNOWN;
 
 	ws_pcie_baseline();
+	ws_pdev_refresh();
 	mutex_lock(&ws_lock);
 	ws_rapl_detect();
 	cpus_read_lock();
@@ -1572,18 +1714,24 @@ static int __init ws_init(void)
 	cpus_read_unlock();
 	mutex_unlock(&ws_lock);
 
-	/* the cache is whole before a scheduler can reach it */
+	/*
+	 * The caches are whole before a scheduler can reach them.  Syscall
+	 * programs get the kfuncs too: a test or a tool can read what a
+	 * scheduler would see (BPF_PROG_RUN), without loading one.
+	 */
 	ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS, &ws_kfunc_set);
+	if (!ret)
+		ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_SYSCALL, &ws_kfunc_set);
 	if (ret) {
 		pr_err("registering the kfuncs failed: %d\n", ret);
-		goto free_tnext;
+		goto free_pdevs;
 	}
 
 	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "wattsched/telemetry:online",
 					ws_cpu_came_or_went, ws_cpu_came_or_went);
 	if (ret < 0) {
 		pr_err("registering for CPU hotplug failed: %d\n", ret);
-		goto free_tnext;
+		goto free_pdevs;
 	}
 	ws_cpuhp_state = ret;
 
@@ -1606,9 +1754,11 @@ static int __init ws_init(void)
 		schedule_delayed_work(&ws_rapl_work, msecs_to_jiffies(WS_TELEMETRY_POWER_POLL_MS));
 	if (ws_have_dts() || ws_have_pts())
 		schedule_delayed_work(&ws_tpoll_work, msecs_to_jiffies(thermal_poll_ms));
+	schedule_delayed_work(&ws_pdev_work, msecs_to_jiffies(WS_TELEMETRY_PCIE_POLL_MS));
 	return 0;
 
-free_tnext:
+free_pdevs:
+	kfree(rcu_access_pointer(ws_pdevs));
 	kfree(ws_tnext);
 free_tcache:
 	kfree(ws_tcache);
@@ -1627,12 +1777,14 @@ static void __exit ws_exit(void)
 	debugfs_remove_recursive(ws_dir);
 	cancel_delayed_work_sync(&ws_rapl_work);
 	cancel_delayed_work_sync(&ws_tpoll_work);
+	cancel_delayed_work_sync(&ws_pdev_work);
 	cpuhp_remove_state_nocalls(ws_cpuhp_state);
 	cancel_work_sync(&ws_thotplug_work);
 	xa_for_each(&ws_fns, idx, fn)
 		kfree(fn);
 	xa_destroy(&ws_fns);
 	/* no program calls the kfuncs now: a loaded one holds the module */
+	kfree(rcu_access_pointer(ws_pdevs));
 	kfree(ws_tnext);
 	kfree(ws_tcache);
 	kfree(ws_cpu_inj);
