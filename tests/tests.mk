@@ -9,6 +9,8 @@
 #                        tree `make deps` extracted) and installed, with
 #                        run_kselftest.sh, into $(O)/tests/kselftest for
 #                        tests/run to run in the guest
+#  tests/tools/          helpers the VM tests run: pcie_probe and its BPF
+#                        program, which read the module's PCIe kfuncs
 
 TEST_BIN := $(O)/tests/bin
 USER_LIB_OBJS := $(filter-out $(O)/user/main.o,$(USER_OBJS))
@@ -20,7 +22,19 @@ KSFT_DIR := $(KSRC)/tools/testing/selftests
 KSFT_INSTALL := $(O)/tests/kselftest
 SELFTEST_SRCS := $(wildcard $(SRC)/tests/selftests/*)
 
-tests-bin: $(UNIT_BINS) $(KSFT_INSTALL)/run_kselftest.sh user
+TOOL_BINS := $(TEST_BIN)/pcie_probe $(TEST_BIN)/pcie_probe.bpf.o
+
+tests-bin: $(UNIT_BINS) $(TOOL_BINS) $(KSFT_INSTALL)/run_kselftest.sh user
+
+$(TEST_BIN)/%.bpf.o: $(SRC)/tests/tools/%.bpf.c $(O)/bpf/vmlinux.h
+	$(Q)mkdir -p $(@D)
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(TEST_BIN)/pcie_probe: $(SRC)/tests/tools/pcie_probe.c $(SRC)/include/wattsched_telemetry.h
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< -lbpf -lelf -lz
 
 # libnuma's answers replaced by the test's own (test_libnuma.c)
 $(TEST_BIN)/unit/test_libnuma: USER_LIBS += \

@@ -437,6 +437,106 @@ TEST_F_TIMEOUT(module, telemetry_pcie, WS_TEST_TIMEOUT)
 	free(ls);
 }
 
+/* ---- telemetry_pcie_kfuncs: what a scheduler sees, against lspci ------- */
+
+/* Run pcie_probe on @addrs (space-separated) into out (TM_BIG); its exit code. */
+static int tm_probe(char *out, const char *addrs)
+{
+	return ws_sh_out(out, TM_BIG, "%s/tests/bin/pcie_probe %s/tests/bin/pcie_probe.bpf.o %s 2>&1",
+			 ws_out(), ws_out(), addrs);
+}
+
+/*
+ * The module's PCIe kfuncs, run through a syscall program (what a
+ * scheduler calling them sees), agree with lspci -vv and sysfs for every
+ * PCIe function; an injected link shows at once and a cleared one goes;
+ * an address with no function is -ENOENT.
+ */
+TEST_F_TIMEOUT(inject, telemetry_pcie_kfuncs, WS_TEST_TIMEOUT)
+{
+	char *ls = tm_buf(), *out = tm_buf(), addrs[TM_MAX_DEVS * 16] = "", rec[256], v[64];
+	char path[256], want[32], *linked = NULL;
+	struct tm_dev devs[TM_MAX_DEVS];
+	int n, i, links = 0;
+	const char *p;
+
+	snprintf(path, sizeof(path), "%s/tests/bin/pcie_probe.bpf.o", ws_out());
+	if (!ws_exists(path))
+		SKIP(return, "%s not built", path);
+	ASSERT_TRUE(ws_sh_out(ls, TM_BIG, "lspci -D -vv 2>/dev/null") == 0)
+		TH_LOG("lspci -D -vv failed");
+	n = tm_lspci_parse(ls, devs);
+	ASSERT_TRUE(n > 0) TH_LOG("lspci lists no PCI Express function");
+	for (i = 0; i < n; i++) {
+		strcat(addrs, devs[i].addr);
+		strcat(addrs, " ");
+	}
+	strcat(addrs, "ffff:ff:1f.7");
+	ASSERT_EQ(0, tm_probe(out, addrs)) TH_LOG("pcie_probe: %s", out);
+
+	for (i = 0; i < n; i++) {
+		struct tm_dev *d = &devs[i];
+
+		p = tm_find(out, "dev", d->addr);
+		ASSERT_NE(NULL, p) TH_LOG("pcie_probe printed nothing for %s: %s", d->addr, out);
+		tm_line(p, rec, sizeof(rec));
+		ws_log("%s", rec);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.15s/numa_node", d->addr);
+		ASSERT_TRUE(ws_read(path, want, sizeof(want)) > 0) TH_LOG("cannot read %s", path);
+		want[strcspn(want, "\n")] = '\0';
+		ASSERT_TRUE(tm_field(rec, "node", v, sizeof(v)) && !strcmp(v, want))
+			TH_LOG("%s: kfunc node %s, sysfs %s", d->addr, v, want);
+		if (!d->link) {
+			ASSERT_TRUE(tm_field(rec, "link", v, sizeof(v)) && atoi(v) == -ENODEV)
+				TH_LOG("%s (%s): lspci has no LnkCap, kfunc link %s",
+				    d->addr, d->type, v);
+			continue;
+		}
+		links++;
+		if (!linked && d->sta_width > 0)
+			linked = d->addr;
+		ASSERT_TRUE(tm_field(rec, "cap_speed", v, sizeof(v)) && !strcmp(v, d->cap_speed))
+			TH_LOG("%s: kfunc cap_speed %s, lspci LnkCap %sGT/s", d->addr, v, d->cap_speed);
+		ASSERT_TRUE(tm_field(rec, "cap_width", v, sizeof(v)) && atoi(v) == d->cap_width)
+			TH_LOG("%s: kfunc cap_width %s, lspci LnkCap x%d", d->addr, v, d->cap_width);
+		ASSERT_TRUE(tm_field(rec, "sta_width", v, sizeof(v)) && atoi(v) == d->sta_width)
+			TH_LOG("%s: kfunc sta_width %s, lspci LnkSta x%d", d->addr, v, d->sta_width);
+		if (d->sta_width > 0)
+			ASSERT_TRUE(tm_field(rec, "sta_speed", v, sizeof(v)) &&
+				    !strcmp(v, d->sta_speed))
+				TH_LOG("%s: kfunc sta_speed %s, lspci LnkSta %sGT/s", d->addr, v,
+				    d->sta_speed);
+	}
+	p = tm_find(out, "dev", "ffff:ff:1f.7");
+	ASSERT_NE(NULL, p) TH_LOG("pcie_probe printed nothing for ffff:ff:1f.7: %s", out);
+	tm_line(p, rec, sizeof(rec));
+	ASSERT_TRUE(tm_field(rec, "node", v, sizeof(v)) && atoi(v) == -ENOENT &&
+		    tm_field(rec, "link", want, sizeof(want)) && atoi(want) == -ENOENT)
+		TH_LOG("no function at ffff:ff:1f.7, yet: %s", rec);
+	ASSERT_TRUE(links >= 6) TH_LOG("only %d links: topology not as expected", links);
+	ASSERT_NE(NULL, linked) TH_LOG("no link is up");
+
+	/* an injected link, at once: the kfuncs' cache is rebuilt on the write */
+	ASSERT_EQ(0, ws_sh("echo dev=%s speed=64 width=32 > " TM_DIR "/inject/link", linked))
+		TH_LOG("inject/link refused");
+	ASSERT_EQ(0, tm_probe(out, linked)) TH_LOG("pcie_probe: %s", out);
+	tm_line(out, rec, sizeof(rec));
+	ws_log("injected: %s", rec);
+	ASSERT_TRUE(tm_field(rec, "sta_speed", v, sizeof(v)) && !strcmp(v, "64") &&
+		    tm_field(rec, "sta_width", want, sizeof(want)) && atoi(want) == 32)
+		TH_LOG("after injecting 64 GT/s x32 into %s: %s", linked, rec);
+	ASSERT_EQ(0, ws_sh("echo link > " TM_DIR "/inject/clear")) TH_LOG("inject/clear refused");
+	ASSERT_EQ(0, tm_probe(out, linked)) TH_LOG("pcie_probe: %s", out);
+	tm_line(out, rec, sizeof(rec));
+	for (i = 0; i < n && strcmp(devs[i].addr, linked); i++)
+		;
+	ASSERT_TRUE(tm_field(rec, "sta_speed", v, sizeof(v)) && !strcmp(v, devs[i].sta_speed))
+		TH_LOG("after clearing, %s: %s (lspci %sGT/s)", linked, rec, devs[i].sta_speed);
+	ws_log("%d PCIe functions, %d with links: the kfuncs agree with lspci and sysfs", n, links);
+	free(out);
+	free(ls);
+}
+
 /* ---- telemetry_unavailable --------------------------------------------- */
 
 /*
