@@ -862,15 +862,21 @@ static void ws_pdev_poll(struct work_struct *work)
 	schedule_delayed_work(&ws_pdev_work, msecs_to_jiffies(WS_TELEMETRY_PCIE_POLL_MS));
 }
 
-/* The cached entry of the function at @addr, or NULL.  Caller holds rcu_read_lock(). */
-static const struct ws_pdev_ent *ws_pdev_find(u32 addr)
+/* Copy the cached entry of the function at @addr into @e; false when there is none. */
+static bool ws_pdev_get(u32 addr, struct ws_pdev_ent *e)
 {
-	struct ws_pdev_cache *c = rcu_dereference(ws_pdevs);
 	struct ws_pdev_ent key = { .addr = addr };
+	const struct ws_pdev_ent *found = NULL;
+	struct ws_pdev_cache *c;
 
-	if (!c)
-		return NULL;
-	return bsearch(&key, c->ent, c->nr, sizeof(key), ws_pdev_cmp);
+	rcu_read_lock();
+	c = rcu_dereference(ws_pdevs);
+	if (c)
+		found = bsearch(&key, c->ent, c->nr, sizeof(key), ws_pdev_cmp);
+	if (found)
+		*e = *found;
+	rcu_read_unlock();
+	return found;
 }
 
 /* ---- thermal --------------------------------------------------------- */
@@ -1169,15 +1175,9 @@ __bpf_kfunc s32 wattsched_tm_power_mw(void)
  */
 __bpf_kfunc s32 wattsched_tm_pcie_node(u32 addr)
 {
-	const struct ws_pdev_ent *e;
-	s32 ret = -ENOENT;
+	struct ws_pdev_ent e;
 
-	rcu_read_lock();
-	e = ws_pdev_find(addr);
-	if (e)
-		ret = e->node;
-	rcu_read_unlock();
-	return ret;
+	return ws_pdev_get(addr, &e) ? e.node : -ENOENT;
 }
 
 /*
@@ -1188,15 +1188,9 @@ __bpf_kfunc s32 wattsched_tm_pcie_node(u32 addr)
  */
 __bpf_kfunc s32 wattsched_tm_pcie_link(u32 addr)
 {
-	const struct ws_pdev_ent *e;
-	s32 ret = -ENOENT;
+	struct ws_pdev_ent e;
 
-	rcu_read_lock();
-	e = ws_pdev_find(addr);
-	if (e)
-		ret = e->link;
-	rcu_read_unlock();
-	return ret;
+	return ws_pdev_get(addr, &e) ? e.link : -ENOENT;
 }
 
 __bpf_kfunc_end_defs();
