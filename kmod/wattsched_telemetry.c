@@ -70,6 +70,14 @@
 
 #include "wattsched_telemetry.h"
 
+/* What older kernels lack (kmod/Kbuild looks). */
+#ifdef WS_RDMSRL_NAMES
+#define rdmsrq_safe_on_cpu rdmsrl_safe_on_cpu
+#endif
+#ifdef WS_NO_CPUS_HELD_EXPORT
+#define lockdep_assert_cpus_held() do { } while (0)
+#endif
+
 static bool inject;
 module_param(inject, bool, 0444);
 MODULE_PARM_DESC(inject,
