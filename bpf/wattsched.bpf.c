@@ -936,8 +936,11 @@ static s32 batch_victim(const struct cpumask *cand, s32 from)
 	u32 i;
 
 	bpf_for(i, 0, nr_cpus) {
-		s32 cpu = (from + i) % nr_cpus;
+		/* no %: 6.12's verifier loses a 32-bit modulo's upper bits */
+		u32 cpu = (u32)from + i;
 
+		if (cpu >= nr_cpus)
+			cpu -= nr_cpus;
 		if (!cpu_valid(cpu))
 			break;
 		if (cpu_runs_batch(cpu) && bpf_cpumask_test_cpu(cpu, cand))
@@ -1908,6 +1911,8 @@ static int watch_fn(void *map, int *key, struct bpf_timer *timer)
 	u64 now = scx_bpf_now();
 	u32 i;
 
+	/* 6.12's verifier wants the DSQ iterator inside a read-side section here */
+	bpf_rcu_read_lock();
 	bpf_for(i, 0, nr_llcs) {
 		if (i >= WS_MAX_LLCS)
 			break;
@@ -1915,6 +1920,7 @@ static int watch_fn(void *map, int *key, struct bpf_timer *timer)
 		if (llc_starving[i])
 			wake = true;
 	}
+	bpf_rcu_read_unlock();
 	if (wake)
 		kick_all();
 	bpf_timer_start(timer, WS_WATCH_PERIOD_NS, 0);
