@@ -15,12 +15,16 @@ WS_CACHE ?= $(or $(WATTSCHED_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/watts
 -include $(WS_CACHE)/env
 
 # make ... KVER=X: build and test against another kernel that `make deps
-# KVERS=...` installed (scripts/lib.sh checks it is one), with its own
-# linux-source tree, into kernels/X/ unless O says otherwise.
+# KVERS=...` or `make kernels` installed (scripts/lib.sh checks it is one),
+# into kernels/X/ unless O says otherwise: the module for X, the BPF side
+# with the BTF and sched_ext library of BPF_KVER (bpf_kver in
+# scripts/lib.sh: X itself, or the default kernel for one older than the
+# library's API).
 ifeq ($(origin KVER),command line)
 ifneq ($(KVER),$(WS_KVER))
 O ?= $(SRC)/kernels/$(KVER)
-WS_KSRC := /usr/src/linux-source-$(shell . $(SRC)/scripts/lib.sh && kernel_mm '$(KVER)')
+BPF_KVER := $(shell . $(SRC)/scripts/lib.sh && bpf_kver '$(WS_ROOT)' '$(KVER)' '$(WS_KVER)')
+WS_KSRC := /usr/src/linux-source-$(shell . $(SRC)/scripts/lib.sh && kernel_mm '$(BPF_KVER)')
 WS_KVER := $(KVER)
 endif
 export KVER
@@ -39,7 +43,7 @@ endif
 .SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
-.PHONY: $(BUILD_TARGETS) deps test test-unit test-vm test-deb demo bench bench-thermal soak deb \
+.PHONY: $(BUILD_TARGETS) deps kernels test test-unit test-vm test-deb demo bench bench-thermal soak deb \
 	fuzz check \
 	install clean help
 
@@ -47,12 +51,13 @@ ifeq ($(WS_MODE)-$(WS_INSIDE),buildroot-)
 # ---- outside the build root: forward build targets into it ---------------
 $(BUILD_TARGETS) install: deps-present
 	$(Q)WS_BIND=$(SRC) $(SRC)/scripts/in-root $(MAKE) --no-print-directory -C $(SRC) \
-		WS_INSIDE=1 KVER=$(WS_KVER) KSRC=$(WS_KSRC) O=$(O) V=$(V) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $@
+		WS_INSIDE=1 KVER=$(WS_KVER) BPF_KVER=$(or $(BPF_KVER),$(WS_KVER)) KSRC=$(WS_KSRC) O=$(O) V=$(V) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $@
 else
 # ---- here is where things build -------------------------------------------
 KVER ?= $(or $(WS_KVER),$(shell uname -r))
 KDIR ?= /lib/modules/$(KVER)/build
-VMLINUX_BTF ?= $(firstword $(wildcard $(KDIR)/vmlinux /sys/kernel/btf/vmlinux))
+BPF_KVER ?= $(KVER)
+VMLINUX_BTF ?= $(firstword $(wildcard /lib/modules/$(BPF_KVER)/build/vmlinux /sys/kernel/btf/vmlinux))
 CLANG ?= clang
 BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 CC ?= gcc
@@ -166,6 +171,9 @@ deps-present:
 deps:
 	$(Q)$(SRC)/scripts/deps
 
+kernels: deps
+	$(Q)$(SRC)/scripts/kernels $(if $(SERIES),--series $(SERIES))
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/tests/run --out $(O)
@@ -218,6 +226,7 @@ clean:
 help:
 	@echo 'wattsched make targets:'
 	@echo '  deps       install the toolchain and target kernel (build root or native); idempotent'
+	@echo '  kernels    build an LTS kernel with sched_ext (SERIES=6.12) into the build root (~30 min)'
 	@echo '  all        build bpf, user, kmod and the test binaries (default)'
 	@echo '  bpf        vmlinux.h, the BPF scheduler object and its skeleton'
 	@echo '  user       the wattsched loader and CLI (user/wattsched)'

@@ -9,6 +9,24 @@ kernel_mm() {
 	printf '%s\n' "$1" | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p'
 }
 
+# bpf_kver ROOT KVER DEFAULT: the kernel whose BTF (vmlinux.h) and sched_ext
+# library (tools/sched_ext/include/scx of its linux-source-X.Y, a path
+# inside ROOT) build the BPF program and the loader that run on KVER: KVER
+# itself when its library has the v6.13 API wattsched is written to
+# (scx_bpf_dsq_insert()), else DEFAULT, the default kernel.  That is how
+# sched_ext schedulers reach older kernels: CO-RE relocates what changed,
+# and the library's compat.bpf.h calls the kfuncs the running kernel has.
+# The module is built for KVER either way.
+bpf_kver() {
+	local lib
+	lib=/usr/src/linux-source-$(kernel_mm "$2")/tools/sched_ext/include/scx
+	if grep -qs 'scx_bpf_dsq_insert' "$1$lib/common.bpf.h" "$1$lib/compat.bpf.h"; then
+		echo "$2"
+	else
+		echo "$3"
+	fi
+}
+
 # Load what scripts/deps recorded; fail with a hint when it has not run.
 # KVER in the environment (make ... KVER=X) picks another of the kernels
 # `make deps KVERS=...` installed (WS_KVERS) instead of the default.
@@ -25,8 +43,8 @@ ws_load_env() {
 				"(make deps KVERS=\"...\" installs more)" >&2
 			return 1 ;;
 		esac
+		WS_KSRC=/usr/src/linux-source-$(kernel_mm "$(bpf_kver "$WS_ROOT" "$KVER" "$WS_KVER")")
 		WS_KVER=$KVER
-		WS_KSRC=/usr/src/linux-source-$(kernel_mm "$KVER")
 	fi
 }
 
