@@ -67,8 +67,7 @@ static void policy_down(struct ws_loader *ld)
 	ws_sh("pkill -KILL stress-ng; pkill -KILL cyclictest; true");
 	ws_loader_down(ld, SIGINT);
 	if (kmod_loaded) {
-		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
-		      "rmmod wattsched_telemetry");
+		ws_kmod_unload();
 		kmod_loaded = false;
 	}
 	ws_sh_out(buf, sizeof(buf), "grep -E 'thermal|take work|error|refused|ended' " LOG
@@ -651,8 +650,7 @@ TEST_F_TIMEOUT(policy, kfunc_module_orders, WS_TEST_TIMEOUT)
 
 	/* the scheduler ends: the module is free again */
 	ASSERT_EQ(0, WEXITSTATUS(ws_loader_down(&self->ld, SIGINT))) TH_LOG("loader stop failed");
-	ASSERT_TRUE(ws_sh("rmmod wattsched_telemetry") == 0)
-		TH_LOG("rmmod failed after the scheduler ended");
+	ASSERT_TRUE(ws_kmod_unload()) TH_LOG("rmmod failed for 5 s after the scheduler ended");
 	kmod_loaded = false;
 	WS_LOADER_UP(&self->ld, LOG, "-v run --interval 1");
 	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"thermal_path\":\"none\""))

@@ -228,7 +228,7 @@ FIXTURE_TEARDOWN(sources)
 	loader_down(&self->ld);
 	ws_sh_out(buf, sizeof(buf), "grep -v '^ *[0-9]' " LOG " | tail -n 25");
 	ws_log("loader log:\n%s", buf);
-	ws_sh("echo all > " POWER_CLEAR " 2>/dev/null; rmmod wattsched_telemetry");
+	ws_kmod_unload();
 	CPU_ZERO(&set);
 	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
 		CPU_SET(cpu, &set);

@@ -102,8 +102,7 @@ FIXTURE_TEARDOWN(stall)
 	stop_hogs();
 	restore_starver();
 	if (kmod_loaded) {
-		ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; "
-		      "rmmod wattsched_telemetry");
+		ws_kmod_unload();
 		kmod_loaded = false;
 	}
 	ws_loader_down(&self->ld, SIGINT);

@@ -500,3 +500,16 @@ long long ws_status_count(const char *key)
 	v = strstr(buf, want);
 	return v ? strtoll(v + strlen(want), NULL, 10) : -1;
 }
+
+bool ws_kmod_unload(void)
+{
+	long long end = ws_now_ms() + 5000;
+
+	ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; true");
+	do {
+		if (ws_sh("rmmod wattsched_telemetry 2>/dev/null") == 0)
+			return true;
+		ws_sleep_ms(250);
+	} while (ws_now_ms() < end);
+	return ws_sh("rmmod wattsched_telemetry") == 0;
+}

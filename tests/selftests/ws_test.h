@@ -47,6 +47,13 @@ int ws_sh_out(char *buf, size_t len, const char *fmt, ...)
 int ws_read(const char *path, char *buf, size_t len);
 /* true when path exists */
 bool ws_exists(const char *path);
+/*
+ * Clear the module's injected values and unload it, retrying for up to
+ * 5 s: a scheduler that called its kfuncs releases it when the kernel
+ * frees the programs, which 6.12 does about 2 s after the disable.
+ * True once it is gone.
+ */
+bool ws_kmod_unload(void);
 
 /* sched_ext state: "enabled", "disabled", ... into buf. */
 int ws_scx_state(char *buf, size_t len);
