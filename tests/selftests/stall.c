@@ -370,11 +370,13 @@ TEST_F_TIMEOUT(stall, stall_usable_cpu_offlined, WS_TEST_TIMEOUT)
 	ctl("{\"op\":\"cap\",\"clear\":true}", st, sizeof(st));
 	ws_sh("echo 1 > " CPU3_ONLINE);
 	ASSERT_EQ(0, rc) TH_LOG("offlining cpu3 failed or hung");
-	ASSERT_TRUE(!ws_dmesg_bad_since(self->ld.dmesg_mark, buf, sizeof(buf)))
-		TH_LOG("dmesg: %s", buf);
 	ASSERT_TRUE(ws_sh("dmesg | tail -n +%d | grep -E 'runnable task stall|failed to check in'",
 			  self->ld.dmesg_mark + 1) != 0)
 		TH_LOG("the watchdog ended the scheduler");
+	if (ws_dmesg_only_612_offline_warning(self->ld.dmesg_mark))
+		SKIP(return, "dmesg not judged: 6.12's deadline.c WARNING when a CPU offline ends any sched_ext scheduler (scx_simple too)");
+	ASSERT_TRUE(!ws_dmesg_bad_since(self->ld.dmesg_mark, buf, sizeof(buf)))
+		TH_LOG("dmesg: %s", buf);
 }
 
 /* The one CPU the cap keeps, from the daemon's state, or -1. */

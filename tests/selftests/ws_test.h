@@ -125,6 +125,12 @@ int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen);
 /* Lines of dmesg matching WARNING/BUG/Oops since the mark, and the mark. */
 int ws_dmesg_mark(void);
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
+/*
+ * Is all that is bad in dmesg since the mark 6.12's WARNING on a sched_ext
+ * scheduler ended by a CPU going offline (deadline.c, task_non_contending:
+ * "dl_rq->running_bw > old")?  A kernel bug: scx_simple triggers it too.
+ */
+bool ws_dmesg_only_612_offline_warning(int mark);
 
 /*
  * Each test's timeout, for TEST_F_TIMEOUT: generous, since TCG runs the
