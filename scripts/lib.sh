@@ -74,6 +74,18 @@ in_root() {
 	' in_root "$root" "$bind" "$@"
 }
 
+# root_apt_install ROOT [APT-OPTION...] PKG...: apt-get install PKG... in
+# the build root ROOT, refreshing its package lists and trying once more if
+# that fails (a cached root's lists go stale as the archive moves on).
+root_apt_install() {
+	local root=$1
+	shift
+	in_root "$root" sh -c 'export DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -qq --no-install-recommends "$@" ||
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; }' \
+		sh "$@"
+}
+
 # bench_host_quiet NAME: a benchmark times guests under TCG, where every
 # other VM on the host takes CPU from the one measured.  Refuse to start
 # while one runs, unless BENCH_ALLOW_BUSY=1 (then only warn).
