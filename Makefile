@@ -19,8 +19,9 @@ WS_CACHE ?= $(or $(WATTSCHED_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/watts
 # into kernels/X/ unless O says otherwise: the module for X, the BPF side
 # with the BTF and sched_ext library of BPF_KVER (bpf_kver in
 # scripts/lib.sh: X itself, or the default kernel for one older than the
-# library's API).
-ifeq ($(origin KVER),command line)
+# library's API).  KVER=X in the environment means the same: scripts/vm-run
+# boots the kernel it names either way.
+ifneq ($(filter command line environment,$(origin KVER)),)
 ifneq ($(KVER),$(WS_KVER))
 O ?= $(SRC)/kernels/$(KVER)
 BPF_KVER := $(shell . $(SRC)/scripts/lib.sh && bpf_kver '$(WS_ROOT)' '$(KVER)' '$(WS_KVER)')
