@@ -106,17 +106,17 @@ static void print_verified(const struct bpf_object *obj)
 	fprintf(stderr, "\n");
 }
 
-int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
-		   unsigned long long slice_us, const struct ws_thermal_cfg *thermal)
+/* Open the BPF object, fill in what it is built for, and load it: one try. */
+static int load_skel(struct ws_loader *ld, const struct ws_topology *topo,
+		     unsigned long long slice_us, const struct ws_thermal_cfg *thermal)
 {
 	struct wattsched_bpf *skel;
 	int ret;
 
-	memset(ld, 0, sizeof(*ld));
 	skel = wattsched_bpf__open();
 	if (!skel) {
 		ret = -errno;
-		ws_err("opening the BPF object: %s", strerror(errno));
+		ws_err("opening the BPF object: %s", strerror(-ret));
 		return ret;
 	}
 	ld->skel = skel;
@@ -128,12 +128,36 @@ int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 	skel->rodata->hot_margin_mc = thermal->margin_mc;
 	skel->rodata->hot_hyst_mc = thermal->hyst_mc;
 	UEI_SET_SIZE(skel, wattsched_ops, uei);
-	ret = wattsched_bpf__load(skel);
+	return wattsched_bpf__load(skel);
+}
+
+int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
+		   unsigned long long slice_us, const struct ws_thermal_cfg *thermal)
+{
+	struct wattsched_bpf *skel;
+	int ret;
+
+	memset(ld, 0, sizeof(*ld));
+	ret = load_skel(ld, topo, slice_us, thermal);
+	/*
+	 * libbpf resolves the telemetry module's kfuncs, then loads the
+	 * programs; a module unloaded in between makes the verifier fail
+	 * with ENXIO.  Once more, and the kfuncs resolve to nothing.
+	 */
+	if (ret == -ENXIO) {
+		ws_warn("a kernel module whose functions the scheduler calls went away while "
+			"it loaded (wattsched_telemetry unloaded?); loading it again");
+		wattsched_bpf__destroy(ld->skel);
+		ld->skel = NULL;
+		ret = load_skel(ld, topo, slice_us, thermal);
+	}
 	if (ret) {
-		ws_err("loading the scheduler into the kernel failed: %s%s", strerror(-ret),
-		       ws_verbose ? "" : " (run with -v for the verifier log)");
+		if (ld->skel)
+			ws_err("loading the scheduler into the kernel failed: %s%s",
+			       strerror(-ret), ws_verbose ? "" : " (run with -v for the verifier log)");
 		return ret;
 	}
+	skel = ld->skel;
 	if (ws_verbose)
 		print_verified(skel->obj);
 	ld->maps = (struct ws_maps){
