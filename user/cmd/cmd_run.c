@@ -98,7 +98,6 @@ static void print_stats_line(const __u64 *now, const __u64 *prev)
 		printf("%s%s=%llu", i ? " " : "", ws_stat_names[shown[i]],
 		       (unsigned long long)(now[shown[i]] - prev[shown[i]]));
 	printf("\n");
-	fflush(stdout);
 }
 
 /* Serve requests and tick the control loop until a signal or the kernel ends it. */
@@ -192,7 +191,6 @@ static int run_once(const struct run_opts *o, struct json_object **last)
 	printf("wattsched: attached; policy %s, %u CPUs (%u online), %u cores, %u LLCs, "
 	       "%u nodes, slice %llu us\n", ws_policy_name(d.intent.policy), topo->nr_cpus,
 	       topo->nr_online, topo->nr_cores, topo->nr_llcs, topo->nr_nodes, o->slice_us);
-	fflush(stdout);
 
 	serve(&ld, &d, sock, o->interval);
 	ret = ws_loader_detach(&ld);
@@ -534,6 +532,8 @@ int cmd_run(int argc, char **argv)
 	if (ws_loader_lock() < 0)
 		return 1;
 
+	/* a log file gets each line when it is written, whatever ends the loader */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_print);
 	/*
 	 * The control loop must not be starved by the load it caps: SCHED_FIFO

@@ -92,7 +92,6 @@ static void log_budget(const struct ws_daemon *d, unsigned int cap)
 	else
 		printf("wattsched: policy %s, no cap: %u of %u CPUs take work (load %.2f CPUs)\n",
 		       ws_policy_name(d->intent.policy), n, d->topo->nr_online, d->obs.load);
-	fflush(stdout);
 }
 
 /* What the pinned CPUs do to the cap: said once when it starts and when it ends. */
@@ -239,7 +238,6 @@ int ws_daemon_commit(struct ws_daemon *d, struct ws_intent *next, char *err, siz
 	else
 		printf("wattsched: policy %s, no cap (generation %u)\n",
 		       ws_policy_name(next->policy), next->gen);
-	fflush(stdout);
 	return 0;
 }
 

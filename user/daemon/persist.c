@@ -255,7 +255,6 @@ int ws_daemon_restore(struct ws_daemon *d, struct json_object *saved, const char
 	       from, ws_policy_name(d->intent.policy), d->intent.cap_watts,
 	       ws_cap_origin_name(d->intent.origin),
 	       d->rules ? json_object_array_length(d->rules) : 0);
-	fflush(stdout);
 	ws_daemon_save(d);
 	return 0;
 }

@@ -347,7 +347,6 @@ void ws_daemon_rack_dir(struct ws_daemon *d, time_t now)
 	       ws_policy_name(d->intent.policy), t);
 	printf("wattsched: rack %s: %zu class rules in force, batch duty cycle %u%%\n", g->rack,
 	       n, d->intent.batch_duty_pct);
-	fflush(stdout);
 }
 
 int ws_daemon_apply(struct ws_daemon *d, const struct ws_request *req, int fd,

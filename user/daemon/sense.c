@@ -179,6 +179,5 @@ bool ws_sense_period(struct ws_sense *s, const struct ws_topology *topo,
 	s->at = now;
 	len = ws_read_file(WS_POWER_FILE, s->text, WS_POWER_TEXT_MAX);
 	s->rapl_fresh = ws_rapl_step(&s->rapl, len >= 0 ? s->text : NULL, now, stale_s);
-	fflush(stdout);
 	return true;
 }
