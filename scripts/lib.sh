@@ -48,6 +48,17 @@ ws_load_env() {
 	fi
 }
 
+# vm_root_fs: how guests of $WS_KVER get their root, "9p" when its build
+# tree asks for it (wattsched-vm-root, written by scripts/kernels), else
+# "virtiofs", virtme-ng's default.
+vm_root_fs() {
+	if [ "$(cat "${WS_ROOT%/}/usr/src/linux-headers-$WS_KVER/wattsched-vm-root" 2>/dev/null)" = 9p ]; then
+		echo 9p
+	else
+		echo virtiofs
+	fi
+}
+
 newest_kver() {
 	ls "$1/boot" 2>/dev/null | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1
 }
