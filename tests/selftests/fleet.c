@@ -249,7 +249,10 @@ TEST_F_TIMEOUT(clock_step, fleet_lease_clock_step, WS_TEST_TIMEOUT)
 	rc = ws_sh_out(buf, sizeof(buf), "%s rack apply " DIR "/step.json 2>&1", ws_wattsched());
 	ASSERT_TRUE(rc == 0) TH_LOG("rack apply: exit %d: %s", rc, buf);
 	t0 = ws_now_ms();
-	before = metrics_time();
+	/* the loader writes the file once a second from its first period on */
+	for (i = 0; i < 20 && (before = metrics_time()) < 0; i++)
+		ws_sleep_ms(500);
+	ASSERT_TRUE(before > 0) TH_LOG("no metrics file with a last update 10 s after the start");
 	ASSERT_TRUE(ws_sh("date -s @$(( $(date +%%s) - 3600 )) >/dev/null") == 0)
 		TH_LOG("cannot step the clock back");
 	for (i = 0; i < 20 && (after < 0 || after >= before); i++) {
