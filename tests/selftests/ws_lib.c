@@ -393,6 +393,20 @@ int ws_busy_over(int ms, double *busy)
 	return ws_cpu_shares_over(ms, busy, NULL);
 }
 
+double ws_wait_quiet(double cpus, int timeout_ms)
+{
+	double busy[WS_MAX_TEST_CPUS], sum;
+	long long t0 = ws_now_ms();
+	int cpu;
+
+	do {
+		ws_busy_over(1000, busy);
+		for (sum = 0, cpu = 0; cpu < WS_MAX_TEST_CPUS; cpu++)
+			sum += busy[cpu];
+	} while (sum >= cpus && ws_now_ms() - t0 < timeout_ms);
+	return sum;
+}
+
 /*
  * Write the injection ourselves: a shell's exec under 8 hogs takes seconds
  * in an emulated guest, which would swamp a 500 ms measurement.

@@ -87,6 +87,12 @@ int ws_busy_over(int ms, double *busy);
  * no scheduler moves (interrupts, softirqs, kernel threads bound there).
  */
 int ws_cpu_shares_over(int ms, double *busy, double *user);
+/*
+ * Wait, up to @timeout_ms, for a second in which the machine's CPUs are
+ * busy less than @cpus CPUs' worth together (a guest's first minute runs
+ * udev's workers and module loads); the last second's sum.
+ */
+double ws_wait_quiet(double cpus, int timeout_ms);
 
 /*
  * Write an injected temperature for @cpu (the telemetry module loaded with
