@@ -122,6 +122,8 @@ __u32 requeued_gen = ~0U;
  * know the encoding.
  */
 __u32 cpu_running_class[WS_MAX_CPUS];
+/* 1 when the task running on a CPU is bound to a device on that CPU's node. */
+__u8 cpu_running_home[WS_MAX_CPUS];
 /* CPUs running batch work now. */
 __u32 nr_batch_running;
 /* Last cpufreq target set on each CPU, to skip redundant calls. */
@@ -261,6 +263,7 @@ struct task_ctx {
 	struct cgrp_rule_cache cls;	/* from ws_cgrp_class */
 	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
+	s32 dev_node;		/* device_node()'s last answer; -1 for none */
 };
 
 struct {
@@ -389,9 +392,10 @@ static __always_inline s32 task_last_cpu(struct task_struct *p)
 
 /* ---- what runs on each CPU ---------------------------------------------- */
 
-static __always_inline void cpu_set_running(s32 cpu, u32 class)
+static __always_inline void cpu_set_running(s32 cpu, u32 class, bool home)
 {
 	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = class + 1;
+	cpu_running_home[cpu & (WS_MAX_CPUS - 1)] = home;
 	if (class == WS_CLASS_BATCH)
 		__sync_fetch_and_add(&nr_batch_running, 1);
 }
@@ -401,6 +405,7 @@ static __always_inline void cpu_clear_running(s32 cpu)
 	if (cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1)
 		__sync_fetch_and_sub(&nr_batch_running, 1);
 	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = 0;
+	cpu_running_home[cpu & (WS_MAX_CPUS - 1)] = 0;
 }
 
 static __always_inline bool cpu_runs_batch(s32 cpu)
@@ -868,20 +873,23 @@ static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 
 /*
  * The NUMA node of the device @p is bound to, -1 for none: its process's
- * binding, else that of its nearest bound cgroup.
+ * binding, else that of its nearest bound cgroup.  Kept in the task's
+ * storage for running(), which does not look again.
  */
 static s32 device_node(struct task_struct *p, struct task_ctx *tctx)
 {
 	u32 tgid = p->tgid;
 	s32 *node = bpf_map_lookup_elem(&ws_dev_tgid, &tgid);
+	s32 dev = -1;
 	u64 n;
 
 	if (node && *node >= 0 && *node < (s32)nr_nodes)
-		return *node;
-	if (!tctx)
-		return -1;
-	n = task_cgrp_rule(p, &ws_dev_cgrp, &tctx->dev, nr_nodes);
-	return n < nr_nodes ? n : -1;
+		dev = *node;
+	else if (tctx && (n = task_cgrp_rule(p, &ws_dev_cgrp, &tctx->dev, nr_nodes)) < nr_nodes)
+		dev = n;
+	if (tctx)
+		tctx->dev_node = dev;
+	return dev;
 }
 
 /* ---- batch work under a cap --------------------------------------------- */
@@ -1292,10 +1300,31 @@ static bool preempt_batch(struct task_struct *p, const struct cpumask *cand, u64
 }
 
 /*
+ * A candidate on @dev_node for a device-bound task whose CPU @cpu is on
+ * another node, so that it queues where its device is; @cpu when the task
+ * is not bound, is there already, or no candidate is on the node.
+ */
+static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
+			   struct bpf_cpumask *tmp)
+{
+	struct bpf_cpumask *dom;
+	s32 there;
+
+	if (dev_node < 0 || cpu_node(cpu) == (u32)dev_node)
+		return cpu;
+	dom = slot_mask(&node_masks, dev_node);
+	if (!dom)
+		return cpu;
+	bpf_cpumask_and(tmp, cand, cast_mask(dom));
+	there = bpf_cpumask_any_distribute(cast_mask(tmp));
+	return cpu_valid(there) && there < nr_cpus ? there : cpu;
+}
+
+/*
  * Queue @p on the LLC queue of its CPU (or of a candidate, when its CPU may
- * not take new work), then wake an idle candidate to take it, on its
- * device's node first: the kick is what keeps the scheduler
- * work-conserving.
+ * not take new work; of one on its device's node, when it is bound to a
+ * device), then wake an idle candidate to take it, on its device's node
+ * first: the kick is what keeps the scheduler work-conserving.
  */
 static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
 			 struct bpf_cpumask *tmp, s32 dev_node, u64 enq_flags)
@@ -1307,6 +1336,7 @@ static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
 		count_avoided_hot(cpu, cand);
 		cpu = bpf_cpumask_any_distribute(cand);
 	}
+	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
 	stamp_queued(p, NULL);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
@@ -1648,8 +1678,58 @@ static void requeue_after_change(void)
 	requeue_queue(WS_DSQ_BATCH, usable, tmp);
 }
 
+/*
+ * Will node @node run a task bound to it soon?  Yes while one of its usable
+ * CPUs is idle or runs something not bound there, which gives way to the
+ * task in vtime order; no when all run tasks bound to the node.
+ */
+static bool node_serves_bound(u32 node)
+{
+	s32 c;
+
+	bpf_for(c, 0, nr_cpus) {
+		if (cpu_node(c) == node && cpu_usable(c) &&
+		    !cpu_running_home[c & (WS_MAX_CPUS - 1)])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Take from LLC queue @i of another node what may leave it: not a task
+ * bound to a device on that node while the node serves such tasks
+ * (node_serves_bound()), unless it has waited WS_MAX_WAIT_NS.  Under full
+ * load a CPU of another node finds its own queues empty at every slice end
+ * of its own hog, and taking the head carried a device's tasks off its
+ * node (they ran there in 35-68% of the samples, issue 13).  A walk, not
+ * one move, but only by a CPU that has nothing of its own node to run.
+ */
+static bool steal_remote(s32 cpu, u32 i)
+{
+	struct task_struct *p;
+	u64 now = scx_bpf_now();
+	int serves = -1;
+
+	if (i >= WS_MAX_LLCS)
+		return false;
+	bpf_for_each(scx_dsq, p, llc_dsq(i), 0) {
+		if (device_node(p, task_ctx(p)) == (s32)llc_node[i] &&
+		    waited(p, now) < WS_MAX_WAIT_NS) {
+			if (serves < 0)
+				serves = node_serves_bound(llc_node[i]);
+			if (serves)
+				continue;
+		}
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0))
+			return true;
+	}
+	return false;
+}
+
 /* Steal from the other LLCs of @llc's node, then from other nodes' LLCs, nearest first. */
-static bool steal(u32 llc, u32 node)
+static bool steal(s32 cpu, u32 llc, u32 node)
 {
 	u32 k, i;
 
@@ -1659,8 +1739,13 @@ static bool steal(u32 llc, u32 node)
 		if (k >= WS_MAX_LLCS)
 			break;
 		i = llc_steal[llc][k];
-		if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
-			stat_inc(llc_node[i] == node ? WS_STAT_steal_node : WS_STAT_steal_remote);
+		if (llc_node[i] == node) {
+			if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
+				stat_inc(WS_STAT_steal_node);
+				return true;
+			}
+		} else if (steal_remote(cpu, i)) {
+			stat_inc(WS_STAT_steal_remote);
 			return true;
 		}
 	}
@@ -1691,7 +1776,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 	/* A CPU kept out by the cap or by heat runs only what must run here. */
-	if (usable && !steal(llc, node))
+	if (usable && !steal(cpu, llc, node))
 		take_batch(prev_batch);
 }
 
@@ -1750,7 +1835,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx->started_at = scx_bpf_now();
 	tctx->last_cpu = cpu;
 	class = task_class(p, tctx);
-	cpu_set_running(cpu, class);
+	cpu_set_running(cpu, class, tctx->dev_node == (s32)cpu_node(cpu));
 	set_perf(cpu, class);
 }
 
@@ -1811,6 +1896,7 @@ s32 BPF_STRUCT_OPS(wattsched_init_task, struct task_struct *p, struct scx_init_t
 	tctx->cls.val = ~0ULL;
 	tctx->dev.val = ~0ULL;
 	tctx->last_cpu = -1;
+	tctx->dev_node = -1;
 	return 0;
 }
 

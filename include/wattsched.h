@@ -175,7 +175,7 @@ struct ws_heat {
 	X(idle_node,	"wakeups placed on an idle CPU in the same node") \
 	X(idle_any,	"wakeups placed on an idle CPU elsewhere")	\
 	X(dev_local,	"device-bound tasks placed on the device's node") \
-	X(dev_fallback,	"device-bound tasks placed off their node (node full)") \
+	X(dev_fallback,	"device-bound tasks that found no idle CPU on their node") \
 	X(avoided_hot,	"placements that skipped a hot CPU")		\
 	X(spread_core,	"tasks moved off a busy SMT sibling to an idle core (performance)") \
 	X(throttled,	"batch tasks held back by the power cap")	\

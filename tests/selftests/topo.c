@@ -8,8 +8,8 @@
  *
  * Every check is made with a measure independent of the scheduler's own
  * counters: /proc/stat, /proc/<pid>/stat (utime, stime, field 39 = the CPU
- * a task last ran on), /proc/<pid>/status context switches, and taskset.
- * The topology (nodes, LLCs, the NIC's address and node) is read from sysfs
+ * a task last ran on), /proc/<pid>/status context switches, taskset, and
+ * the cgroup v1 cpuacct controller's run time per CPU.  The topology (nodes, LLCs, the NIC's address and node) is read from sysfs
  * in the guest, not assumed.
  */
 #include <ctype.h>
@@ -31,6 +31,7 @@
 #define LOG		"/tmp/wattsched-topo.log"
 #define CG_DEV		"/sys/fs/cgroup/ws-dev"		/* bound to the NIC */
 #define CG_DEV2		"/sys/fs/cgroup/ws-dev2"	/* never bound */
+#define CG_ACCT		"/tmp/ws-cpuacct"		/* cgroup v1 cpuacct, for run time per CPU */
 #define MAX_KIDS	32
 
 struct topo {
@@ -295,7 +296,8 @@ static void topo_down(void)
 {
 	kill_kids();
 	ws_loader_down(&tc.ld, SIGINT);
-	ws_sh("rmdir " CG_DEV " " CG_DEV2 " 2>/dev/null; true");
+	ws_sh("rmdir " CG_DEV " " CG_DEV2 " " CG_ACCT "/ws-dev 2>/dev/null; "
+	      "umount " CG_ACCT " 2>/dev/null; true");
 }
 
 /* The numa VM, its topology read, and the loader attached. */
@@ -611,6 +613,147 @@ TEST_F_TIMEOUT(topo, topo_cgroup_device_locality, WS_TEST_TIMEOUT)
 			    ws_wattsched()) == 0) TH_LOG("del --cgroup: %s", buf);
 	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity list", ws_wattsched()) == 0 &&
 		    !strstr(buf, "ws-dev")) TH_LOG("list after del still shows the cgroup: %s", buf);
+}
+
+/*
+ * Run time of the tasks in CG_ACCT on each CPU, in ns, from the kernel's
+ * own accounting (cgroup v1 cpuacct.usage_percpu); how many CPUs read.
+ */
+static int acct_percpu(unsigned long long *ns, int max)
+{
+	char buf[1024], *p, *end;
+	int n = 0;
+
+	if (ws_read(CG_ACCT "/ws-dev/cpuacct.usage_percpu", buf, sizeof(buf)) <= 0)
+		return 0;
+	for (p = buf; n < max; p = end) {
+		ns[n] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/* The cpuacct group for bound hogs, or why not: cgroup v1 cpuacct at CG_ACCT. */
+static const char *acct_setup(void)
+{
+	if (ws_sh("mkdir -p " CG_ACCT " && { mountpoint -q " CG_ACCT " || "
+		  "mount -t cgroup -o cpuacct cpuacct " CG_ACCT "; } && mkdir -p " CG_ACCT "/ws-dev"))
+		return "cannot mount the cgroup v1 cpuacct controller (CONFIG_CGROUP_CPUACCT, "
+		       "or mounted elsewhere)";
+	return NULL;
+}
+
+/*
+ * @nr_bound hogs bound to the NIC (in the cpuacct group) beside
+ * @nr_unbound unbound hogs, for @ms after a 3 s start: the bound hogs' run
+ * time in ns on the NIC's node (*on) and in all (*all).  The unbound hogs
+ * must all have run.
+ */
+static void run_bound_hogs(struct __test_metadata *_metadata, int nr_unbound, int nr_bound,
+			   int ms, unsigned long long *on, unsigned long long *all)
+{
+	const struct topo *t = &tc.t;
+	unsigned long long a0[WS_MAX_TEST_CPUS] = {}, a1[WS_MAX_TEST_CPUS] = {}, d;
+	struct ws_pstat h0[WS_MAX_TEST_CPUS], h1;
+	pid_t hogs[WS_MAX_TEST_CPUS], pid;
+	char buf[512], why[128];
+	int i, n0, n1;
+
+	*on = *all = 0;
+	for (i = 0; i < nr_unbound; i++) {
+		hogs[i] = spawn_fn(hog, NULL);
+		ASSERT_TRUE(hogs[i] > 0) TH_LOG("cannot start unbound hog %d", i);
+	}
+	for (i = 0; i < nr_bound; i++) {
+		pid = spawn_fn(hog, NULL);
+		ASSERT_TRUE(pid > 0) TH_LOG("cannot start bound hog %d", i);
+		ASSERT_TRUE(ws_sh("echo %d > " CG_ACCT "/ws-dev/tasks", pid) == 0)
+			TH_LOG("cannot move hog %d into the cpuacct group", pid);
+		ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
+				      ws_wattsched(), pid, t->nic) == 0)
+			TH_LOG("device-affinity add: %s", buf);
+	}
+	ws_sleep_ms(3000);		/* placed, and past any first steal */
+	n0 = acct_percpu(a0, WS_MAX_TEST_CPUS);
+	for (i = 0; i < nr_unbound; i++)
+		ASSERT_TRUE(!ws_read_pstat(hogs[i], &h0[i])) TH_LOG("cannot read hog %d", hogs[i]);
+	ws_sleep_ms(ms);
+	n1 = acct_percpu(a1, WS_MAX_TEST_CPUS);
+	ASSERT_TRUE(n0 == t->nr_cpus && n1 == t->nr_cpus)
+		TH_LOG("cpuacct.usage_percpu listed %d and %d CPUs of %d", n0, n1, t->nr_cpus);
+	for (i = 0; i < t->nr_cpus; i++) {
+		d = a1[i] - a0[i];
+		*all += d;
+		if (t->node[i] == t->nic_node)
+			*on += d;
+	}
+	ws_log("%d bound hogs over %.0f s, %d unbound hogs beside them: %.2f s of CPU time "
+	       "(%.2f CPUs), %.2f s (%.1f%%) on node %d", nr_bound, ms / 1000.0, nr_unbound,
+	       *all / 1e9, *all / 1e6 / ms, *on / 1e9, *all ? 100.0 * *on / *all : 0,
+	       t->nic_node);
+	snprintf(buf, sizeof(buf), "%s status | grep -E 'dev_|steal_'", ws_wattsched());
+	log_cmd(buf);
+	ASSERT_TRUE(still_attached(why, sizeof(why))) TH_LOG("%s", why);
+	for (i = 0; i < nr_unbound; i++) {
+		ASSERT_TRUE(!ws_read_pstat(hogs[i], &h1)) TH_LOG("cannot read hog %d", hogs[i]);
+		ASSERT_TRUE(h1.ticks > h0[i].ticks)
+			TH_LOG("unbound hog %d got no CPU time", hogs[i]);
+	}
+	ASSERT_TRUE(*all > 0) TH_LOG("the bound hogs got no CPU time");
+}
+
+/* Why the bound-hog tests cannot run in this guest, or NULL. */
+static const char *bound_hogs_why(void)
+{
+	if (tc.t.nic_node < 0)
+		return "no network device with a NUMA node (numa_node >= 0) in the guest";
+	return acct_setup();
+}
+
+/*
+ * with every CPU busy (one unbound hog each), two hogs bound to the node-1
+ * NIC run >=95% of their time on node 1 (cpuacct), and the unbound hogs
+ * all run
+ */
+TEST_F_TIMEOUT(topo, topo_device_locality_under_load, WS_TEST_TIMEOUT)
+{
+	unsigned long long on, all;
+	const char *why;
+
+	why = bound_hogs_why();
+	if (why)
+		SKIP(return, "%s", why);
+	run_bound_hogs(_metadata, tc.t.nr_cpus, 2, 15000, &on, &all);
+	ASSERT_TRUE(on * 100 >= all * 95)
+		TH_LOG("bound hogs: only %.1f%% of their CPU time on node %d",
+		       100.0 * on / all, tc.t.nic_node);
+}
+
+/*
+ * more hogs bound to the node-1 NIC than node 1 has CPUs, and nothing
+ * else: the other node's CPUs run the rest (>=90% of a CPU per hog, up to
+ * the CPUs there are), not only after each has waited
+ */
+TEST_F_TIMEOUT(topo, topo_device_overflow_runs_elsewhere, WS_TEST_TIMEOUT)
+{
+	int node_cpus = 0, nr, i, want;
+	unsigned long long on, all;
+	const char *why;
+
+	why = bound_hogs_why();
+	if (why)
+		SKIP(return, "%s", why);
+	for (i = 0; i < tc.t.nr_cpus; i++)
+		node_cpus += tc.t.node[i] == tc.t.nic_node;
+	nr = node_cpus + 2 < tc.t.nr_cpus ? node_cpus + 2 : tc.t.nr_cpus;
+	ASSERT_TRUE(nr > node_cpus) TH_LOG("no CPU outside node %d", tc.t.nic_node);
+	run_bound_hogs(_metadata, 0, nr, 10000, &on, &all);
+	want = nr * 90;		/* percent of 10 s per hog */
+	ASSERT_TRUE(all / 1e7 / 10 >= want)
+		TH_LOG("%d bound hogs, %d CPUs on their node: %.2f CPUs busy, want %.2f",
+		       nr, node_cpus, all / 1e9 / 10, want / 100.0);
 }
 
 /*
