@@ -9,8 +9,9 @@
 #                        tree `make deps` extracted) and installed, with
 #                        run_kselftest.sh, into $(O)/tests/kselftest for
 #                        tests/run to run in the guest
-#  tests/tools/          helpers the VM tests run: pcie_probe and its BPF
-#                        program, which read the module's PCIe kfuncs
+#  tests/tools/          helpers the VM tests and benchmarks run: pcie_probe
+#                        and its BPF program, which read the module's PCIe
+#                        kfuncs; capstep, the cap steps of `make bench-cap`
 
 TEST_BIN := $(O)/tests/bin
 USER_LIB_OBJS := $(filter-out $(O)/user/main.o,$(USER_OBJS))
@@ -22,7 +23,7 @@ KSFT_DIR := $(KSRC)/tools/testing/selftests
 KSFT_INSTALL := $(O)/tests/kselftest
 SELFTEST_SRCS := $(wildcard $(SRC)/tests/selftests/*)
 
-TOOL_BINS := $(TEST_BIN)/pcie_probe $(TEST_BIN)/pcie_probe.bpf.o
+TOOL_BINS := $(TEST_BIN)/pcie_probe $(TEST_BIN)/pcie_probe.bpf.o $(TEST_BIN)/capstep
 
 tests-bin: $(UNIT_BINS) $(TOOL_BINS) $(KSFT_INSTALL)/run_kselftest.sh user
 
@@ -35,6 +36,11 @@ $(TEST_BIN)/pcie_probe: $(SRC)/tests/tools/pcie_probe.c $(SRC)/include/wattsched
 	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< -lbpf -lelf -lz
+
+$(TEST_BIN)/capstep: $(SRC)/tests/tools/capstep.c $(USER_LIB_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(USER_LIB_OBJS) $(USER_LIBS) -lm
 
 # libnuma's answers replaced by the test's own (test_libnuma.c)
 $(TEST_BIN)/unit/test_libnuma: USER_LIBS += \
