@@ -44,7 +44,7 @@ endif
 .SECONDARY:
 
 BUILD_TARGETS := all bpf user kmod tests-bin fuzz-bin
-.PHONY: $(BUILD_TARGETS) deps kernels test test-unit test-vm test-deb demo bench bench-thermal soak deb \
+.PHONY: $(BUILD_TARGETS) deps kernels test test-unit test-vm test-deb demo bench bench-thermal bench-cap soak deb \
 	fuzz check \
 	install clean help
 
@@ -199,6 +199,10 @@ bench-thermal: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(SRC)/scripts/bench-thermal --out $(O)
 
+bench-cap: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SRC)/scripts/bench-cap --out $(O)
+
 deb: deps
 	$(Q)$(SRC)/scripts/deb --out $(O)
 
@@ -238,6 +242,7 @@ help:
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
 	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
 	@echo '  bench-thermal  hot-core reaction time, text path vs kfunc path, one VM boot'
+	@echo '  bench-cap  power cap step response (settle, overshoot, error, a PNG), one VM boot'
 	@echo '  soak       SOAK_MIN minutes (default 60) of load, cap steps, hotplug, module and'
 	@echo '             loader restarts in the numa VM; fails on a stall, an exit or a warning'
 	@echo '  deb        Debian packages wattsched and wattsched-telemetry-dkms (debhelper, dh-dkms) in O/deb/'
