@@ -24,13 +24,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/power.h"
+#include "lib/util.h"
 #include "proto/client.h"
 
 #define WINDOW_MS	250	/* the loader's control period (WS_CONTROL_PERIOD_MS) */
@@ -228,12 +228,9 @@ static void usage(FILE *f)
 /* A whole number in [@min, @max] from @arg for option @name, or exit 2. */
 static unsigned int num(const char *name, const char *arg, unsigned int min, unsigned int max)
 {
-	char *end;
-	unsigned long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
+	if (ws_parse_u64(arg, min, max, &v)) {
 		fprintf(stderr, "capstep: --%s: '%s' is not a whole number in %u..%u\n", name,
 			arg, min, max);
 		exit(2);
@@ -241,14 +238,12 @@ static unsigned int num(const char *name, const char *arg, unsigned int min, uns
 	return v;
 }
 
+/* A wattage in [0, WS_CAP_MAX_WATTS] from @arg for option @name, or exit 2. */
 static double watts(const char *name, const char *arg)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (errno || end == arg || *end || !(v >= 0 && v <= WS_CAP_MAX_WATTS)) {
+	if (ws_parse_double(arg, 0, WS_CAP_MAX_WATTS, &v)) {
 		fprintf(stderr, "capstep: --%s: '%s' is not a wattage in 0..%u\n", name, arg,
 			WS_CAP_MAX_WATTS);
 		exit(2);
