@@ -113,3 +113,27 @@ bench_host_quiet() {
 		"skew the timings; wait for it, or set BENCH_ALLOW_BUSY=1 to measure anyway" >&2
 	return 1
 }
+
+# kvm_probe_key: what scripts/vm-run's cached KVM verdict ($WS_CACHE/kvm-probe,
+# line 1) is keyed by: this host's boot and the guest kernel.
+kvm_probe_key() {
+	printf '%s %s\n' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" "$WS_KVER"
+}
+
+# vm_accel: how scripts/vm-run boots $WS_KVER on this host, from its cached
+# verdict (a writable /dev/kvm proves nothing): "KVM" or "qemu TCG,
+# single-threaded".  Asked after a vm-run, whose probe wrote the cache.
+vm_accel() {
+	local cache=$WS_CACHE/kvm-probe
+	if [ "${WS_NO_KVM:-0}" != 1 ] && [ -w /dev/kvm ] && [ -r "$cache" ] &&
+	   [ "$(sed -n 1p "$cache")" = "$(kvm_probe_key)" ] && [ "$(sed -n 2p "$cache")" = yes ]; then
+		echo KVM
+	else
+		echo "qemu TCG, single-threaded"
+	fi
+}
+
+# host_load: the host's 1, 5 and 15 minute load averages.
+host_load() {
+	cut -d' ' -f1-3 /proc/loadavg
+}
