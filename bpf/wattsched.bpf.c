@@ -322,11 +322,12 @@ static __always_inline struct task_ctx *task_ctx(struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
 }
 
-/* Stamp when @p goes into a queue: dispatch_own() and the batch rescue age it. */
-static __always_inline void stamp_queued(struct task_struct *p, struct task_ctx *tctx)
+/*
+ * Stamp when a task goes into a queue: dispatch_own() and the batch rescue
+ * age it.  Callers pass the task's storage, looked up once per callback.
+ */
+static __always_inline void stamp_queued(struct task_ctx *tctx)
 {
-	if (!tctx)
-		tctx = task_ctx(p);
 	if (tctx)
 		tctx->queued_at = scx_bpf_now();
 }
@@ -382,11 +383,9 @@ static __always_inline bool is_pcpu_task(struct task_struct *p)
 	return p->nr_cpus_allowed == 1 || is_migration_disabled(p);
 }
 
-/* Where @p last ran, or -1. */
-static __always_inline s32 task_last_cpu(struct task_struct *p)
+/* Where the task whose storage is @tctx last ran, or -1. */
+static __always_inline s32 last_cpu(struct task_ctx *tctx)
 {
-	struct task_ctx *tctx = task_ctx(p);
-
 	return tctx ? tctx->last_cpu : -1;
 }
 
@@ -1185,6 +1184,7 @@ static s32 fallback_cpu(struct task_struct *p)
 static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
+	struct task_ctx *tctx;
 
 	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 		insert_local(p, enq_flags);
@@ -1196,9 +1196,10 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	stamp_queued(p, NULL);
+	tctx = task_ctx(p);
+	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
-				 place_vtime(p, own_queue_clock(cpu), task_last_cpu(p) != cpu),
+				 place_vtime(p, own_queue_clock(cpu), last_cpu(tctx) != cpu),
 				 enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -1222,7 +1223,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 		insert_local(p, enq_flags);
 		return;
 	}
-	stamp_queued(p, tctx);
+	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
 				 place_vtime(p, queue_clock(WS_DSQ_BATCH, cpu), false), enq_flags);
 	stat_inc(WS_STAT_throttled);
@@ -1326,10 +1327,10 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
  * device), then wake an idle candidate to take it, on its device's node
  * first: the kick is what keeps the scheduler work-conserving.
  */
-static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
+static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const struct cpumask *cand,
 			 struct bpf_cpumask *tmp, s32 dev_node, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p), last = task_last_cpu(p), idle = -1;
+	s32 cpu = scx_bpf_task_cpu(p), last = last_cpu(tctx), idle = -1;
 	u32 llc;
 
 	if (!bpf_cpumask_test_cpu(cpu, cand)) {
@@ -1338,7 +1339,7 @@ static void queue_on_llc(struct task_struct *p, const struct cpumask *cand,
 	}
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
-	stamp_queued(p, NULL);
+	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
 				 place_vtime(p, queue_clock(llc_dsq(llc), cpu),
 					     last < 0 || cpu_llc(last) != llc), enq_flags);
@@ -1389,7 +1390,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP) &&
 	    preempt_batch(p, cast_mask(cand), enq_flags))
 		return;
-	queue_on_llc(p, cast_mask(cand), tmp, dev_node, enq_flags);
+	queue_on_llc(p, tctx, cast_mask(cand), tmp, dev_node, enq_flags);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
