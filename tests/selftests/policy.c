@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -64,7 +65,8 @@ static void policy_down(struct ws_loader *ld)
 {
 	char buf[4096] = "";
 
-	ws_sh("pkill -KILL stress-ng; pkill -KILL cyclictest; true");
+	ws_kill_named("stress-ng", SIGKILL);
+	ws_kill_named("cyclictest", SIGKILL);
 	ws_loader_down(ld, SIGINT);
 	if (kmod_loaded) {
 		ws_kmod_unload();
@@ -133,19 +135,6 @@ FIXTURE_TEARDOWN(loader)
 	policy_down(&self->ld);
 }
 
-/* Threads named @comm: their tids, at most @max. */
-static int threads_named(const char *comm, pid_t *tids, int max)
-{
-	char buf[4096], *p, *save;
-	int n = 0;
-
-	if (ws_sh_out(buf, sizeof(buf), "pgrep -x %s", comm))
-		return 0;
-	for (p = strtok_r(buf, "\n", &save); p && n < max; p = strtok_r(NULL, "\n", &save))
-		tids[n++] = atoi(p);
-	return n;
-}
-
 /* Start @n CPU hogs; wait until @n threads named stress-ng-cpu exist. */
 static bool start_hogs(int n, pid_t *tids)
 {
@@ -154,7 +143,7 @@ static bool start_hogs(int n, pid_t *tids)
 	if (ws_sh("stress-ng --cpu %d --timeout 86400 --quiet >/dev/null 2>&1 &", n))
 		return false;
 	while (ws_now_ms() - t0 < 30000) {
-		if (threads_named("stress-ng-cpu", tids, MAX_THREADS) == n)
+		if (ws_pids_named("stress-ng-cpu", tids, MAX_THREADS) == n)
 			return true;
 		ws_sleep_ms(200);
 	}
@@ -176,7 +165,8 @@ static void log_cpu_tasks(int cpu)
 
 static void stop_hogs(void)
 {
-	ws_sh("pkill -KILL stress-ng; sleep 1; true");
+	ws_kill_named("stress-ng", SIGKILL);
+	ws_sleep_ms(1000);
 }
 
 static int set_policy(const char *name)
@@ -504,34 +494,70 @@ static void hot_core_cycle(struct __test_metadata *_metadata, const char *path)
 		    busy[target] * 100);
 }
 
-/* usage_usec of a cgroup. */
-static unsigned long long cg_usage(const char *cg)
+static int cmp_long(const void *a, const void *b)
 {
-	char buf[64];
+	long x = *(const long *)a, y = *(const long *)b;
 
-	if (ws_sh_out(buf, sizeof(buf), "awk '/^usage_usec/ { print $2 }' %s/cpu.stat", cg))
-		return 0;
-	return strtoull(buf, NULL, 10);
+	return (x > y) - (x < y);
 }
 
 /*
  * Run cyclictest (SCHED_OTHER, 1 ms interval, @secs s) in the latency
  * cgroup; return its p99 wakeup latency in µs (nearest rank over every
  * sample, which -v prints as "thread: cycle: latency", so no histogram
- * range caps it), -1 on error.
+ * range caps it), -1 on error.  One program started, its output parsed
+ * here: beside the hogs each start takes seconds.
  */
 static int cyclictest_p99(int secs)
 {
-	char buf[256];
+	static const char out[] = "/tmp/ws-cyclictest.out";
+	long *lat = NULL, v, p99 = -1;
+	size_t n = 0, cap = 0;
+	char dur[16], line[128];
+	int st, r;
+	FILE *f;
+	pid_t pid;
 
-	if (ws_sh_out(buf, sizeof(buf),
-		      "sh -c 'echo $$ > " CG_LAT "/cgroup.procs; exec cyclictest -q -m -t1 "
-		      "-i 1000 -D %d -v' | awk -F: 'NF == 3 { print $3 + 0 }' | sort -n | "
-		      "awk '{ v[NR] = $1 } END { r = int(0.99 * NR); if (r < 0.99 * NR) r++; "
-		      "if (!NR) print -1, 0; else print v[r], NR }'", secs))
+	snprintf(dur, sizeof(dur), "%d", secs);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0 || ws_write(CG_LAT "/cgroup.procs", "%d", getpid()) ||
+		    dup2(fd, STDOUT_FILENO) < 0)
+			_exit(126);
+		execlp("cyclictest", "cyclictest", "-q", "-m", "-t1", "-i", "1000", "-D", dur,
+		       "-v", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		return -1;
-	ws_log("cyclictest: p99 and samples: %s", buf);
-	return atoi(buf);
+	f = fopen(out, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d: %*d: %ld", &v) != 1)
+			continue;
+		if (n == cap) {
+			long *grown = realloc(lat, (cap = cap ? 2 * cap : 4096) * sizeof(*lat));
+
+			if (!grown)
+				break;
+			lat = grown;
+		}
+		lat[n++] = v;
+	}
+	if (f)
+		fclose(f);
+	if (n) {
+		qsort(lat, n, sizeof(*lat), cmp_long);
+		r = (int)(0.99 * n);
+		if (r < 0.99 * n)
+			r++;
+		p99 = lat[r - 1];
+	}
+	free(lat);
+	ws_log("cyclictest: p99 and samples: %ld %zu", p99, n);
+	return p99;
 }
 
 /*
@@ -685,10 +711,10 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 		TH_LOG("cannot start the batch load");
 	ws_sleep_ms(5000);
 
-	u0 = cg_usage(CG_BATCH);
+	u0 = ws_cg_usage_us(CG_BATCH);
 	t0 = ws_now_ms();
 	p99_free = cyclictest_p99(8);
-	u1 = cg_usage(CG_BATCH);
+	u1 = ws_cg_usage_us(CG_BATCH);
 	rate_free = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
 	ws_log("no cap: batch cgroup %.2f CPUs, latency-critical p99 %d us", rate_free, p99_free);
 	ASSERT_TRUE(p99_free >= 0) TH_LOG("cyclictest failed");
@@ -698,17 +724,17 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 	rc = ws_sh_out(buf, sizeof(buf), "%s cap %d 2>&1", ws_wattsched(), cap);
 	ASSERT_TRUE(rc == 0) TH_LOG("cap %d: exit %d: %s", cap, rc, buf);
 	ws_sleep_ms(2000);
-	u0 = cg_usage(CG_BATCH);
+	u0 = ws_cg_usage_us(CG_BATCH);
 	t0 = ws_now_ms();
 	p99_cap = cyclictest_p99(8);
-	u1 = cg_usage(CG_BATCH);
+	u1 = ws_cg_usage_us(CG_BATCH);
 	rate_cap = (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
 	ws_log("cap %d W (%d CPUs, batch on at most %d): batch cgroup %.2f CPUs, "
 	       "latency-critical p99 %d us", cap, half, half / 2, rate_cap, p99_cap);
 	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s status --json", ws_wattsched()) == 0)
 		TH_LOG("status failed");
+	ws_kill_named("stress-ng", SIGKILL);
 	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
-	ws_sh("pkill -KILL stress-ng; true");
 	{
 		static const char *const keys[] = { "throttled", "batch_rescued", "preempt_batch" };
 		unsigned int k;
@@ -738,17 +764,17 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 /* Inject @mw milliwatts into package 0 (a growing energy counter: RAPL to the loader). */
 static int inject_power(unsigned int mw)
 {
-	return ws_sh("echo pkg=0 watts_mw=%u > /sys/kernel/debug/wattsched/inject/power", mw);
+	return ws_write("/sys/kernel/debug/wattsched/inject/power", "pkg=0 watts_mw=%u", mw);
 }
 
 /* The batch cgroup's CPUs over @ms. */
 static double batch_cpus(long long ms)
 {
-	unsigned long long u0 = cg_usage(CG_BATCH), u1;
+	unsigned long long u0 = ws_cg_usage_us(CG_BATCH), u1;
 	long long t0 = ws_now_ms();
 
 	ws_sleep_ms(ms);
-	u1 = cg_usage(CG_BATCH);
+	u1 = ws_cg_usage_us(CG_BATCH);
 	return (double)(u1 - u0) / ((ws_now_ms() - t0) * 1000.0);
 }
 
@@ -797,7 +823,8 @@ TEST_F_TIMEOUT(kfunc, kfunc_power_guard_holds_batch, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(status_has(buf, sizeof(buf), "\"power_guard_watts\":150"))
 		TH_LOG("the guard is gone from status: %s", buf);
 
-	ws_sh("%s cap --clear >/dev/null; pkill -KILL stress-ng; true", ws_wattsched());
+	ws_kill_named("stress-ng", SIGKILL);
+	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
 	ws_sh("echo power > /sys/kernel/debug/wattsched/inject/clear");
 	ASSERT_TRUE(g0 >= 0 && g1 == g0) TH_LOG("the guard acted under the cap: %lld -> %lld", g0, g1);
 	ASSERT_TRUE(under > 1.5) TH_LOG("batch had %.2f CPUs under the cap: nothing to hold", under);

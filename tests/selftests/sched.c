@@ -373,7 +373,7 @@ FIXTURE_SETUP(switching)
 
 FIXTURE_TEARDOWN(switching)
 {
-	ws_sh("pkill -KILL stress-ng; true");
+	ws_kill_named("stress-ng", SIGKILL);
 	ws_loader_down(&self->ld, SIGKILL);
 }
 

@@ -6,6 +6,7 @@
  * written for.  The tests themselves are kselftest_harness.h programs
  * (sched.c, policy.c, ...); this file does not include the harness.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -144,6 +145,92 @@ int ws_read(const char *path, char *buf, size_t len)
 		n--;
 	buf[n] = '\0';
 	return n;
+}
+
+/*
+ * The live processes whose name (comm) starts with @prefix, read from
+ * /proc: no program is started, which beside CPU hogs under emulation
+ * takes tens of seconds (docs/benchmarks.md, "Program starts").
+ */
+int ws_pids_named(const char *prefix, pid_t *pids, int max)
+{
+	char path[64], comm[32], stat[256], *state;
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && n < max) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (ws_read(path, comm, sizeof(comm)) <= 0 ||
+		    strncmp(comm, prefix, strlen(prefix)))
+			continue;
+		/* a zombie keeps its name until it is reaped */
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		state = ws_read(path, stat, sizeof(stat)) > 0 ? strrchr(stat, ')') : NULL;
+		if (state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X')
+			pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+int ws_kill_named(const char *prefix, int sig)
+{
+	pid_t pids[512];
+	int i, n, total = 0, pass;
+
+	/* again while a parent that was not signalled yet forks */
+	for (pass = 0; pass < 5; pass++) {
+		n = ws_pids_named(prefix, pids, 512);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			total += kill(pids[i], sig) == 0;
+		if (sig != SIGKILL)
+			break;
+		ws_sleep_ms(100);
+	}
+	if (verbose)
+		ws_log("killed %d processes named %s*", total, prefix);
+	return total;
+}
+
+unsigned long long ws_cg_usage_us(const char *cg)
+{
+	char path[512], buf[1024], *v;
+
+	snprintf(path, sizeof(path), "%s/cpu.stat", cg);
+	if (ws_read(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	v = strstr(buf, "usage_usec ");
+	return v ? strtoull(v + strlen("usage_usec "), NULL, 10) : 0;
+}
+
+int ws_write(const char *path, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int fd, len, ret = 0;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (verbose)
+		ws_log("> %s: %s", path, buf);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, len) != len)
+		ret = -1;
+	close(fd);
+	return ret;
 }
 
 bool ws_exists(const char *path)
@@ -413,17 +500,7 @@ double ws_wait_quiet(double cpus, int timeout_ms)
  */
 int ws_inject_temp(int cpu, int mc)
 {
-	char cmd[64];
-	int fd, len, ret = 0;
-
-	len = snprintf(cmd, sizeof(cmd), "cpu=%d temp_mc=%d", cpu, mc);
-	fd = open("/sys/kernel/debug/wattsched/inject/thermal", O_WRONLY);
-	if (fd < 0)
-		return -1;
-	if (write(fd, cmd, len) != len)
-		ret = -1;
-	close(fd);
-	return ret;
+	return ws_write("/sys/kernel/debug/wattsched/inject/thermal", "cpu=%d temp_mc=%d", cpu, mc);
 }
 
 int ws_sampler_fifo(bool on)

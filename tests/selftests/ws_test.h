@@ -45,6 +45,20 @@ int ws_sh_out(char *buf, size_t len, const char *fmt, ...)
 
 /* Read a small file into buf with trailing newlines stripped; <0 on error. */
 int ws_read(const char *path, char *buf, size_t len);
+/*
+ * The live processes named @prefix... (their comm), at most @max, into
+ * @pids, without starting a program; their count or -errno.
+ */
+int ws_pids_named(const char *prefix, pid_t *pids, int max);
+/*
+ * Send @sig to every process named @prefix..., and with SIGKILL again
+ * while any is left (a parent may fork until it dies); how many it sent.
+ */
+int ws_kill_named(const char *prefix, int sig);
+/* The cgroup @cg's usage_usec (its cpu.stat), read directly; 0 on error. */
+unsigned long long ws_cg_usage_us(const char *cg);
+/* Write a formatted line to @path in one write(2), no shell; 0 or -1. */
+int ws_write(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* true when path exists */
 bool ws_exists(const char *path);
 /*
