@@ -120,13 +120,21 @@ kvm_probe_key() {
 	printf '%s %s\n' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" "$WS_KVER"
 }
 
+# kvm_cached_verdict: scripts/vm-run's cached KVM verdict for this boot and
+# $WS_KVER (lines: key, yes or no, a note): 0 KVM works, 1 it does not, 2
+# nothing cached for them.  Sets kvm_note to the verdict's note.
+kvm_cached_verdict() {
+	local cache=$WS_CACHE/kvm-probe
+	[ -r "$cache" ] && [ "$(sed -n 1p "$cache")" = "$(kvm_probe_key)" ] || return 2
+	kvm_note=$(sed -n 3p "$cache")
+	[ "$(sed -n 2p "$cache")" = yes ]
+}
+
 # vm_accel: how scripts/vm-run boots $WS_KVER on this host, from its cached
 # verdict (a writable /dev/kvm proves nothing): "KVM" or "qemu TCG,
 # single-threaded".  Asked after a vm-run, whose probe wrote the cache.
 vm_accel() {
-	local cache=$WS_CACHE/kvm-probe
-	if [ "${WS_NO_KVM:-0}" != 1 ] && [ -w /dev/kvm ] && [ -r "$cache" ] &&
-	   [ "$(sed -n 1p "$cache")" = "$(kvm_probe_key)" ] && [ "$(sed -n 2p "$cache")" = yes ]; then
+	if [ "${WS_NO_KVM:-0}" != 1 ] && [ -w /dev/kvm ] && kvm_cached_verdict; then
 		echo KVM
 	else
 		echo "qemu TCG, single-threaded"
