@@ -512,7 +512,7 @@ static void cgroup_forker(void *arg)
 	CPU_ZERO(&set);
 	CPU_SET(fds[2], &set);
 	sched_setaffinity(0, sizeof(set), &set);
-	if (ws_sh("echo %d > " CG_DEV "/cgroup.procs", getpid()) ||
+	if (ws_write(CG_DEV "/cgroup.procs", "%d", getpid()) ||
 	    read(fds[0], &c, 1) != 1)
 		_exit(1);
 	kid = fork();
@@ -552,8 +552,8 @@ TEST_F_TIMEOUT(topo, topo_cgroup_device_locality, WS_TEST_TIMEOUT)
 	/* A: a hog on the other node, moved into the cgroup before it is bound */
 	a = spawn_fn(pinned_hog, (void *)(long)start);
 	ASSERT_TRUE(a > 0) TH_LOG("cannot start hog A");
-	ASSERT_TRUE(ws_sh("echo %d > " CG_DEV "/cgroup.procs", a) == 0) TH_LOG("cannot move A into "
-		    CG_DEV);
+	ASSERT_TRUE(ws_write(CG_DEV "/cgroup.procs", "%d", a) == 0)
+		TH_LOG("cannot move A into " CG_DEV);
 	/* the parent of B, in the cgroup too, on the other node */
 	fds[0] = to_kid[0];
 	fds[1] = from_kid[1];
@@ -662,18 +662,19 @@ static void run_bound_hogs(struct __test_metadata *_metadata, int nr_unbound, in
 	int i, n0, n1;
 
 	*on = *all = 0;
-	for (i = 0; i < nr_unbound; i++) {
-		hogs[i] = spawn_fn(hog, NULL);
-		ASSERT_TRUE(hogs[i] > 0) TH_LOG("cannot start unbound hog %d", i);
-	}
+	/* the bound ones first: beside the unbound ones each CLI run takes tens of seconds */
 	for (i = 0; i < nr_bound; i++) {
 		pid = spawn_fn(hog, NULL);
 		ASSERT_TRUE(pid > 0) TH_LOG("cannot start bound hog %d", i);
-		ASSERT_TRUE(ws_sh("echo %d > " CG_ACCT "/ws-dev/tasks", pid) == 0)
+		ASSERT_TRUE(ws_write(CG_ACCT "/ws-dev/tasks", "%d", pid) == 0)
 			TH_LOG("cannot move hog %d into the cpuacct group", pid);
 		ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "%s device-affinity add %d %s 2>&1",
 				      ws_wattsched(), pid, t->nic) == 0)
 			TH_LOG("device-affinity add: %s", buf);
+	}
+	for (i = 0; i < nr_unbound; i++) {
+		hogs[i] = spawn_fn(hog, NULL);
+		ASSERT_TRUE(hogs[i] > 0) TH_LOG("cannot start unbound hog %d", i);
 	}
 	ws_sleep_ms(3000);		/* placed, and past any first steal */
 	n0 = acct_percpu(a0, WS_MAX_TEST_CPUS);
