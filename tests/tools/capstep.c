@@ -30,10 +30,11 @@
 #include <time.h>
 
 #include "core/power.h"
+#include "daemon/daemon.h"
 #include "lib/util.h"
 #include "proto/client.h"
 
-#define WINDOW_MS	250	/* the loader's control period (WS_CONTROL_PERIOD_MS) */
+#define WINDOW_MS	WS_CONTROL_PERIOD_MS	/* one of the loader's control periods */
 #define MAX_HIST	64	/* samples kept for the window */
 
 struct opts {
