@@ -26,6 +26,7 @@
 #define MAX_THREADS	64
 #define CG_BATCH	"/sys/fs/cgroup/ws-batch"
 #define CG_LAT		"/sys/fs/cgroup/ws-latency"
+#define INJECT		"/sys/kernel/debug/wattsched/inject/"
 #define HOT_REACT_MS	5000	/* 20 control periods of 250 ms */
 
 static bool kmod_loaded;
@@ -619,8 +620,8 @@ TEST_F_TIMEOUT(kfunc, kfunc_cpu_online_reads_at_once, WS_TEST_TIMEOUT)
 	bool without7, with7;
 
 	ASSERT_TRUE(ws_sh("echo 0 > " CPU7_ONLINE) == 0) TH_LOG("cpu7 would not go offline");
-	ASSERT_TRUE(ws_sh("echo pkg=1 temp_mc=100000 > /sys/kernel/debug/wattsched/inject/thermal") ==
-		    0) TH_LOG("inject pkg=1 failed");
+	ASSERT_TRUE(ws_write(INJECT "thermal", "pkg=1 temp_mc=100000") == 0)
+		TH_LOG("inject pkg=1 failed");
 	without7 = status_within(buf, sizeof(buf), "\"hot_cpus\":[4,5,6]", 60000) &&
 		   strstr(buf, "\"thermal_path\":\"kfunc\"");
 	ws_log("cpu7 offline, package 1 at 100 C: %s", without7 ? "hot 4-6" : buf);
@@ -628,7 +629,7 @@ TEST_F_TIMEOUT(kfunc, kfunc_cpu_online_reads_at_once, WS_TEST_TIMEOUT)
 	with7 = status_within(buf, sizeof(buf), "\"hot_cpus\":[4,5,6,7]", 60000) &&
 		strstr(buf, "\"thermal_path\":\"kfunc\"");
 	ws_log("cpu7 back online: %s", with7 ? "hot 4-7" : buf);
-	ws_sh("echo thermal > /sys/kernel/debug/wattsched/inject/clear");
+	ws_write(INJECT "clear", "thermal");
 	ASSERT_TRUE(without7) TH_LOG("with cpu7 offline, not hot 4-6 on the kfunc path: %s", buf);
 	ASSERT_TRUE(with7) TH_LOG("cpu7 came back but does not read hot: %s", buf);
 }
@@ -764,7 +765,7 @@ TEST_F_TIMEOUT(policy, cap_batch_gives_way, WS_TEST_TIMEOUT)
 /* Inject @mw milliwatts into package 0 (a growing energy counter: RAPL to the loader). */
 static int inject_power(unsigned int mw)
 {
-	return ws_write("/sys/kernel/debug/wattsched/inject/power", "pkg=0 watts_mw=%u", mw);
+	return ws_write(INJECT "power", "pkg=0 watts_mw=%u", mw);
 }
 
 /* The batch cgroup's CPUs over @ms. */
@@ -825,7 +826,7 @@ TEST_F_TIMEOUT(kfunc, kfunc_power_guard_holds_batch, WS_TEST_TIMEOUT)
 
 	ws_kill_named("stress-ng", SIGKILL);
 	ws_sh("%s cap --clear >/dev/null", ws_wattsched());
-	ws_sh("echo power > /sys/kernel/debug/wattsched/inject/clear");
+	ws_write(INJECT "clear", "power");
 	ASSERT_TRUE(g0 >= 0 && g1 == g0) TH_LOG("the guard acted under the cap: %lld -> %lld", g0, g1);
 	ASSERT_TRUE(under > 1.5) TH_LOG("batch had %.2f CPUs under the cap: nothing to hold", under);
 	ASSERT_TRUE(g3 > g2) TH_LOG("over the cap, the guard never acted: %lld -> %lld", g2, g3);

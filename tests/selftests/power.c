@@ -194,11 +194,6 @@ TEST_F_TIMEOUT(loader, cap_bad_input, WS_TEST_TIMEOUT)
 #define STALE_S		8
 #define SAFE_W		65	/* 0.95 * 65 = 61.75 W: one CPU by the model */
 
-static int write_str(const char *path, const char *s)
-{
-	return ws_sh("printf '%%s' '%s' > %s", s, path);
-}
-
 /*
  * The numa VM, the module loaded with inject=1, this test on the last CPU,
  * and the loader with an 8 s staleness limit and a 65 W safe cap.
@@ -292,7 +287,7 @@ TEST_F_TIMEOUT(sources, power_sources_stale_safe_cap, WS_TEST_TIMEOUT)
 	/* RAPL: no reading from an unloaded-MSR VM until the injection */
 	ASSERT_TRUE(status_wait(st, sizeof(st), "\"power_source\":\"model\"", 3000) == 0)
 		TH_LOG("before any injection the source is not the model: %s", st);
-	ASSERT_TRUE(write_str(POWER_INJECT, "pkg=0 watts_mw=260000") == 0)
+	ASSERT_TRUE(ws_write(POWER_INJECT, "pkg=0 watts_mw=260000") == 0)
 		TH_LOG("inject power failed");
 	ASSERT_TRUE(status_wait(st, sizeof(st), "\"power_source\":\"rapl\"", 3000) == 0)
 		TH_LOG("injected RAPL energy not used: %s", st);
@@ -341,7 +336,7 @@ TEST_F_TIMEOUT(sources, power_sources_stale_safe_cap, WS_TEST_TIMEOUT)
 		TH_LOG("the set did not grow on a low measured power (%d busy)", busy);
 
 	/* both feeds stop: stale, the safe cap is in force */
-	ASSERT_TRUE(write_str(POWER_CLEAR, "power") == 0) TH_LOG("inject/clear power failed");
+	ASSERT_TRUE(ws_write(POWER_CLEAR, "power") == 0) TH_LOG("inject/clear power failed");
 	t0 = ws_now_ms();
 	ASSERT_TRUE(status_wait(st, sizeof(st), "\"telemetry_stale\":true", (STALE_S + 8) * 1000) == 0)
 		TH_LOG("telemetry never went stale: %s", st);

@@ -1379,7 +1379,7 @@ TEST_F_TIMEOUT(numa4, topo_numactl_bound, WS_TEST_TIMEOUT)
 	static const char *const policies[] = { "powersave", "performance", "balanced" };
 	const struct topo *t = &tc.t;
 	int node = t->nr_nodes - 2, samples = 0, off = 0, s, i;
-	char cmd[256], buf[256];
+	char cmd[256];
 	struct ws_pstat ps;
 	pid_t tids[8];
 	int n;
@@ -1388,18 +1388,8 @@ TEST_F_TIMEOUT(numa4, topo_numactl_bound, WS_TEST_TIMEOUT)
 		 "stress-ng --cpu 3 --timeout 120 --quiet", node, node);
 	ASSERT_TRUE(spawn_sh(cmd) > 0) TH_LOG("numactl");
 	ws_sleep_ms(3000);
-	ASSERT_TRUE(ws_sh_out(buf, sizeof(buf), "pgrep -x stress-ng-cpu | head -n 8 | tr '\\n' ' '")
-		    == 0) TH_LOG("pgrep");
-	{
-		char *p = buf, *end;
-
-		for (n = 0; n < 8; n++, p = end) {
-			tids[n] = strtol(p, &end, 10);
-			if (end == p)
-				break;
-		}
-	}
-	ASSERT_TRUE(n == 3) TH_LOG("%d stress-ng workers, want 3: %s", n, buf);
+	n = ws_pids_named("stress-ng-cpu", tids, 8);
+	ASSERT_TRUE(n == 3) TH_LOG("%d stress-ng workers, want 3", n);
 	ASSERT_TRUE(ws_sh("%s cap 10 >/dev/null", ws_wattsched()) == 0) TH_LOG("cap 10 refused");
 	for (s = 0; s < 3; s++) {
 		ASSERT_TRUE(ws_sh("%s policy %s >/dev/null", ws_wattsched(), policies[s]) == 0)

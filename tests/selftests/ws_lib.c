@@ -154,7 +154,8 @@ int ws_read(const char *path, char *buf, size_t len)
  */
 int ws_pids_named(const char *prefix, pid_t *pids, int max)
 {
-	char path[64], comm[32], stat[256], *state;
+	char path[64], comm[32];
+	struct ws_pstat ps;
 	struct dirent *de;
 	int n = 0;
 	DIR *d;
@@ -172,9 +173,7 @@ int ws_pids_named(const char *prefix, pid_t *pids, int max)
 		    strncmp(comm, prefix, strlen(prefix)))
 			continue;
 		/* a zombie keeps its name until it is reaped */
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		state = ws_read(path, stat, sizeof(stat)) > 0 ? strrchr(stat, ')') : NULL;
-		if (state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X')
+		if (!ws_read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X')
 			pids[n++] = pid;
 	}
 	closedir(d);
@@ -623,7 +622,7 @@ bool ws_kmod_unload(void)
 {
 	long long end = ws_now_ms() + 5000;
 
-	ws_sh("echo all > /sys/kernel/debug/wattsched/inject/clear 2>/dev/null; true");
+	ws_write("/sys/kernel/debug/wattsched/inject/clear", "all");
 	do {
 		if (ws_sh("rmmod wattsched_telemetry 2>/dev/null") == 0)
 			return true;
