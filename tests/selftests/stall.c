@@ -26,25 +26,6 @@ static pid_t hogs[NR_HOGS];
 static int nr_hogs;
 static bool kmod_loaded;
 
-/* A busy loop allowed on CPUs @first..@last only, ours (SCHED_OTHER) whoever forks it. */
-static pid_t spawn_hog(int first, int last)
-{
-	struct sched_param sp = {};
-	pid_t pid = fork();
-	cpu_set_t set;
-	int cpu;
-
-	if (pid)
-		return pid;
-	CPU_ZERO(&set);
-	for (cpu = first; cpu <= last; cpu++)
-		CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_OTHER, &sp))
-		_exit(1);
-	for (;;)
-		__asm__ volatile("" ::: "memory");
-}
-
 static void stop_hogs(void)
 {
 	int i;
@@ -137,9 +118,9 @@ TEST_F_TIMEOUT(stall, stall_bound_work_under_cap, WS_TEST_TIMEOUT)
 	int w, i, stalled = 0, unmet;
 
 	for (i = 0; i < 3; i++)
-		hogs[nr_hogs++] = spawn_hog(4, 7);
+		hogs[nr_hogs++] = ws_spawn_hog(4, 7);
 	for (i = 0; i < 3; i++)
-		hogs[nr_hogs++] = spawn_hog(0, 3);
+		hogs[nr_hogs++] = ws_spawn_hog(0, 3);
 	ws_sleep_ms(2000);
 	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
 		    strstr(st, "\"ok\":true")) TH_LOG("cap 10 refused: %s", st);
@@ -196,7 +177,7 @@ TEST_F_TIMEOUT(stall, stall_all_cpus_hot, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(ws_sh("insmod %s inject=1", ws_kmod()) == 0) TH_LOG("insmod inject=1 failed");
 	kmod_loaded = true;
 	for (cpu = 0; cpu < 32; cpu++)
-		hogs[nr_hogs++] = spawn_hog(0, 7);
+		hogs[nr_hogs++] = ws_spawn_hog(0, 7);
 	ws_sleep_ms(2000);
 	for (cpu = 0; cpu < 8; cpu++)
 		ASSERT_TRUE(ws_inject_temp(cpu, cpu < 2 ? 95500 : 99500) == 0)
@@ -239,10 +220,10 @@ TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 	int i, runs = 0;
 	pid_t light;
 
-	light = hogs[nr_hogs++] = spawn_hog(1, 1);
+	light = hogs[nr_hogs++] = ws_spawn_hog(1, 1);
 	ASSERT_TRUE(light > 0 && setpriority(PRIO_PROCESS, light, 19) == 0) TH_LOG("nice 19 hog");
 	for (i = 0; i < LIGHT_HOGS; i++)
-		hogs[nr_hogs++] = spawn_hog(1, 1);
+		hogs[nr_hogs++] = ws_spawn_hog(1, 1);
 	ws_sleep_ms(2000);
 	prev = run_ns(light);
 	last_ran = ws_now_ms();
@@ -295,12 +276,12 @@ TEST_F_TIMEOUT(stall, stall_pinned_clock_ahead, WS_TEST_TIMEOUT)
 	int i;
 
 	for (i = 0; i < 5; i++)
-		hogs[nr_hogs++] = spawn_hog(0, 2);
+		hogs[nr_hogs++] = ws_spawn_hog(0, 2);
 	ws_sleep_ms(1000);
-	heavy = hogs[nr_hogs++] = spawn_hog(3, 3);
+	heavy = hogs[nr_hogs++] = ws_spawn_hog(3, 3);
 	ASSERT_TRUE(heavy > 0 && setpriority(PRIO_PROCESS, heavy, 19) == 0) TH_LOG("nice 19 hog");
 	ws_sleep_ms(1500);
-	bound = hogs[nr_hogs++] = spawn_hog(3, 3);
+	bound = hogs[nr_hogs++] = ws_spawn_hog(3, 3);
 	ASSERT_TRUE(bound > 0) TH_LOG("cannot start the task bound to cpu3");
 	ws_sleep_ms(500);
 	kill(heavy, SIGKILL);
@@ -345,9 +326,9 @@ TEST_F_TIMEOUT(stall, stall_usable_cpu_offlined, WS_TEST_TIMEOUT)
 	int i, rc;
 
 	/* work bound to cpu3 makes the cap keep cpu3 (pinned-first) */
-	hogs[nr_hogs++] = spawn_hog(3, 3);
+	hogs[nr_hogs++] = ws_spawn_hog(3, 3);
 	for (i = 0; i < 12; i++)
-		hogs[nr_hogs++] = spawn_hog(0, 7);
+		hogs[nr_hogs++] = ws_spawn_hog(0, 7);
 	ws_sleep_ms(2000);
 	ASSERT_TRUE(ctl("{\"op\":\"cap\",\"watts\":10}", st, sizeof(st)) == 0 &&
 		    strstr(st, "\"ok\":true")) TH_LOG("cap 10 refused: %s", st);
@@ -429,7 +410,7 @@ TEST_F_TIMEOUT(stall, stall_usable_cpu_monopolized, WS_TEST_TIMEOUT)
 
 	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &sp)) TH_LOG("SCHED_FIFO for the test");
 	for (i = 0; i < STARVE_HOGS; i++) {
-		hogs[nr_hogs] = spawn_hog(0, 7);
+		hogs[nr_hogs] = ws_spawn_hog(0, 7);
 		ASSERT_TRUE(hogs[nr_hogs] > 0) TH_LOG("cannot start hog %d", i);
 		nr_hogs++;
 	}

@@ -391,6 +391,25 @@ int ws_read_pstat(pid_t pid, struct ws_pstat *ps)
 	return ps->cpu >= 0 ? 0 : -1;
 }
 
+/* A busy loop allowed on CPUs @first..@last only, ours (SCHED_OTHER) whoever forks it. */
+pid_t ws_spawn_hog(int first, int last)
+{
+	struct sched_param sp = {};
+	pid_t pid = fork();
+	cpu_set_t set;
+	int cpu;
+
+	if (pid)
+		return pid;
+	CPU_ZERO(&set);
+	for (cpu = first; cpu <= last; cpu++)
+		CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) || sched_setscheduler(0, SCHED_OTHER, &sp))
+		_exit(1);
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
 int ws_read_schedstat(pid_t pid, struct ws_schedstat *ss)
 {
 	char path[64], buf[128];

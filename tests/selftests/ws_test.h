@@ -137,6 +137,9 @@ struct ws_schedstat {
 };
 int ws_read_schedstat(pid_t pid, struct ws_schedstat *ss);
 
+/* A busy loop on CPUs @first..@last, SCHED_OTHER; the child's pid (-1 if fork failed). */
+pid_t ws_spawn_hog(int first, int last);
+
 /* The loader's control socket (docs/cli.md). */
 #define WS_CTL_SOCK_PATH	"/run/wattsched/control.sock"
 /* Send one raw request on it, without a CLI exec; the answer goes to buf.  0 or -1. */
