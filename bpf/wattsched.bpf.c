@@ -101,6 +101,8 @@ __u64 vtime_now;
  * measures a waiter's lead from, and the clock of an empty queue.
  */
 __u64 cpu_vnow[WS_MAX_CPUS];
+/* When the task running on each CPU started (scx_bpf_now()). */
+__u64 cpu_run_at[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
 /* Moves on every rebuild of the usable mask, whatever caused it. */
 __u32 usable_gen;
@@ -1322,15 +1324,38 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
 }
 
 /*
+ * Wakeup preemption, EEVDF's in sched_ext terms: a woken task that found
+ * no idle CPU and is placed (@vtime) before the task running on @cpu
+ * started ends that task's slice, once it has run WS_PREEMPT_MIN_NS,
+ * instead of waiting up to a slice for it.  A sleeper is placed up to a
+ * slice before its queue's clock, so it usually is.  Not onto
+ * latency-critical work; the caller leaves batch wakers out.
+ */
+#define WS_PREEMPT_MIN_NS	(1000ULL * 1000)
+
+static void preempt_on_wakeup(s32 cpu, u64 vtime)
+{
+	u32 i = cpu & (WS_MAX_CPUS - 1);
+	u32 running = cpu_running_class[i];
+
+	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
+	    scx_bpf_now() - cpu_run_at[i] < WS_PREEMPT_MIN_NS)
+		return;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	stat_inc(WS_STAT_preempt_wakeup);
+}
+
+/*
  * Queue @p on the LLC queue of its CPU (or of a candidate, when its CPU may
  * not take new work; of one on its device's node, when it is bound to a
  * device), then wake an idle candidate to take it, on its device's node
  * first: the kick is what keeps the scheduler work-conserving.
  */
 static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const struct cpumask *cand,
-			 struct bpf_cpumask *tmp, s32 dev_node, u64 enq_flags)
+			 struct bpf_cpumask *tmp, s32 dev_node, u32 class, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p), last = last_cpu(tctx), idle = -1;
+	u64 vtime;
 	u32 llc;
 
 	if (!bpf_cpumask_test_cpu(cpu, cand)) {
@@ -1340,9 +1365,8 @@ static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const str
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
 	stamp_queued(tctx);
-	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns,
-				 place_vtime(p, queue_clock(llc_dsq(llc), cpu),
-					     last < 0 || cpu_llc(last) != llc), enq_flags);
+	vtime = place_vtime(p, queue_clock(llc_dsq(llc), cpu), last < 0 || cpu_llc(last) != llc);
+	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	stat_inc(WS_STAT_enq_llc);
 
 	if (dev_node >= 0)
@@ -1352,6 +1376,8 @@ static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const str
 	if (idle >= 0) {
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
+	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
+		preempt_on_wakeup(cpu, vtime);
 	}
 }
 
@@ -1390,7 +1416,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP) &&
 	    preempt_batch(p, cast_mask(cand), enq_flags))
 		return;
-	queue_on_llc(p, tctx, cast_mask(cand), tmp, dev_node, enq_flags);
+	queue_on_llc(p, tctx, cast_mask(cand), tmp, dev_node, class, enq_flags);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -1834,6 +1860,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	if (!tctx || !cpu_valid(cpu))
 		return;
 	tctx->started_at = scx_bpf_now();
+	cpu_run_at[cpu] = tctx->started_at;
 	tctx->last_cpu = cpu;
 	class = task_class(p, tctx);
 	cpu_set_running(cpu, class, tctx->dev_node == (s32)cpu_node(cpu));

@@ -7,11 +7,13 @@
  * loader the kernel is back on EEVDF.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -264,6 +266,88 @@ TEST_F_TIMEOUT(loader, sched_policy_switch, WS_TEST_TIMEOUT)
 		    strstr(buf, "\"policy\":\"balanced\""))
 		TH_LOG("policy changed by a refused request: %s",
 		    buf);
+}
+
+/* A task that sleeps 2 ms at a time until killed, under @policy. */
+static pid_t spawn_sleeper(int policy)
+{
+	struct timespec ts = { .tv_nsec = 2000000 };
+	struct sched_param sp = {};
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (sched_setscheduler(0, policy, &sp))
+		_exit(1);
+	for (;;)
+		nanosleep(&ts, NULL);
+}
+
+/*
+ * One sleeper beside a busy loop per CPU for @ms: how many running tasks
+ * woken tasks preempted meanwhile (@preempted), and the sleeper's runs
+ * and waits for a CPU in the kernel's account (@ss).
+ */
+static int sleeper_beside_hogs(int policy, int ms, long long *preempted,
+			       struct ws_schedstat *ss)
+{
+	int nr = sysconf(_SC_NPROCESSORS_ONLN), i, ret = -1;
+	long long c0, c1;
+	pid_t hogs[64], sleeper;
+
+	for (i = 0; i < nr && i < 64; i++)
+		hogs[i] = ws_spawn_hog(0, nr - 1);
+	ws_sleep_ms(1000);
+	sleeper = spawn_sleeper(policy);
+	c0 = ws_status_count("preempt_wakeup");
+	ws_sleep_ms(ms);
+	c1 = ws_status_count("preempt_wakeup");
+	if (sleeper > 0 && !ws_read_schedstat(sleeper, ss) && c0 >= 0 && c1 >= 0) {
+		*preempted = c1 - c0;
+		ret = 0;
+	}
+	if (sleeper > 0) {
+		kill(sleeper, SIGKILL);
+		waitpid(sleeper, NULL, 0);
+	}
+	for (i = 0; i < nr && i < 64; i++) {
+		if (hogs[i] <= 0)
+			continue;	/* fork failed: kill(-1) would end every process */
+		kill(hogs[i], SIGKILL);
+		waitpid(hogs[i], NULL, 0);
+	}
+	return ret;
+}
+
+/*
+ * Wakeup preemption: beside a busy loop per CPU, a task that sleeps 2 ms
+ * at a time ends a busy loop's slice when it wakes, instead of waiting
+ * for the slice to run out (counter preempt_wakeup), and waits for a CPU
+ * less than half as long per run, in the kernel's account, as the same
+ * sleeper as SCHED_BATCH (the batch class), which preempts nobody.  Other
+ * wakers (the loader, kernel threads) count in both phases.
+ */
+TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
+{
+	struct ws_schedstat other, batch;
+	long long p_other, p_batch;
+
+	ASSERT_EQ(0, sleeper_beside_hogs(SCHED_OTHER, 5000, &p_other, &other))
+		TH_LOG("cannot run the SCHED_OTHER sleeper or read its counters");
+	ASSERT_EQ(0, sleeper_beside_hogs(SCHED_BATCH, 5000, &p_batch, &batch))
+		TH_LOG("cannot run the SCHED_BATCH sleeper or read its counters");
+	ws_log("SCHED_OTHER sleeper: %lld runs, %.2f ms waited per run; %lld preemptions",
+	       other.slices, other.wait_ns / 1e6 / (other.slices ?: 1), p_other);
+	ws_log("SCHED_BATCH sleeper: %lld runs, %.2f ms waited per run; %lld preemptions",
+	       batch.slices, batch.wait_ns / 1e6 / (batch.slices ?: 1), p_batch);
+	ASSERT_TRUE(p_other * 4 >= other.slices)
+		TH_LOG("%lld preemptions for %lld runs of the sleeper", p_other, other.slices);
+	ASSERT_TRUE(p_other > 4 * p_batch)
+		TH_LOG("the batch sleeper preempted as much: %lld against %lld", p_batch, p_other);
+	/* what the preemption is for: the kernel's account of the waits */
+	ASSERT_TRUE(other.slices && batch.slices &&
+		    2 * other.wait_ns / other.slices < batch.wait_ns / batch.slices)
+		TH_LOG("the SCHED_OTHER sleeper did not wait less than half as long per run");
 }
 
 /* sched_ext free, and nothing attached. */
