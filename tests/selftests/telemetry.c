@@ -890,6 +890,29 @@ static void tm_reader(unsigned long *count)
 	}
 }
 
+/*
+ * The kernel's own race, not a module that left its files behind:
+ * delete_module drops the module's last reference (try_release_module_ref())
+ * before it marks the module GOING (try_stop_module(), kernel/module/main.c),
+ * and an open() of one of its debugfs files in between fails
+ * try_module_get() while the module still reads LIVE, so
+ * full_proxy_open_regular() WARNs "debugfs file owner did not clean up at
+ * exit" (fs/debugfs/file.c:461 on 7.3) and the open fails with ENXIO.  Seen
+ * in 2 of 4 whole test runs of the numa VM.  The files being gone after
+ * each rmmod is checked apart.  True when every WARNING since @mark is
+ * that one, about one of our files, and nothing worse was logged.
+ */
+static bool tm_only_open_unload_race(int mark)
+{
+	return ws_sh("d=$(dmesg | tail -n +%d); "
+		     "echo \"$d\" | grep -Eq 'debugfs file owner did not clean up at exit: "
+		     "(version|pcie|thermal|power|cpus)$' && "
+		     "! echo \"$d\" | grep 'WARNING:' | "
+		     "grep -vq 'WARNING: fs/debugfs/file.c:[0-9]* at full_proxy_open_regular' && "
+		     "! echo \"$d\" | grep -Eq '" WS_DMESG_WORSE "'",
+		     mark + 1) == 0;
+}
+
 static void tm_load_unload(struct __test_metadata *_metadata, int rounds, int readers)
 {
 	unsigned long *count, reads;
@@ -937,6 +960,10 @@ static void tm_load_unload(struct __test_metadata *_metadata, int rounds, int re
 		TH_LOG("the readers never read a file while it was loaded");
 	ASSERT_TRUE(!ws_exists(TM_DIR)) TH_LOG(TM_DIR " left behind");
 	ASSERT_TRUE(!tm_loaded()) TH_LOG("still loaded");
+	if (ws_dmesg_bad_since(mark, bad, sizeof(bad)) && tm_only_open_unload_race(mark)) {
+		ws_log("dmesg not judged: the kernel's open/rmmod race on a debugfs file:\n%s", bad);
+		return;
+	}
 	ASSERT_TRUE(!ws_dmesg_bad_since(mark, bad, sizeof(bad))) TH_LOG("dmesg:\n%s", bad);
 }
 

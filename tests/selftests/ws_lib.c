@@ -430,14 +430,11 @@ int ws_dmesg_mark(void)
 	return atoi(buf);
 }
 
-/* What in dmesg is worse than a WARNING, as grep -E patterns. */
-#define DMESG_WORSE	"BUG:|Oops|general protection|kernel BUG"
-
 int ws_dmesg_bad_since(int mark, char *buf, size_t len)
 {
 	buf[0] = '\0';
 	ws_sh_out(buf, len,
-		  "dmesg | tail -n +%d | grep -E 'WARNING:|Call Trace|" DMESG_WORSE "' | head -n 20",
+		  "dmesg | tail -n +%d | grep -E 'WARNING:|Call Trace|" WS_DMESG_WORSE "' | head -n 20",
 		  mark + 1);
 	return strlen(buf) ? 1 : 0;
 }
@@ -461,7 +458,7 @@ bool ws_dmesg_only_612_offline_warning(int mark)
 	return ws_sh("d=$(dmesg | tail -n +%d); "
 		     "echo \"$d\" | grep -q 'WARNING: .* at kernel/sched/deadline.c:[0-9]* task_non_contending' && "
 		     "! echo \"$d\" | grep 'WARNING:' | grep -vq 'kernel/sched/deadline.c:[0-9]* task_non_contending' && "
-		     "! echo \"$d\" | grep -Eq '" DMESG_WORSE "'",
+		     "! echo \"$d\" | grep -Eq '" WS_DMESG_WORSE "'",
 		     mark + 1) == 0;
 }
 

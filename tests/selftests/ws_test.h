@@ -147,6 +147,8 @@ int ws_ctl_raw(const char *req, size_t len, char *buf, size_t buflen);
 
 /* Lines of dmesg matching WARNING/BUG/Oops since the mark, and the mark. */
 int ws_dmesg_mark(void);
+/* What in dmesg is worse than a WARNING, as grep -E patterns. */
+#define WS_DMESG_WORSE	"BUG:|Oops|general protection|kernel BUG"
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
 /*
  * Is all that is bad in dmesg since the mark 6.12's WARNING on a sched_ext
