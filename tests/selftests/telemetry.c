@@ -904,19 +904,16 @@ static void tm_reader(unsigned long *count)
  */
 static bool tm_only_open_unload_race(int mark)
 {
-	return ws_sh("d=$(dmesg | tail -n +%d); "
-		     "echo \"$d\" | grep -Eq 'debugfs file owner did not clean up at exit: "
-		     "(version|pcie|thermal|power|cpus)$' && "
-		     "! echo \"$d\" | grep 'WARNING:' | "
-		     "grep -vq 'WARNING: fs/debugfs/file.c:[0-9]* at full_proxy_open_regular' && "
-		     "! echo \"$d\" | grep -Eq '" WS_DMESG_WORSE "'",
-		     mark + 1) == 0;
+	return ws_dmesg_only_warning(mark,
+				     "debugfs file owner did not clean up at exit: "
+				     "(version|pcie|thermal|power|cpus)$",
+				     "WARNING: fs/debugfs/file.c:[0-9]* at full_proxy_open_regular");
 }
 
 static void tm_load_unload(struct __test_metadata *_metadata, int rounds, int readers)
 {
 	unsigned long *count, reads;
-	int mark = ws_dmesg_mark(), i, ret, busy = 0;
+	int mark = ws_dmesg_mark(), i, ret, busy = 0, dirty;
 	pid_t pids[8];
 	char bad[2048];
 
@@ -960,11 +957,12 @@ static void tm_load_unload(struct __test_metadata *_metadata, int rounds, int re
 		TH_LOG("the readers never read a file while it was loaded");
 	ASSERT_TRUE(!ws_exists(TM_DIR)) TH_LOG(TM_DIR " left behind");
 	ASSERT_TRUE(!tm_loaded()) TH_LOG("still loaded");
-	if (ws_dmesg_bad_since(mark, bad, sizeof(bad)) && tm_only_open_unload_race(mark)) {
+	dirty = ws_dmesg_bad_since(mark, bad, sizeof(bad));
+	if (dirty && tm_only_open_unload_race(mark)) {
 		ws_log("dmesg not judged: the kernel's open/rmmod race on a debugfs file:\n%s", bad);
 		return;
 	}
-	ASSERT_TRUE(!ws_dmesg_bad_since(mark, bad, sizeof(bad))) TH_LOG("dmesg:\n%s", bad);
+	ASSERT_TRUE(!dirty) TH_LOG("dmesg:\n%s", bad);
 }
 
 /*

@@ -439,6 +439,15 @@ int ws_dmesg_bad_since(int mark, char *buf, size_t len)
 	return strlen(buf) ? 1 : 0;
 }
 
+bool ws_dmesg_only_warning(int mark, const char *present_re, const char *warning_re)
+{
+	return ws_sh("d=$(dmesg | tail -n +%d); "
+		     "echo \"$d\" | grep -Eq '%s' && "
+		     "! echo \"$d\" | grep 'WARNING:' | grep -Evq '%s' && "
+		     "! echo \"$d\" | grep -Eq '" WS_DMESG_WORSE "'",
+		     mark + 1, present_re, warning_re) == 0;
+}
+
 /*
  * On 6.12 (6.12.118 seen), a CPU offlined under load while a sched_ext
  * scheduler runs makes the kernel end the scheduler (no ops.cpu_offline),
@@ -455,11 +464,9 @@ bool ws_dmesg_only_612_offline_warning(int mark)
 
 	if (uname(&u) || strncmp(u.release, "6.12.", 5))
 		return false;
-	return ws_sh("d=$(dmesg | tail -n +%d); "
-		     "echo \"$d\" | grep -q 'WARNING: .* at kernel/sched/deadline.c:[0-9]* task_non_contending' && "
-		     "! echo \"$d\" | grep 'WARNING:' | grep -vq 'kernel/sched/deadline.c:[0-9]* task_non_contending' && "
-		     "! echo \"$d\" | grep -Eq '" WS_DMESG_WORSE "'",
-		     mark + 1) == 0;
+	return ws_dmesg_only_warning(mark,
+				     "WARNING: .* at kernel/sched/deadline.c:[0-9]* task_non_contending",
+				     "kernel/sched/deadline.c:[0-9]* task_non_contending");
 }
 
 /*

@@ -151,6 +151,13 @@ int ws_dmesg_mark(void);
 #define WS_DMESG_WORSE	"BUG:|Oops|general protection|kernel BUG"
 int ws_dmesg_bad_since(int mark, char *buf, size_t len);
 /*
+ * Is all that is bad in dmesg since the mark one known WARNING?  True when
+ * a line matches @present_re, every WARNING: line matches @warning_re and
+ * nothing worse (WS_DMESG_WORSE) was logged.  Both are grep -E patterns
+ * without single quotes.
+ */
+bool ws_dmesg_only_warning(int mark, const char *present_re, const char *warning_re);
+/*
  * Is all that is bad in dmesg since the mark 6.12's WARNING on a sched_ext
  * scheduler ended by a CPU going offline (deadline.c, task_non_contending:
  * "dl_rq->running_bw > old")?  A kernel bug: scx_simple triggers it too.
