@@ -266,6 +266,7 @@ struct task_ctx {
 	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 	s32 dev_node;		/* device_node()'s last answer; -1 for none */
+	u32 class;		/* task_class()'s last answer */
 };
 
 struct {
@@ -858,7 +859,13 @@ static __always_inline u64 task_cgrp_rule(struct task_struct *p, void *map,
 	return c->val;
 }
 
-/* A task's class: its cgroup's, else batch for SCHED_BATCH and SCHED_IDLE, else normal. */
+/*
+ * A task's class: its cgroup's, else batch for SCHED_BATCH and SCHED_IDLE,
+ * else normal.  Decided on every path that queues the task (enqueue, and
+ * select_cpu where it inserts directly) and kept in the task's storage for
+ * running(), which does not look again: a task moved to another cgroup
+ * takes its new class when it next queues, as its device's node does.
+ */
 static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 cls;
@@ -866,10 +873,11 @@ static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 	if (!tctx)
 		return WS_CLASS_NORMAL;
 	cls = task_cgrp_rule(p, &ws_cgrp_class, &tctx->cls, WS_NR_CLASSES);
-	if (cls < WS_NR_CLASSES)
-		return cls;
-	return (p->policy == SCHED_BATCH || p->policy == SCHED_IDLE) ? WS_CLASS_BATCH :
-								      WS_CLASS_NORMAL;
+	if (cls >= WS_NR_CLASSES)
+		cls = (p->policy == SCHED_BATCH || p->policy == SCHED_IDLE) ? WS_CLASS_BATCH :
+									     WS_CLASS_NORMAL;
+	tctx->class = cls;
+	return cls;
 }
 
 /*
@@ -1018,8 +1026,9 @@ struct search {
  * a device-bound task off its device's node.  Powersave packs onto SMT
  * siblings rather than waking idle cores.
  */
-static void search_start(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
-			 const struct cpumask *cand, const struct ws_ctl *ctl, struct search *s)
+static void search_start(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu,
+			 u64 wake_flags, const struct cpumask *cand, const struct ws_ctl *ctl,
+			 struct search *s)
 {
 	bool prev_ok = bpf_cpumask_test_cpu(prev_cpu, cand);
 	s32 waker;
@@ -1035,7 +1044,7 @@ static void search_start(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
 			prev_ok = false;
 		}
 	}
-	s->dev_node = device_node(p, task_ctx(p));
+	s->dev_node = device_node(p, tctx);
 	s->prev_first = prev_ok && ctl->policy != WS_POLICY_PERFORMANCE &&
 			(s->dev_node < 0 || (u32)s->dev_node == s->node);
 	if (s->dev_node >= 0 && (u32)s->dev_node != s->node) {
@@ -1133,6 +1142,7 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 {
 	struct bpf_cpumask *cand, *tmp;
 	struct ws_ctl *ctl = get_ctl();
+	struct task_ctx *tctx;
 	struct search s;
 	s32 cpu;
 
@@ -1140,18 +1150,22 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 		return prev_cpu;
 	refresh_usable();
 	if (is_pcpu_task(p)) {
-		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+		if (scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
+			task_class(p, task_ctx(p));
 			insert_local(p, 0);
+		}
 		return prev_cpu;
 	}
 	if (!task_candidates(p, &cand, &tmp))
 		return prev_cpu;	/* enqueue puts it on a CPU it can use */
 	count_avoided_hot(prev_cpu, cast_mask(cand));
-	search_start(p, prev_cpu, wake_flags, cast_mask(cand), ctl, &s);
+	tctx = task_ctx(p);
+	search_start(p, tctx, prev_cpu, wake_flags, cast_mask(cand), ctl, &s);
 	cpu = pick_idle_cpu(prev_cpu, cast_mask(cand), tmp, &s);
 	if (cpu < 0)
 		return bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand)) ? prev_cpu :
 			bpf_cpumask_any_distribute(cast_mask(cand));
+	task_class(p, tctx);
 	insert_local(p, 0);
 	return cpu;
 }
@@ -1185,9 +1199,10 @@ static s32 fallback_cpu(struct task_struct *p)
  */
 static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx = task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
-	struct task_ctx *tctx;
 
+	task_class(p, tctx);
 	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 		insert_local(p, enq_flags);
 		return;
@@ -1198,7 +1213,6 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	tctx = task_ctx(p);
 	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
 				 place_vtime(p, own_queue_clock(cpu), last_cpu(tctx) != cpu),
@@ -1850,7 +1864,6 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
 	struct task_ctx *tctx;
-	u32 class;
 
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
@@ -1862,9 +1875,8 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx->started_at = scx_bpf_now();
 	cpu_run_at[cpu] = tctx->started_at;
 	tctx->last_cpu = cpu;
-	class = task_class(p, tctx);
-	cpu_set_running(cpu, class, tctx->dev_node == (s32)cpu_node(cpu));
-	set_perf(cpu, class);
+	cpu_set_running(cpu, tctx->class, tctx->dev_node == (s32)cpu_node(cpu));
+	set_perf(cpu, tctx->class);
 }
 
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
