@@ -3,6 +3,8 @@
 # run a command inside the build root without leaking mounts.
 
 WS_CACHE=${WATTSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wattsched}
+# scripts/vm-run's KVM verdict (kvm_cached_verdict, below)
+WS_KVM_CACHE=$WS_CACHE/kvm-probe
 
 # 7.3 from 7.3.4+deb13-amd64: the linux-source-X.Y package of a kernel.
 kernel_mm() {
@@ -114,7 +116,7 @@ bench_host_quiet() {
 	return 1
 }
 
-# kvm_probe_key: what scripts/vm-run's cached KVM verdict ($WS_CACHE/kvm-probe,
+# kvm_probe_key: what scripts/vm-run's cached KVM verdict ($WS_KVM_CACHE,
 # line 1) is keyed by: this host's boot and the guest kernel.
 kvm_probe_key() {
 	printf '%s %s\n' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" "$WS_KVER"
@@ -124,10 +126,9 @@ kvm_probe_key() {
 # $WS_KVER (lines: key, yes or no, a note): 0 KVM works, 1 it does not, 2
 # nothing cached for them.  Sets kvm_note to the verdict's note.
 kvm_cached_verdict() {
-	local cache=$WS_CACHE/kvm-probe
-	[ -r "$cache" ] && [ "$(sed -n 1p "$cache")" = "$(kvm_probe_key)" ] || return 2
-	kvm_note=$(sed -n 3p "$cache")
-	[ "$(sed -n 2p "$cache")" = yes ]
+	[ -r "$WS_KVM_CACHE" ] && [ "$(sed -n 1p "$WS_KVM_CACHE")" = "$(kvm_probe_key)" ] || return 2
+	kvm_note=$(sed -n 3p "$WS_KVM_CACHE")
+	[ "$(sed -n 2p "$WS_KVM_CACHE")" = yes ]
 }
 
 # vm_accel: how scripts/vm-run boots $WS_KVER on this host, from its cached
