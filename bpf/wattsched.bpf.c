@@ -68,7 +68,9 @@ const volatile __s32 hot_margin_mc = 5000;
 const volatile __s32 hot_hyst_mc = 5000;
 const volatile struct ws_cpu_topo cpu_topo[WS_MAX_CPUS];
 const volatile __s32 smt_sibling[WS_MAX_CPUS];	/* another thread of the core, or -1 */
+const volatile bool has_smt;			/* some core has two threads online */
 const volatile __u32 llc_node[WS_MAX_LLCS];
+const volatile __u8 node_nr_llcs[WS_MAX_NODES];	/* how many LLCs each node has */
 /* Per LLC, the other LLCs in the order its CPUs take work from them: same node, then by distance. */
 const volatile __u8 llc_steal[WS_MAX_LLCS][WS_MAX_LLCS];
 /* Per node, the other nodes with CPUs, nearest first, and how many there are. */
@@ -758,20 +760,29 @@ static __always_inline bool cpu_usable(s32 cpu)
 
 /*
  * The CPUs @p may be placed on: its allowed CPUs that may take new work,
- * in *cand, with a scratch mask in *tmp.  False when there are none (or no
- * scratch masks): the task then goes to a CPU of its own.
+ * in *cand (its allowed CPUs themselves while every CPU may), with a
+ * scratch mask in *tmp.  False when there are none (or no scratch masks):
+ * the task then goes to a CPU of its own.
  */
-static __always_inline bool task_candidates(struct task_struct *p, struct bpf_cpumask **cand,
+static __always_inline bool task_candidates(struct task_struct *p, const struct cpumask **cand,
 					    struct bpf_cpumask **tmp)
 {
 	const struct cpumask *usable = usable_mask();
+	struct bpf_cpumask *both;
 
-	*cand = slot_mask(&scratch_masks, SCRATCH_CAND);
 	*tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
-	if (!*cand || !*tmp || !usable)
+	if (!*tmp || !usable)
 		return false;
-	bpf_cpumask_and(*cand, p->cpus_ptr, usable);
-	return !bpf_cpumask_empty(cast_mask(*cand));
+	if (usable_weight == nr_cpus) {
+		*cand = p->cpus_ptr;
+		return true;
+	}
+	both = slot_mask(&scratch_masks, SCRATCH_CAND);
+	if (!both)
+		return false;
+	bpf_cpumask_and(both, p->cpus_ptr, usable);
+	*cand = cast_mask(both);
+	return !bpf_cpumask_empty(*cand);
 }
 
 /* ---- rules by cgroup: classes and device affinity ----------------------- */
@@ -968,26 +979,29 @@ static s32 batch_victim(const struct cpumask *cand, s32 from)
 
 /* ---- finding an idle CPU ------------------------------------------------ */
 
-/*
- * Pick an idle CPU in @cand & @dom, a whole idle core first when
- * @core_first.  Returns -1 when there is none.
- */
-static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
-			struct bpf_cpumask *dom, bool core_first)
+/* Pick an idle CPU in @cand, a whole idle core first when @core_first; -1 if none. */
+static s32 pick_idle(const struct cpumask *cand, bool core_first)
 {
 	s32 cpu;
 
-	if (!dom)
-		return -1;
-	bpf_cpumask_and(tmp, cand, cast_mask(dom));
 	if (core_first) {
-		cpu = scx_bpf_pick_idle_cpu(cast_mask(tmp), SCX_PICK_IDLE_CORE);
+		cpu = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
 		if (cpu >= 0) {
 			stat_inc(WS_STAT_idle_core);
 			return cpu;
 		}
 	}
-	return scx_bpf_pick_idle_cpu(cast_mask(tmp), 0);
+	return scx_bpf_pick_idle_cpu(cand, 0);
+}
+
+/* As pick_idle(), in @cand & @dom (@tmp holds that). */
+static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
+			struct bpf_cpumask *dom, bool core_first)
+{
+	if (!dom)
+		return -1;
+	bpf_cpumask_and(tmp, cand, cast_mask(dom));
+	return pick_idle(cast_mask(tmp), core_first);
 }
 
 /* Is another SMT thread of @cpu's core running something? */
@@ -1035,7 +1049,7 @@ static void search_start(struct task_struct *p, struct task_ctx *tctx, s32 prev_
 
 	s->llc = cpu_llc(prev_cpu);
 	s->node = cpu_node(prev_cpu);
-	s->core_first = ctl->policy != WS_POLICY_POWERSAVE;
+	s->core_first = has_smt && ctl->policy != WS_POLICY_POWERSAVE;
 	if (wake_flags & SCX_WAKE_SYNC) {
 		waker = bpf_get_smp_processor_id();
 		if (cpu_llc(waker) != s->llc && bpf_cpumask_test_cpu(waker, cand)) {
@@ -1097,16 +1111,21 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 		return found(prev_cpu, s);
 	}
 	if (s->llc != NO_LLC) {
-		cpu = pick_idle_in(tmp, cand, slot_mask(&llc_masks, s->llc), s->core_first);
+		/* one LLC is every CPU */
+		cpu = nr_llcs == 1 ? pick_idle(cand, s->core_first) :
+			pick_idle_in(tmp, cand, slot_mask(&llc_masks, s->llc), s->core_first);
 		if (cpu >= 0) {
 			stat_inc(WS_STAT_idle_llc);
 			return found(cpu, s);
 		}
 	}
-	cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, s->node), s->core_first);
-	if (cpu >= 0) {
-		stat_inc(WS_STAT_idle_node);
-		return found(cpu, s);
+	/* A node of one LLC was searched with its LLC. */
+	if (s->llc == NO_LLC || node_nr_llcs[s->node & (WS_MAX_NODES - 1)] > 1) {
+		cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, s->node), s->core_first);
+		if (cpu >= 0) {
+			stat_inc(WS_STAT_idle_node);
+			return found(cpu, s);
+		}
 	}
 	if (s->dev_node >= 0) {
 		stat_inc(WS_STAT_dev_fallback);
@@ -1114,14 +1133,14 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 		if (cpu >= 0)
 			return cpu;
 	}
-	cpu = s->core_first ? scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE) : -1;
-	if (cpu >= 0)
-		stat_inc(WS_STAT_idle_core);
-	else
-		cpu = scx_bpf_pick_idle_cpu(cand, 0);
-	if (cpu >= 0)
-		stat_inc(WS_STAT_idle_any);
-	return cpu >= 0 ? found(cpu, s) : -1;
+	/* One node is every CPU, searched already. */
+	if (nr_nodes == 1)
+		return -1;
+	cpu = pick_idle(cand, s->core_first);
+	if (cpu < 0)
+		return -1;
+	stat_inc(WS_STAT_idle_any);
+	return found(cpu, s);
 }
 
 /* Count a previous CPU that heat took away from a task being placed. */
@@ -1140,7 +1159,8 @@ static __always_inline void insert_local(struct task_struct *p, u64 enq_flags)
 
 s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
-	struct bpf_cpumask *cand, *tmp;
+	const struct cpumask *cand;
+	struct bpf_cpumask *tmp;
 	struct ws_ctl *ctl = get_ctl();
 	struct task_ctx *tctx;
 	struct search s;
@@ -1158,13 +1178,12 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	}
 	if (!task_candidates(p, &cand, &tmp))
 		return prev_cpu;	/* enqueue puts it on a CPU it can use */
-	count_avoided_hot(prev_cpu, cast_mask(cand));
+	count_avoided_hot(prev_cpu, cand);
 	tctx = task_ctx(p);
-	search_start(p, tctx, prev_cpu, wake_flags, cast_mask(cand), ctl, &s);
-	cpu = pick_idle_cpu(prev_cpu, cast_mask(cand), tmp, &s);
+	search_start(p, tctx, prev_cpu, wake_flags, cand, ctl, &s);
+	cpu = pick_idle_cpu(prev_cpu, cand, tmp, &s);
 	if (cpu < 0)
-		return bpf_cpumask_test_cpu(prev_cpu, cast_mask(cand)) ? prev_cpu :
-			bpf_cpumask_any_distribute(cast_mask(cand));
+		return bpf_cpumask_test_cpu(prev_cpu, cand) ? prev_cpu : bpf_cpumask_any_distribute(cand);
 	task_class(p, tctx);
 	insert_local(p, 0);
 	return cpu;
@@ -1254,14 +1273,16 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 }
 
 /*
- * A device-bound task off its device's node moves to an idle CPU there.
- * A task that never sleeps never passes through select_cpu, so without
- * this it would keep whatever CPU it had when bound.  True when moved.
+ * A device-bound task off its device's node (on @cpu) moves to an idle CPU
+ * there.  A task that never sleeps never passes through select_cpu, so
+ * without this it would keep whatever CPU it had when bound.  True when
+ * moved.
  */
-static bool move_to_device_node(struct task_struct *p, s32 dev_node, const struct cpumask *cand,
-				struct bpf_cpumask *tmp, struct ws_ctl *ctl, u64 enq_flags)
+static bool move_to_device_node(struct task_struct *p, s32 cpu, s32 dev_node,
+				const struct cpumask *cand, struct bpf_cpumask *tmp,
+				struct ws_ctl *ctl, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p), idle;
+	s32 idle;
 
 	if (dev_node < 0 ||
 	    (cpu_node(cpu) == (u32)dev_node && bpf_cpumask_test_cpu(cpu, cand)))
@@ -1279,17 +1300,17 @@ static bool move_to_device_node(struct task_struct *p, s32 dev_node, const struc
 }
 
 /*
- * The last runnable task of a usable CPU whose slice ran out runs on there.
+ * The last runnable task of a usable CPU @cpu whose slice ran out runs on there.
  * Under performance, beside a busy SMT sibling, it moves to a fully idle
  * core instead, so that tasks placed before a switch to performance spread
  * too; only to a whole idle core, so that no task is ever moved back.
  */
-static void run_on_or_spread(struct task_struct *p, const struct cpumask *cand,
+static void run_on_or_spread(struct task_struct *p, s32 cpu, const struct cpumask *cand,
 			     struct ws_ctl *ctl, u64 enq_flags)
 {
 	s32 idle;
 
-	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(scx_bpf_task_cpu(p))) {
+	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(cpu)) {
 		idle = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
 		if (idle >= 0) {
 			insert_on(p, idle, enq_flags, SCX_KICK_IDLE);
@@ -1302,12 +1323,13 @@ static void run_on_or_spread(struct task_struct *p, const struct cpumask *cand,
 
 /*
  * A latency-critical wakeup that found no idle CPU (select_cpu looked)
- * takes a CPU from batch work, straight onto that CPU ahead of it.  True
- * when it did.
+ * takes a CPU from batch work, the nearest after its own @cpu, straight
+ * onto that CPU ahead of it.  True when it did.
  */
-static bool preempt_batch(struct task_struct *p, const struct cpumask *cand, u64 enq_flags)
+static bool preempt_batch(struct task_struct *p, s32 cpu, const struct cpumask *cand,
+			  u64 enq_flags)
 {
-	s32 victim = batch_victim(cand, scx_bpf_task_cpu(p));
+	s32 victim = batch_victim(cand, cpu);
 
 	if (victim < 0)
 		return false;
@@ -1360,15 +1382,16 @@ static void preempt_on_wakeup(s32 cpu, u64 vtime)
 }
 
 /*
- * Queue @p on the LLC queue of its CPU (or of a candidate, when its CPU may
- * not take new work; of one on its device's node, when it is bound to a
- * device), then wake an idle candidate to take it, on its device's node
+ * Queue @p on the LLC queue of its CPU @cpu (or of a candidate, when @cpu
+ * may not take new work; of one on its device's node, when it is bound to
+ * a device), then wake an idle candidate to take it, on its device's node
  * first: the kick is what keeps the scheduler work-conserving.
  */
-static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const struct cpumask *cand,
-			 struct bpf_cpumask *tmp, s32 dev_node, u32 class, u64 enq_flags)
+static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
+			 const struct cpumask *cand, struct bpf_cpumask *tmp, s32 dev_node,
+			 u32 class, u64 enq_flags)
 {
-	s32 cpu = scx_bpf_task_cpu(p), last = last_cpu(tctx), idle = -1;
+	s32 last = last_cpu(tctx), idle = -1;
 	u64 vtime;
 	u32 llc;
 
@@ -1397,10 +1420,11 @@ static void queue_on_llc(struct task_struct *p, struct task_ctx *tctx, const str
 
 void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct bpf_cpumask *cand, *tmp;
+	const struct cpumask *cand;
+	struct bpf_cpumask *tmp;
 	struct ws_ctl *ctl = get_ctl();
 	struct task_ctx *tctx;
-	s32 dev_node;
+	s32 cpu, dev_node;
 	u32 class;
 
 	refresh_usable();
@@ -1416,21 +1440,22 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx = task_ctx(p);
 	class = task_class(p, tctx);
 	if (class == WS_CLASS_BATCH && tctx && budget_capped()) {
-		hold_batch(p, tctx, cast_mask(cand), ctl, enq_flags);
+		hold_batch(p, tctx, cand, ctl, enq_flags);
 		return;
 	}
 	dev_node = device_node(p, tctx);
-	if (move_to_device_node(p, dev_node, cast_mask(cand), tmp, ctl, enq_flags))
+	cpu = scx_bpf_task_cpu(p);
+	if (move_to_device_node(p, cpu, dev_node, cand, tmp, ctl, enq_flags))
 		return;
 	/* SCX_OPS_ENQ_LAST: the last runnable task of a CPU whose slice ran out */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(scx_bpf_task_cpu(p), cast_mask(cand))) {
-		run_on_or_spread(p, cast_mask(cand), ctl, enq_flags);
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cand)) {
+		run_on_or_spread(p, cpu, cand, ctl, enq_flags);
 		return;
 	}
 	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP) &&
-	    preempt_batch(p, cast_mask(cand), enq_flags))
+	    preempt_batch(p, cpu, cand, enq_flags))
 		return;
-	queue_on_llc(p, tctx, cast_mask(cand), tmp, dev_node, class, enq_flags);
+	queue_on_llc(p, cpu, tctx, cand, tmp, dev_node, class, enq_flags);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */

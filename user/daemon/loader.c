@@ -71,12 +71,15 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
 			if (j != i && ws_cpu_test(topo->online, j) &&
 			    topo->cpu[j].core == topo->cpu[i].core) {
 				skel->rodata->smt_sibling[i] = j;
+				skel->rodata->has_smt = true;
 				break;
 			}
 		}
 	}
 	for (i = 0; i < topo->nr_llcs; i++) {
 		skel->rodata->llc_node[i] = topo->llc_node[i];
+		if (topo->llc_node[i] < WS_MAX_NODES)
+			skel->rodata->node_nr_llcs[topo->llc_node[i]]++;
 		ws_topology_llc_order(topo, i, (unsigned char *)skel->rodata->llc_steal[i]);
 	}
 	for (i = 0; i < topo->nr_nodes; i++)
