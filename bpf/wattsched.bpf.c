@@ -1004,6 +1004,16 @@ static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
 	return pick_idle(cast_mask(tmp), core_first);
 }
 
+/*
+ * Does a search for an idle CPU take whole idle cores before idle SMT
+ * siblings?  Not under powersave, which packs onto siblings, and not where
+ * no core has two threads: there every idle CPU is a whole idle core.
+ */
+static __always_inline bool cores_first(const struct ws_ctl *ctl)
+{
+	return has_smt && ctl->policy != WS_POLICY_POWERSAVE;
+}
+
 /* Is another SMT thread of @cpu's core running something? */
 static bool sibling_busy(s32 cpu)
 {
@@ -1049,7 +1059,7 @@ static void search_start(struct task_struct *p, struct task_ctx *tctx, s32 prev_
 
 	s->llc = cpu_llc(prev_cpu);
 	s->node = cpu_node(prev_cpu);
-	s->core_first = has_smt && ctl->policy != WS_POLICY_POWERSAVE;
+	s->core_first = cores_first(ctl);
 	if (wake_flags & SCX_WAKE_SYNC) {
 		waker = bpf_get_smp_processor_id();
 		if (cpu_llc(waker) != s->llc && bpf_cpumask_test_cpu(waker, cand)) {
@@ -1287,8 +1297,7 @@ static bool move_to_device_node(struct task_struct *p, s32 cpu, s32 dev_node,
 	if (dev_node < 0 ||
 	    (cpu_node(cpu) == (u32)dev_node && bpf_cpumask_test_cpu(cpu, cand)))
 		return false;
-	idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node),
-			    ctl->policy != WS_POLICY_POWERSAVE);
+	idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), cores_first(ctl));
 	if (idle < 0) {
 		stat_inc(WS_STAT_dev_fallback);
 		return false;
