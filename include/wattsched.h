@@ -170,7 +170,7 @@ struct ws_heat {
 	X(disp_local,	"dispatches from the CPU's own LLC queue")	\
 	X(steal_node,	"dispatches stolen from another LLC in the same node") \
 	X(steal_remote,	"dispatches stolen from another NUMA node")	\
-	X(idle_core,	"wakeups placed on a fully idle core")		\
+	X(idle_core,	"wakeups placed on a fully idle SMT core")	\
 	X(idle_llc,	"wakeups placed on an idle CPU in the previous LLC") \
 	X(idle_node,	"wakeups placed on an idle CPU in the same node") \
 	X(idle_any,	"wakeups placed on an idle CPU elsewhere")	\
