@@ -750,7 +750,8 @@ static __always_inline const struct cpumask *usable_mask(void)
 /* Is @cpu in @usable (usable_mask())?  An empty or missing mask means every CPU. */
 static __always_inline bool cpu_in_usable(const struct cpumask *usable, s32 cpu)
 {
-	return !usable || !usable_weight || bpf_cpumask_test_cpu(cpu, usable);
+	return !usable || !usable_weight || usable_weight >= nr_cpus ||
+	       bpf_cpumask_test_cpu(cpu, usable);
 }
 
 static __always_inline bool cpu_usable(s32 cpu)
@@ -1487,29 +1488,29 @@ static bool shared_first(struct task_struct *mine, struct task_struct *shared)
 	return shared_w > mine_w;
 }
 
-/* Move the head that goes first of the per-CPU and LLC queues to this CPU. */
-static bool dispatch_own(s32 cpu, u32 llc, bool take_shared)
+/*
+ * Move the head that goes first of the per-CPU and LLC queues to this CPU.
+ * @mine and @shared are their heads as dispatch peeked them (@shared NULL
+ * for a CPU that may not take new work): an empty queue is not asked.
+ */
+static bool dispatch_own(s32 cpu, u32 llc, struct task_struct *mine,
+			 struct task_struct *shared)
 {
-	struct task_struct *mine, *shared;
-
-	if (!take_shared)
-		return scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
-
-	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-	shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
-	if (mine && shared && shared_first(mine, shared) &&
-	    scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
+	if (!shared)
+		return mine && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
+	if (!mine)
+		return scx_bpf_dsq_move_to_local(llc_dsq(llc), 0);
+	if (shared_first(mine, shared) && scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
 		return true;
 	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
 		return true;
 	return scx_bpf_dsq_move_to_local(llc_dsq(llc), 0);
 }
 
-/* Would @prev (vtime @vtime, started at @start) lose its CPU to the head of @dsq? */
-static __always_inline bool head_wins(u64 dsq, u64 vtime, u64 start, bool *waiting)
+/* Would @prev (vtime @vtime, started at @start) lose its CPU to @head? */
+static __always_inline bool head_wins(struct task_struct *head, u64 vtime, u64 start,
+				      bool *waiting)
 {
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(dsq);
-
 	if (!head)
 		return false;
 	*waiting = true;
@@ -1522,9 +1523,11 @@ static __always_inline bool head_wins(u64 dsq, u64 vtime, u64 start, bool *waiti
  * while it is still first in vtime order among what this CPU would take
  * from its own queues; otherwise two tasks sharing a CPU would simply
  * alternate slices, whatever their weights.  Only when a queue is non-empty
- * (empty queues go on to stealing, then SCX_ENQ_LAST).
+ * (empty queues go on to stealing, then SCX_ENQ_LAST); @mine and @shared
+ * are the queues' heads, as for dispatch_own().
  */
-static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
+static bool keep_prev(struct task_struct *prev, s32 cpu, bool usable,
+		      struct task_struct *mine, struct task_struct *shared)
 {
 	struct task_ctx *tctx;
 	bool waiting = false;
@@ -1544,9 +1547,7 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, u32 llc, bool usable)
 		scale_by_task_weight_inverse(prev, scx_bpf_now() - tctx->started_at);
 	/* running() set this CPU's clock to prev's vtime when it started */
 	start = cpu_clock(cpu);
-	if (head_wins(cpu_dsq(cpu), vtime, start, &waiting))
-		return false;
-	if (usable && head_wins(llc_dsq(llc), vtime, start, &waiting))
+	if (head_wins(mine, vtime, start, &waiting) || head_wins(shared, vtime, start, &waiting))
 		return false;
 	return waiting;
 }
@@ -1626,10 +1627,9 @@ static bool take_starved(s32 cpu, u32 llc)
 	return false;
 }
 
-/* The head of the batch queue, once it has waited WS_BATCH_MAX_WAIT_NS. */
-static bool take_overdue_batch(void)
+/* The batch queue's @head, once it has waited WS_BATCH_MAX_WAIT_NS. */
+static bool take_overdue_batch(struct task_struct *head)
 {
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
 	struct task_ctx *tctx;
 
 	if (!head)
@@ -1647,15 +1647,16 @@ static bool take_overdue_batch(void)
  * allows run batch work.  A batch @prev whose slice ran out still counts as
  * running, but the head would take its place: batch tasks take turns on
  * the CPUs the duty cycle gives them.  Without a cap the queue drains.
+ * @waiting: dispatch saw a head in the batch queue.
  */
-static __noinline bool take_batch(bool prev_batch)
+static __noinline bool take_batch(bool prev_batch, bool waiting)
 {
 	struct ws_ctl *ctl = get_ctl();
 	const struct cpumask *usable;
 	u32 running = nr_batch_running;
 	s32 idle;
 
-	if (!ctl || !__COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH))
+	if (!waiting || !ctl)
 		return false;
 	if (prev_batch && running)
 		running--;
@@ -1830,6 +1831,7 @@ static bool steal(s32 cpu, u32 llc, u32 node)
 void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu);
+	struct task_struct *batch = NULL, *mine, *shared = NULL;
 	bool usable, prev_batch;
 
 	refresh_usable();
@@ -1840,19 +1842,25 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	/* a batch task whose slice ran out, still counted as running */
 	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
 
-	if (usable && (take_orphans() || take_overdue_batch()))
-		return;
-	if (keep_prev(prev, cpu, llc, usable)) {
+	/* each queue's head is looked at once; a CPU kept out takes only its own */
+	if (usable) {
+		batch = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
+		if (take_orphans() || take_overdue_batch(batch))
+			return;
+		shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
+	}
+	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	if (keep_prev(prev, cpu, usable, mine, shared)) {
 		prev->scx.slice = slice_ns;
 		return;
 	}
-	if (dispatch_own(cpu, llc, usable)) {
+	if (dispatch_own(cpu, llc, mine, shared)) {
 		stat_inc(WS_STAT_disp_local);
 		return;
 	}
 	/* A CPU kept out by the cap or by heat runs only what must run here. */
 	if (usable && !steal(cpu, llc, node))
-		take_batch(prev_batch);
+		take_batch(prev_batch, batch != NULL);
 }
 
 /*
