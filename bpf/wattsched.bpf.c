@@ -1049,13 +1049,12 @@ struct search {
  * node.  A warm cache on an idle previous CPU beats a fresh idle core,
  * except under performance, which spreads over whole cores first, and for
  * a device-bound task off its device's node.  Powersave packs onto SMT
- * siblings rather than waking idle cores.
+ * siblings rather than waking idle cores.  @prev_ok: @prev_cpu is a candidate.
  */
 static void search_start(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu,
-			 u64 wake_flags, const struct cpumask *cand, const struct ws_ctl *ctl,
-			 struct search *s)
+			 bool prev_ok, u64 wake_flags, const struct cpumask *cand,
+			 const struct ws_ctl *ctl, struct search *s)
 {
-	bool prev_ok = bpf_cpumask_test_cpu(prev_cpu, cand);
 	s32 waker;
 
 	s->llc = cpu_llc(prev_cpu);
@@ -1154,10 +1153,10 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 	return found(cpu, s);
 }
 
-/* Count a previous CPU that heat took away from a task being placed. */
-static __always_inline void count_avoided_hot(s32 prev_cpu, const struct cpumask *cand)
+/* Count a previous CPU, not among the candidates, that heat took away. */
+static __always_inline void count_avoided_hot(s32 prev_cpu)
 {
-	if (cpu_valid(prev_cpu) && !bpf_cpumask_test_cpu(prev_cpu, cand) && cpu_hot(prev_cpu))
+	if (cpu_valid(prev_cpu) && cpu_hot(prev_cpu))
 		stat_inc(WS_STAT_avoided_hot);
 }
 
@@ -1175,6 +1174,7 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	struct ws_ctl *ctl = get_ctl();
 	struct task_ctx *tctx;
 	struct search s;
+	bool prev_ok;
 	s32 cpu;
 
 	if (!ctl)
@@ -1189,12 +1189,14 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	}
 	if (!task_candidates(p, &cand, &tmp))
 		return prev_cpu;	/* enqueue puts it on a CPU it can use */
-	count_avoided_hot(prev_cpu, cand);
+	prev_ok = bpf_cpumask_test_cpu(prev_cpu, cand);
+	if (!prev_ok)
+		count_avoided_hot(prev_cpu);
 	tctx = task_ctx(p);
-	search_start(p, tctx, prev_cpu, wake_flags, cand, ctl, &s);
+	search_start(p, tctx, prev_cpu, prev_ok, wake_flags, cand, ctl, &s);
 	cpu = pick_idle_cpu(prev_cpu, cand, tmp, &s);
 	if (cpu < 0)
-		return bpf_cpumask_test_cpu(prev_cpu, cand) ? prev_cpu : bpf_cpumask_any_distribute(cand);
+		return prev_ok ? prev_cpu : bpf_cpumask_any_distribute(cand);
 	task_class(p, tctx);
 	insert_local(p, 0);
 	return cpu;
@@ -1406,7 +1408,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	u32 llc;
 
 	if (!bpf_cpumask_test_cpu(cpu, cand)) {
-		count_avoided_hot(cpu, cand);
+		count_avoided_hot(cpu);
 		cpu = bpf_cpumask_any_distribute(cand);
 	}
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
