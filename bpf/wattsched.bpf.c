@@ -747,10 +747,16 @@ static __always_inline const struct cpumask *usable_mask(void)
 	return m ? cast_mask(m) : NULL;
 }
 
+/* Does the usable set hold every CPU (no cap or heat keeps any out)? */
+static __always_inline bool all_cpus_usable(void)
+{
+	return usable_weight >= nr_cpus;
+}
+
 /* Is @cpu in @usable (usable_mask())?  An empty or missing mask means every CPU. */
 static __always_inline bool cpu_in_usable(const struct cpumask *usable, s32 cpu)
 {
-	return !usable || !usable_weight || usable_weight >= nr_cpus ||
+	return !usable || !usable_weight || all_cpus_usable() ||
 	       bpf_cpumask_test_cpu(cpu, usable);
 }
 
@@ -774,7 +780,7 @@ static __always_inline bool task_candidates(struct task_struct *p, const struct 
 	*tmp = slot_mask(&scratch_masks, SCRATCH_TMP);
 	if (!*tmp || !usable)
 		return false;
-	if (usable_weight == nr_cpus) {
+	if (all_cpus_usable()) {
 		*cand = p->cpus_ptr;
 		return true;
 	}
@@ -1943,8 +1949,7 @@ static void count_bound(struct task_struct *p, s32 cpu, u64 used)
 	if (!b)
 		return;
 	b->bound += used;
-	if (usable && usable_weight && !bpf_cpumask_test_cpu(cpu, usable) &&
-	    !bpf_cpumask_intersects(p->cpus_ptr, usable))
+	if (!cpu_in_usable(usable, cpu) && !bpf_cpumask_intersects(p->cpus_ptr, usable))
 		b->stranded += used;
 }
 
