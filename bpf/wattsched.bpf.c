@@ -94,6 +94,8 @@ UEI_DEFINE(uei);
 #define WS_STARVE_NS		(2000ULL * 1000 * 1000)
 /* How often the scheduler's own watchdog looks (watch_fn()). */
 #define WS_WATCH_PERIOD_NS	(100ULL * 1000 * 1000)
+/* How often the duty timer looks for a partial CPU while there is none (duty_fn()). */
+#define WS_DUTY_IDLE_NS		(250ULL * 1000 * 1000)
 /* An LLC index that names none: the search starts at the node. */
 #define NO_LLC			(~0U)
 
@@ -108,6 +110,19 @@ __u64 cpu_run_at[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
 /* Moves on every rebuild of the usable mask, whatever caused it. */
 __u32 usable_gen;
+/*
+ * Is the budget's partial CPU in its window's share now?  duty_gen moves
+ * with every switch; both are written by duty_fn() only, and a rebuild of
+ * the usable mask takes the CPU in while duty_on.  duty_cpu is the CPU
+ * whose window began at duty_window_at; duty_ran is what it has run of our
+ * tasks since (stopping() adds to it).
+ */
+__u32 duty_on;
+__u32 duty_gen;
+__u32 applied_duty_gen;
+__u32 duty_cpu = ~0U;
+__u64 duty_window_at;
+__u64 duty_ran;
 __u32 usable_cur;
 /* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
 __u8 llc_live[2][WS_MAX_LLCS];
@@ -243,6 +258,8 @@ struct {
 struct budget_copy {
 	u32 gen;
 	u32 nr_active;
+	u32 partial_cpu;
+	u32 partial_permille;
 	u64 active[WS_CPU_WORDS];
 	u64 avoid[WS_CPU_WORDS];
 };
@@ -278,17 +295,18 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-/* The scheduler's own watchdog (watch_fn()). */
-struct watch_timer {
+/* The scheduler's own timers: the watchdog (watch_fn()) and the duty timer (duty_fn()). */
+enum { WATCH_TIMER, DUTY_TIMER, NR_TIMERS };
+struct ws_timer {
 	struct bpf_timer timer;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, NR_TIMERS);
 	__type(key, u32);
-	__type(value, struct watch_timer);
-} watch_timers SEC(".maps");
+	__type(value, struct ws_timer);
+} timers SEC(".maps");
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -415,6 +433,11 @@ static __always_inline void cpu_clear_running(s32 cpu)
 static __always_inline bool cpu_runs_batch(s32 cpu)
 {
 	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1;
+}
+
+static __always_inline bool cpu_runs_any(s32 cpu)
+{
+	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] != 0;
 }
 
 /* ---- virtual time ------------------------------------------------------- */
@@ -611,6 +634,8 @@ static struct budget_copy *copy_budget(struct ws_budget *b)
 	bpf_spin_lock(&b->lock);
 	c->gen = b->gen;
 	c->nr_active = b->nr_active;
+	c->partial_cpu = b->partial_cpu;
+	c->partial_permille = b->partial_permille;
 	__builtin_memcpy(c->active, b->active_mask, sizeof(c->active));
 	__builtin_memcpy(c->avoid, b->avoid_mask, sizeof(c->avoid));
 	bpf_spin_unlock(&b->lock);
@@ -692,12 +717,16 @@ static void refresh_usable(void)
 {
 	struct ws_budget *b = get_budget();
 	struct bpf_cpumask *spare, *was;
+	u32 next, weight = 0, live = 0, l, dgen = duty_gen;
 	struct budget_copy *c;
+	bool duty_only, part;
 	struct ws_heat *h;
-	u32 next, weight = 0, live = 0, l;
 	s32 cpu;
 
-	if (!b || (likely(b->gen == applied_gen) && !heat_moved()))
+	if (!b)
+		return;
+	duty_only = likely(b->gen == applied_gen) && !heat_moved();
+	if (duty_only && likely(dgen == applied_duty_gen))
 		return;
 	if (__sync_val_compare_and_swap(&usable_busy, 0, 1))
 		return;
@@ -716,7 +745,8 @@ static void refresh_usable(void)
 	bpf_for(cpu, 0, nr_cpus) {
 		if (cpu >= WS_MAX_CPUS)
 			break;
-		if (c->nr_active && !ws_cpu_test(c->active, cpu))
+		part = duty_on && c->partial_permille && cpu == c->partial_cpu;
+		if (c->nr_active && !ws_cpu_test(c->active, cpu) && !part)
 			continue;
 		if (heat_keeps_out(c->avoid, h, cpu))
 			continue;
@@ -732,10 +762,13 @@ static void refresh_usable(void)
 	usable_cur = next;
 	usable_weight = weight;
 	applied_gen = c->gen;
+	applied_duty_gen = dgen;
 	usable_gen++;
 	if (was)
 		clear_left(cast_mask(was), cast_mask(spare));
-	kick_all();
+	/* the partial CPU's switch moves that CPU only; duty_fn() kicked it */
+	if (!duty_only)
+		kick_all();
 unlock:
 	__sync_lock_test_and_set(&usable_busy, 0);
 }
@@ -1965,6 +1998,8 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 		return;
 	used = scx_bpf_now() - tctx->started_at;
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
+	if (unlikely(cpu == (s32)duty_cpu))
+		duty_ran += used;
 	if (p->nr_cpus_allowed < nr_cpus && !(p->flags & PF_KTHREAD))
 		count_bound(p, cpu, used);
 }
@@ -2102,20 +2137,84 @@ static int watch_fn(void *map, int *key, struct bpf_timer *timer)
 	return 0;
 }
 
-static s32 start_watch(void)
+/* Switch the partial CPU @cpu in or out; the next callback's refresh_usable() applies it. */
+static void duty_switch(u32 cpu, bool on)
 {
-	struct watch_timer *w;
-	u32 zero = 0;
+	if (on == duty_on)
+		return;
+	duty_on = on;
+	duty_gen++;
+	/* in, it looks at its queues; out, its task is preempted and placed again */
+	if (cpu < nr_cpus)
+		scx_bpf_kick_cpu(cpu, on ? SCX_KICK_IDLE : SCX_KICK_PREEMPT);
+}
+
+/* A new window for @cpu: in for its share.  Returns when to look again. */
+static u64 duty_start(u32 cpu, u64 now, u64 want)
+{
+	duty_cpu = cpu;
+	duty_window_at = now;
+	duty_ran = 0;
+	duty_switch(cpu, true);
+	return want;
+}
+
+/*
+ * The duty timer: while the budget names a partial CPU, it puts that CPU
+ * into the usable set at the start of every window and takes it out once
+ * it has run our tasks for partial_permille thousandths of the window
+ * (struct ws_budget), or when the window ends.  Counting what the CPU ran,
+ * not the time it was in, makes up for the wakeup and the steal that start
+ * each share.  With no partial CPU it looks again every WS_DUTY_IDLE_NS.
+ */
+static int duty_fn(void *map, int *key, struct bpf_timer *timer)
+{
+	struct ws_budget *b = get_budget();
+	u32 pm = b ? b->partial_permille : 0, cpu = b ? b->partial_cpu : 0;
+	u64 window = b ? b->partial_window_us * 1000ULL : 0, now = scx_bpf_now();
+	u64 want, ran, end, next;
+
+	if (!pm || pm >= 1000 || !window || cpu >= nr_cpus || cpu >= WS_MAX_CPUS) {
+		duty_switch(duty_cpu, false);
+		duty_cpu = ~0U;
+		next = WS_DUTY_IDLE_NS;
+		goto again;
+	}
+	want = window * pm / 1000;
+	end = duty_window_at + window;
+	if (cpu != duty_cpu || now >= end) {
+		if (cpu != duty_cpu)
+			duty_switch(duty_cpu, false);
+		next = duty_start(cpu, now, want);
+		goto again;
+	}
+	ran = duty_ran;
+	if (cpu_runs_any(cpu) && cpu_run_at[cpu] < now)
+		ran += now - (cpu_run_at[cpu] > duty_window_at ? cpu_run_at[cpu] : duty_window_at);
+	if (duty_on && ran < want && now + (want - ran) < end) {
+		next = want - ran;	/* in for the rest of its share */
+	} else {
+		duty_switch(cpu, false);
+		next = end - now;
+	}
+again:
+	bpf_timer_start(timer, next, 0);
+	return 0;
+}
+
+static s32 start_timer(u32 key, int (*fn)(void *, int *, struct bpf_timer *), u64 ns)
+{
+	struct ws_timer *t;
 	s32 ret;
 
-	w = bpf_map_lookup_elem(&watch_timers, &zero);
-	if (!w)
+	t = bpf_map_lookup_elem(&timers, &key);
+	if (!t)
 		return -ENOENT;
-	ret = bpf_timer_init(&w->timer, &watch_timers, 1 /* CLOCK_MONOTONIC */);
+	ret = bpf_timer_init(&t->timer, &timers, 1 /* CLOCK_MONOTONIC */);
 	if (!ret)
-		ret = bpf_timer_set_callback(&w->timer, watch_fn);
+		ret = bpf_timer_set_callback(&t->timer, fn);
 	if (!ret)
-		ret = bpf_timer_start(&w->timer, WS_WATCH_PERIOD_NS, 0);
+		ret = bpf_timer_start(&t->timer, ns, 0);
 	return ret;
 }
 
@@ -2150,7 +2249,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(wattsched_init)
 			bpf_cpumask_set_cpu(cpu, m);
 	}
 	bpf_rcu_read_unlock();
-	return start_watch();
+	ret = start_timer(WATCH_TIMER, watch_fn, WS_WATCH_PERIOD_NS);
+	if (!ret)
+		ret = start_timer(DUTY_TIMER, duty_fn, WS_DUTY_IDLE_NS);
+	return ret;
 }
 
 void BPF_STRUCT_OPS(wattsched_exit, struct scx_exit_info *ei)

@@ -113,6 +113,13 @@ struct ws_ctl {
  * that landed between its read and its write.  A zeroed block means every
  * CPU is usable and there is no cap.  The lock makes a read whole: BPF
  * never builds its usable mask from half of one write and half of another.
+ *
+ * A cap that falls between two whole CPUs (the power model's
+ * partial_window_ms) adds one more CPU part of the time: at the start of
+ * every window of partial_window_us, partial_cpu takes work like those in
+ * active_mask, until it has run partial_permille thousandths of the window
+ * (or the window ends), and is kept out for the rest of it.  BPF's duty
+ * timer switches it in and out; a new partial_cpu moves gen.
  */
 struct ws_budget {
 	struct bpf_spin_lock lock;		/* the daemon writes with BPF_F_LOCK; BPF copies under it */
@@ -123,6 +130,9 @@ struct ws_budget {
 	__u32 nr_sensed;			/* CPUs with a temperature reading */
 	__u32 cap_watts;			/* the cap in force: the operator's, or the safe cap while telemetry is stale; 0 = none */
 	__u32 guard_mw;				/* the fast guard: BPF holds batch work to one CPU while the module's power kfunc reads above this; 0 = none */
+	__u32 partial_cpu;			/* the CPU that takes work part of the time, beside active_mask */
+	__u32 partial_permille;			/* its share of each window, 1..999; 0 = no partial CPU */
+	__u32 partial_window_us;		/* the window of that share */
 	__u64 active_mask[WS_CPU_WORDS];	/* CPUs new work may use (cap, compaction) */
 	__u64 avoid_mask[WS_CPU_WORDS];		/* CPUs too hot to take new work */
 };
