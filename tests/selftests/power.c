@@ -145,6 +145,87 @@ TEST_F_TIMEOUT(cap, cap_limits_busy_cpus, WS_TEST_TIMEOUT)
 		TH_LOG("status still shows a cap, or not the policy from before it: %s", st);
 }
 
+/* The numa VM, and the loader with a power model that has a partial CPU. */
+#define PARTIAL_MODEL "/tmp/wattsched-partial.conf"
+
+FIXTURE(partial) {
+	struct ws_loader ld;
+};
+
+FIXTURE_SETUP(partial)
+{
+	WS_NEED_MACHINE("numa");
+	ASSERT_TRUE(ws_sh("printf 'partial_window_ms = 50\\n' > " PARTIAL_MODEL) == 0);
+	WS_LOADER_UP(&self->ld, LOG, "run --interval 1 --power-model " PARTIAL_MODEL);
+}
+
+FIXTURE_TEARDOWN(partial)
+{
+	loader_down(&self->ld);
+	unlink(PARTIAL_MODEL);
+}
+
+/*
+ * a cap between two whole CPUs (partial_window_ms): half the CPUs busy,
+ * one more the cap's share of the time, the rest idle, by /proc/stat; the
+ * partial CPU gone when the cap is cleared
+ */
+TEST_F_TIMEOUT(partial, cap_partial_cpu, WS_TEST_TIMEOUT)
+{
+	double frac[WS_MAX_TEST_CPUS], total = 0, part;
+	int n, cpu, half, cap, pcpu, busy;
+	char st[4096];
+	long long t0;
+
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 4)
+		SKIP(return, "needs at least 4 CPUs, have %d", n);
+	half = n / 2;
+	/* the cap whose 95% holds half the CPUs and half of one more: 50 + 10 (half + 0.5) */
+	cap = (50 + 10 * half + 5) * 100 / 95;
+
+	ASSERT_TRUE(ws_sh("stress-ng --cpu %d --timeout 900 --quiet >/dev/null 2>&1 &", n) == 0)
+		TH_LOG("cannot start stress-ng");
+	t0 = ws_now_ms();
+	do
+		busy = busy_cpus(1500, 80, &n);
+	while (busy < n - 1 && ws_now_ms() - t0 < 20000);
+	ASSERT_TRUE(busy >= n - 1)
+		TH_LOG("load does not fill the machine before the cap (%d/%d)", busy, n);
+
+	ASSERT_TRUE(ws_sh("%s cap %d >/dev/null", ws_wattsched(), cap) == 0)
+		TH_LOG("cap %d refused", cap);
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed: %s", st);
+	pcpu = json_number(st, "partial_cpu");
+	ws_log("cap %d W: active_cpus %.0f, partial_cpu %d, partial_permille %.0f", cap,
+	       json_number(st, "active_cpus"), pcpu, json_number(st, "partial_permille"));
+	ASSERT_TRUE(json_number(st, "active_cpus") == half && pcpu >= 0 && pcpu < n &&
+		    json_number(st, "partial_permille") == 500)
+		TH_LOG("status does not show %d CPUs and one at 50%%: %s", half, st);
+	/* the trim learns what the CPU runs of its share within a few 250 ms periods */
+	ws_sleep_ms(3000);
+	n = ws_busy_over(4000, frac);
+	for (cpu = 0; cpu < n; cpu++) {
+		ws_log("cpu%d: %.0f%% busy", cpu, frac[cpu] * 100);
+		total += frac[cpu];
+	}
+	part = frac[pcpu];
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed: %s", st);
+	ws_log("%.2f CPUs busy in all; the partial cpu%d %.0f%%, given %.0f permille", total, pcpu,
+	       part * 100, json_number(st, "partial_given_permille"));
+	ASSERT_TRUE(part >= 0.3 && part <= 0.7)
+		TH_LOG("cpu%d is %.0f%% busy, not about half the time", pcpu, part * 100);
+	ASSERT_TRUE(total >= half + 0.3 && total <= half + 0.8)
+		TH_LOG("%.2f CPUs busy, not about %d.5", total, half);
+
+	ASSERT_TRUE(ws_sh("%s cap --clear >/dev/null", ws_wattsched()) == 0)
+		TH_LOG("cap --clear refused");
+	ws_kill_named("stress-ng", SIGKILL);
+	ASSERT_TRUE(status_json(st, sizeof(st)) == 0) TH_LOG("status failed: %s", st);
+	ASSERT_TRUE(json_number(st, "cap_watts") == 0 && strstr(st, "\"partial_cpu\":null"))
+		TH_LOG("the partial CPU outlived the cap: %s", st);
+}
+
 /*
  * negative, zero, absurd and malformed caps and a non-root client are
  * refused; cap kept

@@ -188,6 +188,93 @@ static void test_law(const struct ws_power_model *m)
 		printf("# %u reversals, n = %u\n", reversals, n);
 }
 
+/* The trim of the partial CPU's share by what the CPU was measured to run. */
+static void test_trim(void)
+{
+	struct ws_partial_trim t = {};
+	unsigned int i, got = 0;
+
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 500, "trim: starts at the law's share");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.7, true), 400,
+		   "trim: ran 70% of a 50% share: half the error off (40%)");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.5, true), 400, "trim: on target: holds");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 400,
+		   "trim: the set not saturated: learns nothing");
+	tap_is_int(ws_partial_trim_step(&t, 300, 4, 0.3, true), 200,
+		   "trim: a new share on the same CPU keeps the bias");
+	tap_is_int(ws_partial_trim_step(&t, 500, 5, 0.9, true), 500,
+		   "trim: another CPU: starts again from the law's share");
+	for (i = 0; i < 10; i++)
+		got = ws_partial_trim_step(&t, 500, 5, 0, true);
+	tap_is_int(got, WS_PARTIAL_MAX_PERMILLE, "trim: never more than the most share");
+	for (i = 0; i < 10; i++)
+		got = ws_partial_trim_step(&t, 500, 5, 1, true);
+	tap_is_int(got, WS_TRIM_LEAST_PERMILLE, "trim: never less than the least");
+	tap_is_int(ws_partial_trim_step(&t, 0, 5, 0, true), 0, "trim: no share, none given");
+	tap_ok(t.bias == 0, "trim: and the bias forgotten");
+}
+
+/*
+ * The partial CPU (partial_window_ms): the law's share beyond the whole
+ * CPUs, and the budget's choice of the CPU that takes it.
+ */
+static void test_partial(const struct ws_topology *topo)
+{
+	struct ws_budget_in in = { .policy = WS_POLICY_CAPPED, .partial_window_us = 50000 };
+	__u64 hot[WS_CPU_WORDS] = { 0x8 };
+	struct ws_budget b = {};
+	struct ws_power_model m;
+	struct ws_cap_law law = {};
+	char err[256];
+
+	ws_power_model_defaults(&m);
+	tap_is_int(ws_power_model_parse("partial_window_ms = 5\n", &m, err, sizeof(err)), -EINVAL,
+		   "partial: a window under 10 ms refused");
+	tap_is_str(err, "line 1: partial_window_ms: '5' is not 0 (off) or a whole number in "
+		   "10..1000", "partial: the error says what is allowed");
+	tap_is_int(ws_power_model_parse("partial_window_ms = 50.5\n", &m, err, sizeof(err)),
+		   -EINVAL, "partial: a fractional window refused");
+	tap_is_int(m.partial_window_ms, 0, "partial: off by default, and after refusals");
+	ws_cap_law_step(&law, &m, 77, 0, 8, 0);
+	tap_is_int(law.permille, 0, "partial: off, no share");
+	tap_is_int(ws_power_model_parse("partial_window_ms = 50\n", &m, err, sizeof(err)), 0,
+		   "partial: 50 ms accepted");
+	/* 77 W: 73.15 W for 50 W idle and 10 W per CPU, 2.315 CPUs */
+	tap_is_int(ws_cap_law_step(&law, &m, 77, 0, 8, 0), 2, "partial: 77 W, 2 whole CPUs");
+	tap_is_int(law.permille, 315, "partial: and 31.5% of a third");
+	ws_cap_law_step(&law, &m, 74, 0, 8, 0);
+	tap_is_int(law.permille, 0, "partial: 74 W leaves 3% of a CPU: under the least share, none");
+	ws_cap_law_step(&law, &m, 84, 0, 8, 0);
+	tap_is_int(law.permille, WS_PARTIAL_MAX_PERMILLE, "partial: 98% of a CPU held at 95%");
+	/* measured 1.1x the model: 77 / 1.1 = 70 W, 66.5 W less the reserve, 1.65 CPUs */
+	tap_is_int(ws_cap_law_step(&law, &m, 77, 0, 8, 1.1), 1, "partial: measured: 1 whole CPU");
+	tap_is_int(law.permille, 650, "partial: measured: and 65% of a second");
+	tap_is_int(ws_cap_law_step(&law, &m, 1000, 0, 8, 0), 8, "partial: every CPU whole");
+	tap_is_int(law.permille, 0, "partial: and no share beyond them");
+
+	in.n_cap = 3;
+	in.partial_permille = 315;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.active_mask[0] == 0x7 && b.partial_cpu == 3 &&
+	       b.partial_permille == 315 && b.partial_window_us == 50000,
+	       "partial: 3 CPUs and cpu3, the next in packing order, for 31.5%");
+	in.partial_permille = 400;
+	tap_ok(!ws_budget_step(&in, &b, topo) && b.partial_permille == 400,
+	       "partial: a new share is written without a new mask");
+	in.hot = hot;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.active_mask[0] == 0x7 && b.partial_cpu == 4,
+	       "partial: cpu3 hot: cpu4 takes the share");
+	in.hot = NULL;
+	in.policy = WS_POLICY_POWERSAVE;
+	in.n_compact = 2;
+	tap_ok(ws_budget_step(&in, &b, topo) && b.nr_active == 2 && !b.partial_permille,
+	       "partial: none when compaction, not the cap, sets the count");
+	in.policy = WS_POLICY_CAPPED;
+	in.n_cap = 0;
+	tap_ok(ws_budget_step(&in, &b, topo) && !b.nr_active && !b.partial_permille,
+	       "partial: none without a cap");
+	test_trim();
+}
+
 int main(void)
 {
 	struct ws_power_model m, keep;
@@ -200,7 +287,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(59);
+	tap_plan(88);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&
@@ -213,7 +300,7 @@ int main(void)
 	tap_is_int(ws_power_model_parse("idle_watts = 80\nturbo = 1\n", &m, err, sizeof(err)),
 		   -EINVAL, "model: unknown key refused");
 	tap_is_str(err, "line 2: unknown key 'turbo' (idle_watts,"
-		   " cpu_watts, perf_exponent, reserve_pct, rapl_extra_watts)",
+		   " cpu_watts, perf_exponent, reserve_pct, rapl_extra_watts, partial_window_ms)",
 		   "model: error names line and key");
 	tap_ok(!memcmp(&m, &keep, sizeof(m)), "model: refused text changes nothing");
 	tap_is_int(ws_power_model_parse("cpu_watts = -3\n", &m, err, sizeof(err)), -EINVAL,
@@ -284,5 +371,7 @@ int main(void)
 	ws_power_model_defaults(&m);
 	test_law(&m);
 	test_pinned_and_hot(&topo);
+	fake_topo(&topo);
+	test_partial(&topo);
 	return tap_done();
 }

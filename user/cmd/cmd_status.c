@@ -158,6 +158,9 @@ static void print_cap(struct json_object *st)
 		       cap, in_force, active);
 	else
 		printf("cap:        %u W, %u CPUs take work\n", cap, active);
+	if (has(st, "partial_cpu"))
+		printf("            and cpu%u for %.1f%% of the time (partial_window_ms)\n",
+		       (unsigned int)num(st, "partial_cpu"), num(st, "partial_permille") / 10);
 	if (has(st, "power_guard_watts") && !strcmp(str(st, "thermal_path"), "kfunc"))
 		printf("            batch work keeps one CPU while the packages draw over %.1f W "
 		       "(the module's power kfunc)\n", num(st, "power_guard_watts"));

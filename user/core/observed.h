@@ -21,6 +21,9 @@ struct ws_observed {
 	unsigned int power_guard_mw;	/* the budget's fast guard (ws_power_guard_mw()); 0 = none */
 	unsigned int active_cpus;	/* CPUs that take new work */
 	__u64 active[WS_CPU_WORDS];	/* which: the budget's active mask, or every online CPU */
+	unsigned int partial_cpu;	/* the cap's partial CPU, when partial_permille */
+	unsigned int partial_permille;	/* its share of the time by the law; 0 = no partial CPU */
+	unsigned int partial_given;	/* the share BPF is given, trimmed (ws_partial_trim_step()) */
 	unsigned int nr_online;
 	struct ws_pushed pushed;	/* the last reading fleet tooling pushed */
 	struct ws_stale stale;

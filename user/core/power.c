@@ -42,6 +42,7 @@ void ws_power_model_defaults(struct ws_power_model *m)
 	m->perf_exponent = 2.0;
 	m->reserve_pct = 5.0;
 	m->rapl_extra_watts = 0;
+	m->partial_window_ms = 0;
 }
 
 static int set_key(struct ws_power_model *m, const char *key, const char *val, char *err,
@@ -57,6 +58,7 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 		{ "perf_exponent", offsetof(struct ws_power_model, perf_exponent), 0, 4 },
 		{ "reserve_pct", offsetof(struct ws_power_model, reserve_pct), 0, 50 },
 		{ "rapl_extra_watts", offsetof(struct ws_power_model, rapl_extra_watts), 0, 100000 },
+		{ "partial_window_ms", offsetof(struct ws_power_model, partial_window_ms), 0, 1000 },
 	};
 	size_t i;
 	double v;
@@ -69,11 +71,16 @@ static int set_key(struct ws_power_model *m, const char *key, const char *val, c
 				 keys[i].min, keys[i].max);
 			return -EINVAL;
 		}
+		if (!strcmp(key, "partial_window_ms") && v && (v < 10 || v != floor(v))) {
+			snprintf(err, errlen, "%s: '%s' is not 0 (off) or a whole number in 10..1000",
+				 key, val);
+			return -EINVAL;
+		}
 		*(double *)((char *)m + keys[i].off) = v;
 		return 0;
 	}
 	snprintf(err, errlen, "unknown key '%s' (idle_watts, cpu_watts, perf_exponent, reserve_pct, "
-		 "rapl_extra_watts)", key);
+		 "rapl_extra_watts, partial_window_ms)", key);
 	return -EINVAL;
 }
 
@@ -166,16 +173,20 @@ double ws_power_estimate(const struct ws_power_model *m, const double *busy,
 	return m->idle_watts + m->cpu_watts * perf_factor(m, perf) * sum;
 }
 
+double ws_power_cpus_exact(const struct ws_power_model *m, double cap_watts, unsigned int perf)
+{
+	/* CPUs outside the set still run what must run there: keep room for it */
+	cap_watts *= 1 - m->reserve_pct / 100;
+	return (cap_watts - m->idle_watts) / (m->cpu_watts * perf_factor(m, perf)) + 1e-9;
+}
+
 unsigned int ws_power_cpus_for_cap(const struct ws_power_model *m, double cap_watts,
 				   unsigned int perf, unsigned int nr_online)
 {
-	double per_cpu = m->cpu_watts * perf_factor(m, perf), n;
+	double n = floor(ws_power_cpus_exact(m, cap_watts, perf));
 
-	/* CPUs outside the set still run what must run there: keep room for it */
-	cap_watts *= 1 - m->reserve_pct / 100;
-	if (cap_watts <= m->idle_watts + per_cpu)
+	if (n <= 1)
 		return 1;	/* never fewer than one CPU: the cap is then out of reach */
-	n = floor((cap_watts - m->idle_watts) / per_cpu + 1e-9);
 	return n >= nr_online ? nr_online : (unsigned int)n;
 }
 
@@ -241,6 +252,23 @@ unsigned int ws_compact_step(struct ws_compact *c, double load, unsigned int nr_
 	return c->n;
 }
 
+/*
+ * What one more CPU than @n may take of each window under @cap_watts, in
+ * thousandths: the room the cap leaves beyond @n whole CPUs, held under
+ * WS_PARTIAL_MAX_PERMILLE (more waits for the law's next whole CPU), none
+ * under WS_PARTIAL_MIN_PERMILLE, and none without partial_window_ms.
+ */
+static unsigned int partial_share(const struct ws_power_model *m, double cap_watts,
+				  unsigned int perf, unsigned int n, unsigned int nr_online)
+{
+	double room = ws_power_cpus_exact(m, cap_watts, perf) - n;
+
+	if (!m->partial_window_ms || n >= nr_online || room * 1000 < WS_PARTIAL_MIN_PERMILLE)
+		return 0;
+	return room * 1000 > WS_PARTIAL_MAX_PERMILLE ? WS_PARTIAL_MAX_PERMILLE :
+						       (unsigned int)(room * 1000);
+}
+
 unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model *m,
 			     unsigned int cap_watts, unsigned int perf, unsigned int nr_online,
 			     double ratio)
@@ -273,7 +301,27 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 	}
 	law->cap = cap_watts;
 	law->measured = measured;
+	law->permille = partial_share(m, cap_watts / law->k, perf, law->n, nr_online);
 	return law->n;
+}
+
+unsigned int ws_partial_trim_step(struct ws_partial_trim *t, unsigned int permille,
+				  unsigned int cpu, double busy, bool learn)
+{
+	double share = permille / 1000.0;
+
+	if (!permille || cpu != t->cpu) {
+		t->bias = 0;
+		t->cpu = cpu;
+		if (!permille)
+			return 0;
+	} else if (learn) {
+		t->bias = fmin(fmax(t->bias + WS_TRIM_GAIN * (share - busy), -WS_TRIM_MAX),
+			       WS_TRIM_MAX);
+	}
+	share = fmin(fmax((share + t->bias) * 1000, WS_TRIM_LEAST_PERMILLE),
+		     WS_PARTIAL_MAX_PERMILLE);
+	return (unsigned int)lround(share);
 }
 
 static unsigned int mask_weight(const __u64 *m)
@@ -364,12 +412,27 @@ static unsigned int budget_count(const struct ws_budget_in *in, const struct ws_
 	return n >= topo->nr_online ? 0 : n;
 }
 
+/* The CPU the packing order takes after @mask, outside @avoid; -1 when none is left. */
+static int partial_cpu(const struct ws_topology *topo, const __u64 *mask, const __u64 *avoid)
+{
+	__u64 more[WS_CPU_WORDS];
+	unsigned int cpu;
+
+	memcpy(more, mask, sizeof(more));
+	choose_more(topo, mask_weight(mask) + 1, avoid, more);
+	for (cpu = 0; cpu < topo->nr_cpus; cpu++)
+		if (ws_cpu_test(more, cpu) && !ws_cpu_test(mask, cpu))
+			return cpu;
+	return -1;
+}
+
 bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
 		    const struct ws_topology *topo)
 {
 	__u64 mask[WS_CPU_WORDS] = {}, avoid[WS_CPU_WORDS] = {}, usable[WS_CPU_WORDS];
 	__u64 band[WS_CPU_WORDS], skip[WS_CPU_WORDS];
 	unsigned int i, n;
+	int partial;
 
 	if (in->hot)
 		memcpy(avoid, in->hot, sizeof(avoid));
@@ -396,15 +459,22 @@ bool ws_budget_step(const struct ws_budget_in *in, struct ws_budget *b,
 				mask[i] |= band[i];
 		}
 	}
+	partial = n && n == in->n_cap && in->partial_permille ? partial_cpu(topo, mask, avoid) : -1;
 	if (n)
 		n = mask_weight(mask);
 	/* BPF applies its hot set the moment it changes; a copy here would lag it */
 	if (in->hot_in_bpf)
 		memset(avoid, 0, sizeof(avoid));
+	/* the share may move every period: BPF's timer reads it, no new mask needed */
+	b->partial_permille = partial >= 0 ? in->partial_permille : 0;
+	b->partial_window_us = partial >= 0 ? in->partial_window_us : 0;
+	if (partial < 0)
+		partial = 0;
 	if (b->nr_active == n && !memcmp(mask, b->active_mask, sizeof(mask)) &&
-	    !memcmp(avoid, b->avoid_mask, sizeof(avoid)))
+	    !memcmp(avoid, b->avoid_mask, sizeof(avoid)) && b->partial_cpu == (__u32)partial)
 		return false;
 	b->nr_active = n;
+	b->partial_cpu = partial;
 	memcpy(b->active_mask, mask, sizeof(mask));
 	memcpy(b->avoid_mask, avoid, sizeof(avoid));
 	return true;

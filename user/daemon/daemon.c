@@ -81,6 +81,37 @@ static unsigned int cap_step(struct ws_daemon *d, unsigned int cap, unsigned int
 			       measured && o->model_watts > 0 ? o->power_watts / o->model_watts : 0);
 }
 
+/*
+ * The partial CPU's share for BPF: the law's, trimmed by what the CPU ran
+ * in the last period (ws_partial_trim_step()).  Without a new sample the
+ * last share stands.
+ */
+static unsigned int partial_step(struct ws_daemon *d, unsigned int cap, bool sample)
+{
+	const struct ws_budget *b = &d->budget;
+	unsigned int cpu, n = 0, pcpu = b->partial_cpu;
+	double sum = 0;
+
+	if (!cap || !d->law.permille) {
+		d->partial_cmd = ws_partial_trim_step(&d->trim, 0, 0, 0, false);
+		return 0;
+	}
+	if (!sample && d->partial_cmd)
+		return d->partial_cmd;
+	for (cpu = 0; d->sensed && cpu < d->topo->nr_cpus; cpu++) {
+		if (ws_cpu_test(b->active_mask, cpu)) {
+			sum += d->sense.busy[cpu];
+			n++;
+		}
+	}
+	d->partial_cmd = ws_partial_trim_step(&d->trim, d->law.permille, pcpu,
+					      d->sensed && pcpu < d->topo->nr_cpus ?
+					      d->sense.busy[pcpu] : 0,
+					      sample && b->partial_permille && n &&
+					      sum / n >= WS_TRIM_SATURATED);
+	return d->partial_cmd;
+}
+
 static void log_budget(const struct ws_daemon *d, unsigned int cap)
 {
 	unsigned int n = d->budget.nr_active ?: d->topo->nr_online;
@@ -140,13 +171,15 @@ static void follow_active_cpus(const struct ws_daemon *d)
 
 /* Write the budget; gen moves only when a mask changes, which is what BPF reacts to. */
 static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n_cap,
-			   unsigned int n_compact)
+			   unsigned int n_compact, unsigned int partial)
 {
 	struct ws_budget_in in = {
 		.policy = d->intent.policy, .n_cap = n_cap, .n_compact = n_compact,
 		.hot = d->sense.hot, .headroom_mc = d->sense.headroom_mc,
 		.hot_in_bpf = d->sense.heat_path == WS_HEAT_KFUNC,
 		.pinned = d->pinned.mask,
+		.partial_permille = partial,
+		.partial_window_us = d->cfg->model.partial_window_ms * 1000,
 	};
 	struct ws_budget b = d->budget;
 	bool changed, moved;
@@ -174,6 +207,9 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	d->obs.power_guard_mw = b.guard_mw;
 	d->obs.active_cpus = b.nr_active ?: d->topo->nr_online;
 	memcpy(d->obs.active, b.nr_active ? b.active_mask : d->topo->online, sizeof(d->obs.active));
+	d->obs.partial_cpu = b.partial_cpu;
+	d->obs.partial_permille = b.partial_permille ? d->law.permille : 0;
+	d->obs.partial_given = b.partial_permille;
 	d->obs.nr_sensed = d->sense.nr_sensed;
 	d->obs.thermal = d->sense.thermal;
 	d->obs.heat_path = d->sense.heat_path;
@@ -210,7 +246,7 @@ static void derive(struct ws_daemon *d, bool sample)
 	n_compact = compact_step(d, sample);
 	cap = cap_in_force(d);
 	n_cap = cap_step(d, cap, perf, sample);
-	publish_budget(d, cap, n_cap, n_compact);
+	publish_budget(d, cap, n_cap, n_compact, partial_step(d, cap, sample));
 }
 
 void ws_daemon_rederive(struct ws_daemon *d)

@@ -57,6 +57,8 @@ struct ws_daemon {
 	bool sensed;			/* a period has been measured */
 	struct ws_compact compact;
 	struct ws_cap_law law;
+	struct ws_partial_trim trim;	/* the partial CPU's share as given to BPF */
+	unsigned int partial_cmd;	/* that share, permille; 0 = none */
 	struct ws_pinned pinned;	/* CPUs whose work can run nowhere else */
 	cpu_set_t allowed;		/* the loader's own affinity at start (follow_active_cpus()) */
 	struct ws_rackdir rackdir;

@@ -76,6 +76,11 @@ static void add_observed(struct json_object *o, const struct ws_observed *ob)
 	add(o, "power_source", json_object_new_string(ws_power_source_name(ob->power_source)));
 	add(o, "active_cpus", json_object_new_int64(ob->active_cpus));
 	add(o, "active_cpu_list", cpu_list(ob->active));
+	add(o, "partial_cpu", ob->partial_permille ? json_object_new_int(ob->partial_cpu) : NULL);
+	add(o, "partial_permille", ob->partial_permille ?
+				   json_object_new_int64(ob->partial_permille) : NULL);
+	add(o, "partial_given_permille", ob->partial_permille ?
+					 json_object_new_int64(ob->partial_given) : NULL);
 	add(o, "cap_in_force_watts", json_object_new_int64(ob->cap_in_force));
 	add(o, "power_guard_watts", ob->power_guard_mw ? ws_json_watts(ob->power_guard_mw / 1000.0) :
 							 NULL);
