@@ -194,16 +194,19 @@ static void test_trim(void)
 	struct ws_partial_trim t = {};
 	unsigned int i, got = 0;
 
-	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 500, "trim: starts at the law's share");
-	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.7, true), 400,
-		   "trim: ran 70% of a 50% share: half the error off (40%)");
-	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.5, true), 400, "trim: on target: holds");
-	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 400,
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 250,
+		   "trim: a new CPU starts low, at half its share");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.25, true), 375,
+		   "trim: ran 25% of a 50% share: half the error made up (37.5%)");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.7, true), 275,
+		   "trim: ran 70%: half the error off");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0.5, true), 275, "trim: on target: holds");
+	tap_is_int(ws_partial_trim_step(&t, 500, 4, 0, false), 275,
 		   "trim: the set not saturated: learns nothing");
-	tap_is_int(ws_partial_trim_step(&t, 300, 4, 0.3, true), 200,
+	tap_is_int(ws_partial_trim_step(&t, 300, 4, 0.3, true), 75,
 		   "trim: a new share on the same CPU keeps the bias");
-	tap_is_int(ws_partial_trim_step(&t, 500, 5, 0.9, true), 500,
-		   "trim: another CPU: starts again from the law's share");
+	tap_is_int(ws_partial_trim_step(&t, 500, 5, 0.9, true), 250,
+		   "trim: another CPU: starts low again");
 	for (i = 0; i < 10; i++)
 		got = ws_partial_trim_step(&t, 500, 5, 0, true);
 	tap_is_int(got, WS_PARTIAL_MAX_PERMILLE, "trim: never more than the most share");
@@ -287,7 +290,7 @@ int main(void)
 	unsigned int i, n = 0;
 	char err[256];
 
-	tap_plan(88);
+	tap_plan(89);
 
 	ws_power_model_defaults(&m);
 	tap_ok(m.idle_watts == 50 && m.cpu_watts == 10 && m.perf_exponent == 2 &&

@@ -310,11 +310,16 @@ unsigned int ws_partial_trim_step(struct ws_partial_trim *t, unsigned int permil
 {
 	double share = permille / 1000.0;
 
-	if (!permille || cpu != t->cpu) {
+	if (!permille) {
 		t->bias = 0;
+		t->have = false;
+		return 0;
+	}
+	if (!t->have || cpu != t->cpu) {
+		/* start low: a new CPU's share may cost more than it says */
+		t->bias = -WS_TRIM_START * share;
 		t->cpu = cpu;
-		if (!permille)
-			return 0;
+		t->have = true;
 	} else if (learn) {
 		t->bias = fmin(fmax(t->bias + WS_TRIM_GAIN * (share - busy), -WS_TRIM_MAX),
 			       WS_TRIM_MAX);

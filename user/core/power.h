@@ -110,20 +110,22 @@ unsigned int ws_cap_law_step(struct ws_cap_law *law, const struct ws_power_model
 #define WS_TRIM_MAX		0.5
 #define WS_TRIM_SATURATED	0.9
 #define WS_TRIM_LEAST_PERMILLE	10
+#define WS_TRIM_START		0.5	/* a new partial CPU starts at this part of its share less */
 
 struct ws_partial_trim {
 	double bias;		/* added to the law's share, as a fraction */
 	unsigned int cpu;	/* the partial CPU it was learnt on */
+	bool have;		/* cpu names one */
 };
 
 /*
  * One period: @permille is the law's share for @cpu (0: none, which forgets
  * the bias), @busy the fraction of the last period @cpu was busy, @learn
- * whether the set was saturated.  A new partial CPU starts from no bias:
- * what a share costs depends on the load around it, which a new set
- * changes (a bias carried over made the cap's up-steps overshoot by up to
- * 5.9% in make bench-cap, against 4.4% without).  Returns the share to
- * give BPF.
+ * whether the set was saturated.  A new partial CPU starts low, at
+ * WS_TRIM_START of its share less, and the trim brings it up: what a share
+ * costs depends on the load around it, which a new set changes, and a
+ * share that costs more than it says would put the reading over the cap
+ * until the trim had learnt it.  Returns the share to give BPF.
  */
 unsigned int ws_partial_trim_step(struct ws_partial_trim *t, unsigned int permille,
 				  unsigned int cpu, double busy, bool learn);
