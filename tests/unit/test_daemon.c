@@ -22,7 +22,7 @@
 #include "rackdoc.h"
 #include "tap.h"
 
-#define PLAN	41
+#define PLAN	45
 
 static time_t now;
 static struct ws_daemon d;
@@ -430,6 +430,48 @@ static void test_heat(void)
 	       "heat: not live, the daemon's own reading (none here): nothing hot");
 }
 
+/*
+ * The partial CPU's trim is keyed on the partial CPU of the budget being
+ * written: when a cap step moves it, the new CPU starts low in that same
+ * derivation, not with the bias learnt on the one before.  The law's state
+ * is set by hand (a re-derivation keeps the law's count for the same cap),
+ * so the host's own load plays no part.
+ */
+static void test_partial(void)
+{
+	struct json_object *a;
+	struct ws_budget b;
+	__u32 zero = 0;
+
+	cfg.model.partial_window_ms = 20;
+	a = request("{\"op\":\"cap\",\"watts\":90}", true, -1);
+	json_object_put(a);
+	d.law = (struct ws_cap_law){ .n = 3, .cap = 90, .permille = 500, .k = 1 };
+	memset(&d.trim, 0, sizeof(d.trim));
+	d.partial_cmd = 0;
+	ws_daemon_rederive(&d);
+	tap_ok(!bpf_map_lookup_elem(maps.budget, &zero, &b) && b.nr_active == 3 &&
+	       b.partial_cpu == 3 && b.partial_permille == 250 && b.partial_window_us == 20000,
+	       "partial: 3 CPUs and CPU 3 at half its 50% share to start (in the map)");
+	/* as if the trim had learnt that CPU 3 runs less than it is given */
+	d.trim.bias = 0.2;
+	d.partial_cmd = 700;
+	d.law.n = 4;
+	ws_daemon_rederive(&d);
+	tap_ok(!bpf_map_lookup_elem(maps.budget, &zero, &b) && b.nr_active == 4 &&
+	       b.partial_cpu == 4 && b.partial_permille == 250 && d.trim.cpu == 4,
+	       "partial: the cap step moves it to CPU 4, which starts low, not with CPU 3's bias");
+	d.law.permille = 0;
+	ws_daemon_rederive(&d);
+	tap_ok(!bpf_map_lookup_elem(maps.budget, &zero, &b) && !b.partial_permille &&
+	       !d.trim.have, "partial: no share, no partial CPU, the trim forgotten");
+	cfg.model.partial_window_ms = 0;
+	a = request("{\"op\":\"cap\",\"clear\":true}", true, -1);
+	tap_ok(ok(a) && !d.budget.cap_watts && !d.budget.partial_permille,
+	       "partial: cap --clear leaves none");
+	json_object_put(a);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ws-daemon-XXXXXX", err[256];
@@ -458,6 +500,7 @@ int main(void)
 
 	test_requests();
 	test_heat();
+	test_partial();
 	test_rack_fd(dir);
 	test_rack_dir(dir);
 	test_rack_classes(dir);

@@ -82,33 +82,37 @@ static unsigned int cap_step(struct ws_daemon *d, unsigned int cap, unsigned int
 }
 
 /*
- * The partial CPU's share for BPF: the law's, trimmed by what the CPU ran
- * in the last period (ws_partial_trim_step()).  Without a new sample the
- * last share stands.
+ * The share BPF is given on @pcpu, the partial CPU of the budget being
+ * written (-1: none): the law's, trimmed by what the CPU ran in the last
+ * period (ws_partial_trim_step()).  The trim is keyed on @pcpu, so a cap
+ * step that moves the partial CPU starts the new one low in the same
+ * period.  It learns only from a new sample of the set the last budget
+ * kept (d->budget); without one, the last share on the same CPU stands.
  */
-static unsigned int partial_step(struct ws_daemon *d, unsigned int cap, bool sample)
+static unsigned int partial_step(struct ws_daemon *d, int pcpu, bool sample)
 {
-	const struct ws_budget *b = &d->budget;
-	unsigned int cpu, n = 0, pcpu = b->partial_cpu;
+	const struct ws_budget *last = &d->budget;
+	unsigned int cpu, n = 0;
 	double sum = 0;
+	bool learn;
 
-	if (!cap || !d->law.permille) {
+	if (pcpu < 0 || !d->law.permille) {
 		d->partial_cmd = ws_partial_trim_step(&d->trim, 0, 0, 0, false);
 		return 0;
 	}
-	if (!sample && d->partial_cmd)
+	if (!sample && d->partial_cmd && d->trim.have && d->trim.cpu == (unsigned int)pcpu)
 		return d->partial_cmd;
 	for (cpu = 0; d->sensed && cpu < d->topo->nr_cpus; cpu++) {
-		if (ws_cpu_test(b->active_mask, cpu)) {
+		if (ws_cpu_test(last->active_mask, cpu)) {
 			sum += d->sense.busy[cpu];
 			n++;
 		}
 	}
+	learn = sample && last->partial_permille && last->partial_cpu == (__u32)pcpu && n &&
+		sum / n >= WS_TRIM_SATURATED;
 	d->partial_cmd = ws_partial_trim_step(&d->trim, d->law.permille, pcpu,
-					      d->sensed && pcpu < d->topo->nr_cpus ?
-					      d->sense.busy[pcpu] : 0,
-					      sample && b->partial_permille && n &&
-					      sum / n >= WS_TRIM_SATURATED);
+					      d->sensed && (unsigned int)pcpu < d->topo->nr_cpus ?
+					      d->sense.busy[pcpu] : 0, learn);
 	return d->partial_cmd;
 }
 
@@ -171,14 +175,15 @@ static void follow_active_cpus(const struct ws_daemon *d)
 
 /* Write the budget; gen moves only when a mask changes, which is what BPF reacts to. */
 static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n_cap,
-			   unsigned int n_compact, unsigned int partial)
+			   unsigned int n_compact, bool sample)
 {
 	struct ws_budget_in in = {
 		.policy = d->intent.policy, .n_cap = n_cap, .n_compact = n_compact,
 		.hot = d->sense.hot, .headroom_mc = d->sense.headroom_mc,
 		.hot_in_bpf = d->sense.heat_path == WS_HEAT_KFUNC,
 		.pinned = d->pinned.mask,
-		.partial_permille = partial,
+		/* the law's share only asks for a partial CPU; the trimmed one is given below */
+		.partial_permille = cap ? d->law.permille : 0,
 		.partial_window_us = d->cfg->model.partial_window_ms * 1000,
 	};
 	struct ws_budget b = d->budget;
@@ -186,6 +191,7 @@ static void publish_budget(struct ws_daemon *d, unsigned int cap, unsigned int n
 	int ret;
 
 	changed = ws_budget_step(&in, &b, d->topo);
+	b.partial_permille = partial_step(d, b.partial_permille ? (int)b.partial_cpu : -1, sample);
 	if (changed)
 		b.gen++;
 	b.est_milliwatts = d->obs.power_watts * 1000;
@@ -246,7 +252,7 @@ static void derive(struct ws_daemon *d, bool sample)
 	n_compact = compact_step(d, sample);
 	cap = cap_in_force(d);
 	n_cap = cap_step(d, cap, perf, sample);
-	publish_budget(d, cap, n_cap, n_compact, partial_step(d, cap, sample));
+	publish_budget(d, cap, n_cap, n_compact, sample);
 }
 
 void ws_daemon_rederive(struct ws_daemon *d)
