@@ -217,6 +217,16 @@ TEST_F_TIMEOUT(partial, cap_partial_cpu, WS_TEST_TIMEOUT)
 		TH_LOG("cpu%d is %.0f%% busy, not about half the time", pcpu, part * 100);
 	ASSERT_TRUE(total >= half + 0.3 && total <= half + 0.8)
 		TH_LOG("%.2f CPUs busy, not about %d.5", total, half);
+	/* without the socket, status reads the pinned budget: the CPU and its given share */
+	ASSERT_TRUE(ws_sh_out(st, sizeof(st), "WATTSCHED_SOCKET=/nonexistent %s status --json",
+			      ws_wattsched()) == 0) TH_LOG("status without the socket: %s", st);
+	ws_log("status without the socket: partial_cpu %.0f, given %.0f permille",
+	       json_number(st, "partial_cpu"), json_number(st, "partial_given_permille"));
+	ASSERT_TRUE(json_number(st, "partial_cpu") == pcpu &&
+		    json_number(st, "partial_given_permille") >= 10 &&
+		    json_number(st, "partial_given_permille") <= 950 &&
+		    strstr(st, "\"partial_permille\":null"))
+		TH_LOG("status from the pinned maps does not show cpu%d's share: %s", pcpu, st);
 
 	ASSERT_TRUE(ws_sh("%s cap --clear >/dev/null", ws_wattsched()) == 0)
 		TH_LOG("cap --clear refused");

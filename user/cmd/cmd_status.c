@@ -54,6 +54,11 @@ static int from_maps(struct json_object *st)
 		add(st, "cap_in_force_watts", json_object_new_int64(b.cap_watts));
 		add(st, "power_guard_watts", b.guard_mw ? ws_json_watts(b.guard_mw / 1000.0) : NULL);
 		add(st, "thermal_sensed_cpus", json_object_new_int64(b.nr_sensed));
+		/* the law's share is the daemon's; the map holds what BPF is given */
+		add(st, "partial_cpu", b.partial_permille ? json_object_new_int(b.partial_cpu) : NULL);
+		add(st, "partial_permille", NULL);
+		add(st, "partial_given_permille", b.partial_permille ?
+					 json_object_new_int64(b.partial_permille) : NULL);
 		for (cpu = 0; cpu < WS_MAX_CPUS; cpu++)
 			if (ws_cpu_test(b.avoid_mask, cpu))
 				json_object_array_add(hot, json_object_new_int(cpu));
@@ -159,8 +164,11 @@ static void print_cap(struct json_object *st)
 	else
 		printf("cap:        %u W, %u CPUs take work\n", cap, active);
 	if (has(st, "partial_cpu"))
-		printf("            and cpu%u for %.1f%% of the time (partial_window_ms)\n",
-		       (unsigned int)num(st, "partial_cpu"), num(st, "partial_permille") / 10);
+		printf("            and cpu%u for %.1f%% of the time (partial_window_ms%s)\n",
+		       (unsigned int)num(st, "partial_cpu"),
+		       num(st, has(st, "partial_permille") ? "partial_permille" :
+			   "partial_given_permille") / 10,
+		       has(st, "partial_permille") ? "" : ", as BPF is given it");
 	if (has(st, "power_guard_watts") && !strcmp(str(st, "thermal_path"), "kfunc"))
 		printf("            batch work keeps one CPU while the packages draw over %.1f W "
 		       "(the module's power kfunc)\n", num(st, "power_guard_watts"));
