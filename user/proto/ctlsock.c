@@ -8,7 +8,11 @@
  * needs no framing of its own.  A request may carry one file descriptor
  * (SCM_RIGHTS); the peer's credentials (SO_PEERCRED) say whether it may
  * change anything.  A client that connects and says nothing, or stops
- * reading its answer, cannot stall the daemon.
+ * reading its answer, cannot stall the daemon: it waits WS_CTL_WAIT_MS for
+ * the request, then closes the connection unread.  Every request it reads
+ * gets an answer, so a connection closed without one was not read, and
+ * the client sends it again (a client preempted between its connect and
+ * its send, on a loaded host, is not refused for it).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -109,6 +113,19 @@ static ssize_t recv_msg(int cfd, char *buf, size_t len, int *fd)
 	return (mh.msg_flags & MSG_TRUNC) ? (ssize_t)len + 1 : n;
 }
 
+/* Send the handler's answer (@ret bytes of @reply), or an error for none. */
+static void answer(int cfd, const char *reply, int ret)
+{
+	char e[128];
+
+	if (ret <= 0) {
+		ret = snprintf(e, sizeof(e), "{\"ok\":false,\"error\":\"no answer: %s\"}",
+			       strerror(ret < 0 ? -ret : EPROTO));
+		reply = e;
+	}
+	send(cfd, reply, ret, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void serve_one(int lfd, ws_ctl_handler_t handler, void *data)
 {
 	static char msg[WS_CTL_MSG_MAX + 1], reply[WS_CTL_ANSWER_MAX];
@@ -121,12 +138,11 @@ static void serve_one(int lfd, ws_ctl_handler_t handler, void *data)
 	if (cfd < 0)
 		return;
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO,
-		   &(struct timeval){ .tv_usec = 200000 }, sizeof(struct timeval));
+		   &(struct timeval){ .tv_usec = WS_CTL_WAIT_MS * 1000 }, sizeof(struct timeval));
 	n = recv_msg(cfd, msg, WS_CTL_MSG_MAX, &fd);
 	if (n >= 0 && !getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
 		ret = handler(data, msg, n, cred.uid == 0, fd, reply, sizeof(reply));
-		if (ret > 0)
-			send(cfd, reply, ret, MSG_NOSIGNAL | MSG_DONTWAIT);
+		answer(cfd, reply, ret);
 	} else if (fd >= 0) {
 		close(fd);
 	}
@@ -174,22 +190,23 @@ static int send_msg(int sfd, const char *req, int fd)
 	return sendmsg(sfd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-int ws_ctl_exchange(const char *req, int fd, char *resp, size_t len, char *err, size_t errlen)
+/*
+ * One connection: connect, send @req, read the answer.  -ECONNRESET (err
+ * set) when the loader closed the connection without one: it had not read
+ * the request (serve_one()).
+ */
+static int exchange_once(const char *path, const struct sockaddr_un *sa, const char *req, int fd,
+			 char *resp, size_t len, char *err, size_t errlen)
 {
-	const char *path = ws_ctl_sock_path();
 	struct timeval tv = { .tv_sec = 5 };
-	struct sockaddr_un sa;
-	ssize_t n;
+	ssize_t n = 1;
 	int sfd, ret;
 
-	ret = sock_addr(path, &sa, err, errlen);
-	if (ret)
-		return ret;
 	sfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (sfd < 0)
 		return ws_fail(err, errlen, -errno, "control socket: %s", strerror(errno));
 	setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(sfd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (connect(sfd, (const struct sockaddr *)sa, sizeof(*sa))) {
 		if (errno == EACCES || errno == EPERM)
 			ret = ws_fail(err, errlen, -errno, "%s: permission denied: controlling "
 				      "wattsched needs root", path);
@@ -199,20 +216,40 @@ int ws_ctl_exchange(const char *req, int fd, char *resp, size_t len, char *err, 
 		goto close_sock;
 	}
 	ret = send_msg(sfd, req, fd);
-	if (ret) {
-		ws_fail(err, errlen, ret, "control socket %s: sending: %s", path, strerror(-ret));
+	if (!ret) {
+		n = recv(sfd, resp, len - 1, 0);
+		ret = n < 0 ? -errno : 0;
+	}
+	/* closed unread: before the send (EPIPE), with the request unread, or after */
+	if (ret == -EPIPE || ret == -ECONNRESET || (!ret && !n)) {
+		ret = ws_fail(err, errlen, -ECONNRESET, "control socket %s: the loader closed the "
+			      "connection %d times without reading the request (it waits %d ms "
+			      "for one)", path, WS_CTL_TRIES, WS_CTL_WAIT_MS);
 		goto close_sock;
 	}
-	n = recv(sfd, resp, len - 1, 0);
-	if (n <= 0) {
-		ret = ws_fail(err, errlen, n < 0 ? -errno : -EPROTO,
-			      "control socket %s: no answer from the loader%s%s", path,
-			      n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+	if (ret) {
+		ws_fail(err, errlen, ret, "control socket %s: %s: %s", path,
+			n < 0 ? "no answer from the loader" : "sending", strerror(-ret));
 		goto close_sock;
 	}
 	resp[n] = '\0';
 	ret = 0;
 close_sock:
 	close(sfd);
+	return ret;
+}
+
+int ws_ctl_exchange(const char *req, int fd, char *resp, size_t len, char *err, size_t errlen)
+{
+	const char *path = ws_ctl_sock_path();
+	struct sockaddr_un sa;
+	int ret, tries = 0;
+
+	ret = sock_addr(path, &sa, err, errlen);
+	if (ret)
+		return ret;
+	do
+		ret = exchange_once(path, &sa, req, fd, resp, len, err, errlen);
+	while (ret == -ECONNRESET && ++tries < WS_CTL_TRIES);
 	return ret;
 }
