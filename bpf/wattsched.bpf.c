@@ -96,6 +96,8 @@ UEI_DEFINE(uei);
 #define WS_WATCH_PERIOD_NS	(100ULL * 1000 * 1000)
 /* How often the duty timer looks for a partial CPU while there is none (duty_fn()). */
 #define WS_DUTY_IDLE_NS		(250ULL * 1000 * 1000)
+/* The least slice a task on the partial CPU is given when its share is spent (duty_slice()). */
+#define WS_DUTY_LEAST_SLICE_NS	(100ULL * 1000)
 /* An LLC index that names none: the search starts at the node. */
 #define NO_LLC			(~0U)
 
@@ -115,7 +117,9 @@ __u32 usable_gen;
  * with every switch; both are written by duty_fn() only, and a rebuild of
  * the usable mask takes the CPU in while duty_on.  duty_cpu is the CPU
  * whose window began at duty_window_at; duty_ran is what it has run of our
- * tasks since (stopping() adds to it).
+ * tasks since (stopping() adds to it), duty_want its share of the window
+ * (duty_fn() writes it; running(), dispatch and enqueue end the share by
+ * it, duty_rest()).
  */
 __u32 duty_on;
 __u32 duty_gen;
@@ -123,6 +127,7 @@ __u32 applied_duty_gen;
 __u32 duty_cpu = ~0U;
 __u64 duty_window_at;
 __u64 duty_ran;
+__u64 duty_want;
 __u32 usable_cur;
 /* Per usable-mask buffer: does LLC i have a usable CPU?  Built with it. */
 __u8 llc_live[2][WS_MAX_LLCS];
@@ -438,6 +443,48 @@ static __always_inline bool cpu_runs_batch(s32 cpu)
 static __always_inline bool cpu_runs_any(s32 cpu)
 {
 	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] != 0;
+}
+
+/* ---- the partial CPU's share --------------------------------------------- */
+
+/* What the partial CPU @cpu has run of our tasks in its window, up to @now. */
+static u64 duty_ran_by(s32 cpu, u64 now)
+{
+	u64 ran = duty_ran, at = cpu_run_at[cpu & (WS_MAX_CPUS - 1)];
+
+	if (cpu_runs_any(cpu) && at < now)
+		ran += now - (at > duty_window_at ? at : duty_window_at);
+	return ran;
+}
+
+/*
+ * The rest of @cpu's share in this window when it is the partial CPU and in
+ * its share (0: spent); ~0 for any other CPU, which is all the fast path
+ * pays: one load and a compare.
+ */
+static __always_inline u64 duty_rest(s32 cpu)
+{
+	u64 ran;
+
+	if (likely(cpu != (s32)duty_cpu) || !duty_on)
+		return ~0ULL;
+	ran = duty_ran_by(cpu, scx_bpf_now());
+	return ran < duty_want ? duty_want - ran : 0;
+}
+
+/*
+ * A task's slice on @cpu: @slice, or the rest of the partial CPU's share
+ * when that is shorter, so that the task gives the CPU up at the tick
+ * after its share is spent even when duty_fn()'s kick comes late (an
+ * emulator delivers it milliseconds late); at least WS_DUTY_LEAST_SLICE_NS.
+ */
+static __always_inline u64 duty_slice(s32 cpu, u64 slice)
+{
+	u64 rest = duty_rest(cpu);
+
+	if (likely(rest >= slice))
+		return slice;
+	return rest > WS_DUTY_LEAST_SLICE_NS ? rest : WS_DUTY_LEAST_SLICE_NS;
 }
 
 /* ---- virtual time ------------------------------------------------------- */
@@ -1303,7 +1350,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 {
 	s32 cpu = scx_bpf_task_cpu(p), idle;
 	bool room = nr_batch_running < batch_limit(ctl);
-	bool here = bpf_cpumask_test_cpu(cpu, cand);
+	bool here = bpf_cpumask_test_cpu(cpu, cand) && duty_rest(cpu);
 
 	if ((enq_flags & SCX_ENQ_LAST) && room && here &&
 	    !__COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH)) {
@@ -1498,8 +1545,11 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	cpu = scx_bpf_task_cpu(p);
 	if (move_to_device_node(p, cpu, dev_node, cand, tmp, ctl, enq_flags))
 		return;
-	/* SCX_OPS_ENQ_LAST: the last runnable task of a CPU whose slice ran out */
-	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cand)) {
+	/*
+	 * SCX_OPS_ENQ_LAST: the last runnable task of a CPU whose slice ran
+	 * out; not on the partial CPU with its share spent (it queues)
+	 */
+	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cand) && duty_rest(cpu)) {
 		run_on_or_spread(p, cpu, cand, ctl, enq_flags);
 		return;
 	}
@@ -1879,7 +1929,8 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	requeue_after_change();
 	if (take_starved(cpu, llc))
 		return;
-	usable = cpu_usable(cpu);
+	/* the partial CPU with its share spent takes no more, as if out already */
+	usable = cpu_usable(cpu) && duty_rest(cpu);
 	/* a batch task whose slice ran out, still counted as running */
 	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
 
@@ -1892,7 +1943,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 	if (keep_prev(prev, cpu, usable, mine, shared)) {
-		prev->scx.slice = slice_ns;
+		prev->scx.slice = duty_slice(cpu, slice_ns);
 		return;
 	}
 	if (dispatch_own(cpu, llc, mine, shared)) {
@@ -1955,6 +2006,8 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx = task_ctx(p);
 	if (!tctx || !cpu_valid(cpu))
 		return;
+	if (unlikely(cpu == (s32)duty_cpu))
+		p->scx.slice = duty_slice(cpu, p->scx.slice);
 	tctx->started_at = scx_bpf_now();
 	cpu_run_at[cpu] = tctx->started_at;
 	tctx->last_cpu = cpu;
@@ -2181,6 +2234,7 @@ static int duty_fn(void *map, int *key, struct bpf_timer *timer)
 		goto again;
 	}
 	want = window * pm / 1000;
+	duty_want = want;
 	end = duty_window_at + window;
 	if (cpu != duty_cpu || now >= end) {
 		if (cpu != duty_cpu)
@@ -2188,9 +2242,7 @@ static int duty_fn(void *map, int *key, struct bpf_timer *timer)
 		next = duty_start(cpu, now, want);
 		goto again;
 	}
-	ran = duty_ran;
-	if (cpu_runs_any(cpu) && cpu_run_at[cpu] < now)
-		ran += now - (cpu_run_at[cpu] > duty_window_at ? cpu_run_at[cpu] : duty_window_at);
+	ran = duty_ran_by(cpu, now);
 	if (duty_on && ran < want && now + (want - ran) < end) {
 		next = want - ran;	/* in for the rest of its share */
 	} else {
