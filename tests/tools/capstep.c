@@ -18,7 +18,9 @@
  * Output (tab-separated, times in seconds since the start, monotonic):
  *	sample	T	BUSY_CPUS	MODEL_W	PUSHED_W|NA	CAP_W
  *	step	K	T_SENT	T_ANSWERED	FROM_W	TO_W
- *	cpus	T	ACTIVE_CPUS	LOADER_POWER_W
+ *	cpus	T	ACTIVE_CPUS	LOADER_POWER_W	PARTIAL	BUSY
+ * where PARTIAL is the partial CPU as CPU:LAW_PERMILLE:GIVEN_PERMILLE ("-"
+ * for none) and BUSY that CPU's busy share over the last push period.
  * "Settled" and the rest are computed from these by scripts/bench-cap.
  */
 #include <errno.h>
@@ -135,19 +137,29 @@ static int push(double watts)
 	return call(&req, NULL);
 }
 
-/* The loader's CPUs that take work and its power reading, as a cpus line. */
-static int log_loader(FILE *out)
+/*
+ * The loader's CPUs that take work, its power reading and its partial CPU,
+ * with that CPU's busy share in @busy, as a cpus line.
+ */
+static int log_loader(FILE *out, const double *busy, unsigned int nr_cpus)
 {
 	struct ws_request req = { .op = WS_OP_GET };
 	struct json_object *a, *v;
-	int ret;
+	int ret, pcpu = -1;
 
 	ret = call(&req, &a);
 	if (ret)
 		return ret;
-	fprintf(out, "cpus\t%.3f\t%d\t%.1f\n", now_s(),
+	if (json_object_object_get_ex(a, "partial_cpu", &v) && v)
+		pcpu = json_object_get_int(v);
+	fprintf(out, "cpus\t%.3f\t%d\t%.1f\t", now_s(),
 		json_object_object_get_ex(a, "active_cpus", &v) ? json_object_get_int(v) : -1,
 		ws_answer_num(a, "power_watts"));
+	if (pcpu >= 0 && (unsigned int)pcpu < nr_cpus)
+		fprintf(out, "%d:%.0f:%.0f\t%.3f\n", pcpu, ws_answer_num(a, "partial_permille"),
+			ws_answer_num(a, "partial_given_permille"), busy[pcpu]);
+	else
+		fprintf(out, "-\tNA\n");
 	json_object_put(a);
 	return 0;
 }
@@ -164,14 +176,14 @@ static int hold(const struct opts *o, const struct ws_power_model *m, struct sam
 		if (ret)
 			return ret;
 		if (t >= s->next_push) {
+			sum = busy_over(s, o->push_ms, busy);
 			if (o->push_cpu > 0) {
-				s->pushed_w = o->push_idle +
-					      o->push_cpu * busy_over(s, o->push_ms, busy);
+				s->pushed_w = o->push_idle + o->push_cpu * sum;
 				ret = push(s->pushed_w);
 				if (ret)
 					return ret;
 			}
-			ret = log_loader(out);
+			ret = log_loader(out, busy, s->nr_cpus);
 			if (ret)
 				return ret;
 			s->next_push = t + o->push_ms / 1e3;
