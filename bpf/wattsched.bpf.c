@@ -148,6 +148,8 @@ __u32 requeued_gen = ~0U;
 __u32 cpu_running_class[WS_MAX_CPUS];
 /* 1 when the task running on a CPU is bound to a device on that CPU's node. */
 __u8 cpu_running_home[WS_MAX_CPUS];
+/* 1 when the task running on a CPU is CPU-bound (task_slice()). */
+__u8 cpu_running_bound[WS_MAX_CPUS];
 /* CPUs running batch work now. */
 __u32 nr_batch_running;
 /* Last cpufreq target set on each CPU, to skip redundant calls. */
@@ -291,6 +293,7 @@ struct task_ctx {
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
 	s32 dev_node;		/* device_node()'s last answer; -1 for none */
 	u32 class;		/* task_class()'s last answer */
+	bool cpu_bound;		/* its last run ended with it still runnable */
 };
 
 struct {
@@ -1458,21 +1461,25 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
 }
 
 /*
- * Wakeup preemption, EEVDF's in sched_ext terms: a woken task that found
- * no idle CPU and is placed (@vtime) before the task running on @cpu
- * started ends that task's slice, once it has run WS_PREEMPT_MIN_NS,
+ * Wakeup preemption, EEVDF's in sched_ext terms: a woken task (@class)
+ * that found no idle CPU and is placed (@vtime) before the task running on
+ * @cpu started ends that task's slice, once it has run WS_PREEMPT_MIN_NS,
  * instead of waiting up to a slice for it.  A sleeper is placed up to a
  * slice before its queue's clock, so it usually is.  Not onto
- * latency-critical work; the caller leaves batch wakers out.
+ * latency-critical work, and only a latency-critical waker preempts a task
+ * that blocks by itself (not CPU-bound, task_slice()): cutting those short
+ * only makes them block and wake more often.  The caller leaves batch
+ * wakers out.
  */
 #define WS_PREEMPT_MIN_NS	(1000ULL * 1000)
 
-static void preempt_on_wakeup(s32 cpu, u64 vtime)
+static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class)
 {
 	u32 i = cpu & (WS_MAX_CPUS - 1);
 	u32 running = cpu_running_class[i];
 
 	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
+	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY) ||
 	    scx_bpf_now() - cpu_run_at[i] < WS_PREEMPT_MIN_NS)
 		return;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
@@ -1512,7 +1519,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
 	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
-		preempt_on_wakeup(cpu, vtime);
+		preempt_on_wakeup(cpu, vtime, class);
 	}
 }
 
@@ -1978,6 +1985,25 @@ void BPF_STRUCT_OPS(wattsched_tick, struct task_struct *p)
 
 /* ---- running and stopping ----------------------------------------------- */
 
+/*
+ * The slice of @p, starting to run: a task whose last run ended with it
+ * still runnable (its slice ran out, or it was preempted) is CPU-bound
+ * and gets the slice; one that blocked by itself, not batch, gets
+ * WS_BLOCKER_SLICES of them, since it will most likely block again before
+ * they end.  Cut into pieces at every expiry and wakeup, such a task
+ * (a hackbench sender, a pipe reader) only blocks and wakes more often:
+ * twice as many context switches for the same work ("Where hackbench's
+ * extra context switches come from", docs/benchmarks.md).  One that
+ * turns CPU-bound runs long once, then takes the slice.
+ */
+#define WS_BLOCKER_SLICES	4
+
+static __always_inline u64 task_slice(const struct task_ctx *tctx)
+{
+	return tctx->cpu_bound || tctx->class == WS_CLASS_BATCH ? slice_ns :
+	       WS_BLOCKER_SLICES * slice_ns;
+}
+
 /* The cpufreq target of @class under the policy in force, when it changed. */
 static void set_perf(s32 cpu, u32 class)
 {
@@ -2006,6 +2032,8 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx = task_ctx(p);
 	if (!tctx || !cpu_valid(cpu))
 		return;
+	p->scx.slice = task_slice(tctx);
+	cpu_running_bound[cpu] = tctx->cpu_bound;
 	if (unlikely(cpu == (s32)duty_cpu))
 		p->scx.slice = duty_slice(cpu, p->scx.slice);
 	tctx->started_at = scx_bpf_now();
@@ -2049,6 +2077,7 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 		cpu_clear_running(cpu);
 	if (!tctx || !tctx->started_at)
 		return;
+	tctx->cpu_bound = runnable;
 	used = scx_bpf_now() - tctx->started_at;
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
 	if (unlikely(cpu == (s32)duty_cpu))
