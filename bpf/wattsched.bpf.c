@@ -135,6 +135,14 @@ __u8 llc_live[2][WS_MAX_LLCS];
 __u32 llcs_live[2];
 /* Does a task in LLC queue i wait WS_STARVE_NS?  Written by watch_fn() only. */
 __u8 llc_starving[WS_MAX_LLCS];
+/*
+ * May LLC queue i hold work?  Lets steal() skip the other LLCs' queues it
+ * knows to be empty without a kfunc call on each (llc_may_hold()).  One
+ * cache line per LLC, written by that LLC's enqueuers.
+ */
+struct {
+	__u32 may_hold;
+} __attribute__((aligned(64))) llc_hint[WS_MAX_LLCS];
 __u32 usable_busy;
 __u32 usable_weight;
 /* The generation whose queued tasks have been re-placed (requeue_after_change()). */
@@ -401,6 +409,35 @@ static __always_inline u64 llc_dsq(u32 llc)
 static __always_inline u64 cpu_dsq(s32 cpu)
 {
 	return WS_DSQ_CPU_BASE + cpu;
+}
+
+/*
+ * The per-LLC "may hold work" hint.  Set after every insert into the LLC
+ * queue, cleared only by a CPU that found the queue empty and that looks
+ * again after clearing it (llc_found_empty()): an insert it did not see is
+ * ordered before its clear, so the insert's set comes after the clear.  A
+ * hint set on an empty queue costs one move that finds nothing; the
+ * watchdog sets it again for any queue it finds holding work (watch_fn()).
+ */
+static __always_inline void llc_mark(u32 llc)
+{
+	if (llc < WS_MAX_LLCS)
+		WRITE_ONCE(llc_hint[llc].may_hold, 1);
+}
+
+static __always_inline bool llc_may_hold(u32 llc)
+{
+	return llc < WS_MAX_LLCS && READ_ONCE(llc_hint[llc].may_hold);
+}
+
+static void llc_found_empty(u32 llc)
+{
+	if (llc >= WS_MAX_LLCS || scx_bpf_dsq_nr_queued(llc_dsq(llc)))
+		return;
+	/* a fetching atomic is a full barrier: the look below comes after the clear */
+	__sync_fetch_and_and(&llc_hint[llc].may_hold, 0);
+	if (scx_bpf_dsq_nr_queued(llc_dsq(llc)))
+		llc_mark(llc);
 }
 
 static __always_inline bool vtime_before(u64 a, u64 b)
@@ -1509,6 +1546,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	stamp_queued(tctx);
 	vtime = place_vtime(p, queue_clock(llc_dsq(llc), cpu), last < 0 || cpu_llc(last) != llc);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
+	llc_mark(llc);
 	stat_inc(WS_STAT_enq_llc);
 
 	if (dev_node >= 0)
@@ -1674,12 +1712,17 @@ static bool take_orphans(void)
 	return false;
 }
 
-/* Does a task in LLC queue @llc wait WS_STARVE_NS or longer? */
+/*
+ * Does a task in LLC queue @llc wait WS_STARVE_NS or longer?  A queue
+ * with a task in it gets its "may hold work" hint back, should a clear
+ * have raced with an insert that it did not see.
+ */
 static bool llc_has_starved(u32 llc, u64 now)
 {
 	struct task_struct *p;
 
 	bpf_for_each(scx_dsq, p, llc_dsq(llc), 0) {
+		llc_mark(llc);
 		if (waited(p, now) >= WS_STARVE_NS)
 			return true;
 	}
@@ -1816,6 +1859,8 @@ static u32 requeue_queue(u64 dsq, const struct cpumask *usable, struct bpf_cpuma
 		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
 					   place_vtime(p, queue_clock(target, cpu), true));
 		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, target, 0)) {
+			if (target != cpu_dsq(cpu))
+				llc_mark(cpu_llc(cpu));
 			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 			stat_inc(WS_STAT_requeued);
 			moved++;
@@ -1902,7 +1947,10 @@ static bool steal_remote(s32 cpu, u32 i)
 	return false;
 }
 
-/* Steal from the other LLCs of @llc's node, then from other nodes' LLCs, nearest first. */
+/*
+ * Steal from the other LLCs of @llc's node, then from other nodes' LLCs,
+ * nearest first; a queue whose hint says it is empty is not asked.
+ */
 static bool steal(s32 cpu, u32 llc, u32 node)
 {
 	u32 k, i;
@@ -1913,6 +1961,8 @@ static bool steal(s32 cpu, u32 llc, u32 node)
 		if (k >= WS_MAX_LLCS)
 			break;
 		i = llc_steal[llc][k];
+		if (!llc_may_hold(i))
+			continue;
 		if (llc_node[i] == node) {
 			if (scx_bpf_dsq_move_to_local(llc_dsq(i), 0)) {
 				stat_inc(WS_STAT_steal_node);
@@ -1922,6 +1972,7 @@ static bool steal(s32 cpu, u32 llc, u32 node)
 			stat_inc(WS_STAT_steal_remote);
 			return true;
 		}
+		llc_found_empty(i);
 	}
 	return false;
 }
