@@ -158,8 +158,6 @@ __u32 cpu_running_class[WS_MAX_CPUS];
 __u8 cpu_running_home[WS_MAX_CPUS];
 /* 1 when the task running on a CPU is CPU-bound (task_slice()). */
 __u8 cpu_running_bound[WS_MAX_CPUS];
-/* The burst (task_ctx.burst) of the task running on each CPU; written by running(). */
-__u64 cpu_running_burst[WS_MAX_CPUS];
 /* CPUs running batch work now. */
 __u32 nr_batch_running;
 /* Last cpufreq target set on each CPU, to skip redundant calls. */
@@ -304,8 +302,6 @@ struct task_ctx {
 	s32 dev_node;		/* device_node()'s last answer; -1 for none */
 	u32 class;		/* task_class()'s last answer */
 	bool cpu_bound;		/* its last run ended with it still runnable */
-	u64 burst_ran;		/* run time since it last woke up */
-	u64 burst;		/* run time from wakeup to blocking, averaged */
 };
 
 struct {
@@ -1507,28 +1503,21 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
  * @cpu started ends that task's slice, once it has run WS_PREEMPT_MIN_NS,
  * instead of waiting up to a slice for it.  A sleeper is placed up to a
  * slice before its queue's clock, so it usually is.  Not onto
- * latency-critical work.  A task that blocks by itself (not CPU-bound,
- * task_slice()) is preempted only by a latency-critical waker or a light
- * one, whose runs from wakeup to blocking (@burst) are under a
- * WS_LIGHT_RATIO-th of the running task's, as a timer loop's or an
- * interactive task's are beside a hackbench sender's: cutting such a task
- * short for a waker that runs as long as it does only makes both block
- * and wake more often.  A light waker asks for so little that the running
- * task need only have run WS_LIGHT_NS.  The caller leaves batch wakers out.
+ * latency-critical work, and only a latency-critical waker preempts a task
+ * that blocks by itself (not CPU-bound, task_slice()): cutting those short
+ * only makes them block and wake more often.  The caller leaves batch
+ * wakers out.
  */
 #define WS_PREEMPT_MIN_NS	(1000ULL * 1000)
-#define WS_LIGHT_NS		(250ULL * 1000)
-#define WS_LIGHT_RATIO		4
 
-static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, u64 burst)
+static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class)
 {
 	u32 i = cpu & (WS_MAX_CPUS - 1);
 	u32 running = cpu_running_class[i];
-	bool light = burst * WS_LIGHT_RATIO < cpu_running_burst[i];
 
 	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
-	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !light) ||
-	    scx_bpf_now() - cpu_run_at[i] < (light ? WS_LIGHT_NS : WS_PREEMPT_MIN_NS))
+	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY) ||
+	    scx_bpf_now() - cpu_run_at[i] < WS_PREEMPT_MIN_NS)
 		return;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_inc(WS_STAT_preempt_wakeup);
@@ -1568,7 +1557,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
 	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
-		preempt_on_wakeup(cpu, vtime, class, tctx ? tctx->burst : ~0ULL / WS_LIGHT_RATIO);
+		preempt_on_wakeup(cpu, vtime, class);
 	}
 }
 
@@ -2096,7 +2085,6 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 		return;
 	p->scx.slice = task_slice(tctx);
 	cpu_running_bound[cpu] = tctx->cpu_bound;
-	cpu_running_burst[cpu] = tctx->burst;
 	if (unlikely(cpu == (s32)duty_cpu))
 		p->scx.slice = duty_slice(cpu, p->scx.slice);
 	tctx->started_at = scx_bpf_now();
@@ -2130,20 +2118,6 @@ static void count_bound(struct task_struct *p, s32 cpu, u64 used)
 		b->stranded += used;
 }
 
-/*
- * Add a run of @used ns to @tctx's burst, the run time from a wakeup to
- * blocking again (preempted runs count into one burst); a task that
- * blocked folds it into its average, a quarter at a time.
- */
-static __always_inline void note_burst(struct task_ctx *tctx, u64 used, bool runnable)
-{
-	tctx->burst_ran += used;
-	if (runnable)
-		return;
-	tctx->burst = (3 * tctx->burst + tctx->burst_ran) / 4;
-	tctx->burst_ran = 0;
-}
-
 void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx(p);
@@ -2156,7 +2130,6 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 		return;
 	tctx->cpu_bound = runnable;
 	used = scx_bpf_now() - tctx->started_at;
-	note_burst(tctx, used, runnable);
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
 	if (unlikely(cpu == (s32)duty_cpu))
 		duty_ran += used;
