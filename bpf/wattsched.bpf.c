@@ -76,6 +76,12 @@ const volatile __u8 llc_steal[WS_MAX_LLCS][WS_MAX_LLCS];
 /* Per node, the other nodes with CPUs, nearest first, and how many there are. */
 const volatile __u8 node_near[WS_MAX_NODES][WS_MAX_NODES];
 const volatile __u8 nr_node_near[WS_MAX_NODES];
+/*
+ * The bits of the CPU's preempt count that say it is in a hard IRQ or NMI
+ * or serving a softirq: their place differs between kernels, so the loader
+ * reads it from the kernel's BTF (0: unknown, woken_by_interrupt() says no).
+ */
+const volatile __u32 irq_ctx_mask;
 
 UEI_DEFINE(uei);
 
@@ -302,6 +308,7 @@ struct task_ctx {
 	s32 dev_node;		/* device_node()'s last answer; -1 for none */
 	u32 class;		/* task_class()'s last answer */
 	bool cpu_bound;		/* its last run ended with it still runnable */
+	bool irq_woken;		/* its last wakeup came from an interrupt (select_cpu) */
 };
 
 struct {
@@ -1293,6 +1300,37 @@ static __always_inline void insert_local(struct task_struct *p, u64 enq_flags)
 	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 }
 
+/*
+ * The preempt count: the per-CPU __preempt_count since v6.15 (an unsigned
+ * long since 7.x on x86-64, whose low word is the count), in struct
+ * pcpu_hot from v6.1 to v6.14.
+ */
+extern const int __preempt_count __ksym __weak;
+struct pcpu_hot___ws {
+	int preempt_count;
+} __attribute__((preserve_access_index));
+extern struct pcpu_hot___ws pcpu_hot __ksym __weak;
+
+/*
+ * Is this wakeup an interrupt's (a timer, a device, a softirq) rather than
+ * a task's?  select_cpu runs in the waker's context, so the CPU's preempt
+ * count tells: a timer loop's wakeups are, a pipe's or a socket's are not.
+ */
+static bool woken_by_interrupt(void)
+{
+	int pc;
+
+	if (!irq_ctx_mask)
+		return false;
+	if (bpf_ksym_exists(&__preempt_count))
+		pc = *(const int *)bpf_this_cpu_ptr(&__preempt_count);
+	else if (bpf_core_field_exists(pcpu_hot.preempt_count))
+		pc = ((struct pcpu_hot___ws *)bpf_this_cpu_ptr(&pcpu_hot))->preempt_count;
+	else
+		return false;
+	return pc & irq_ctx_mask;
+}
+
 s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	const struct cpumask *cand;
@@ -1319,6 +1357,8 @@ s32 BPF_STRUCT_OPS(wattsched_select_cpu, struct task_struct *p, s32 prev_cpu, u6
 	if (!prev_ok)
 		count_avoided_hot(prev_cpu);
 	tctx = task_ctx(p);
+	if (tctx)
+		tctx->irq_woken = woken_by_interrupt();
 	search_start(p, tctx, prev_cpu, prev_ok, wake_flags, cand, ctl, &s);
 	cpu = pick_idle_cpu(prev_cpu, cand, tmp, &s);
 	if (cpu < 0)
@@ -1503,21 +1543,25 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
  * @cpu started ends that task's slice, once it has run WS_PREEMPT_MIN_NS,
  * instead of waiting up to a slice for it.  A sleeper is placed up to a
  * slice before its queue's clock, so it usually is.  Not onto
- * latency-critical work, and only a latency-critical waker preempts a task
- * that blocks by itself (not CPU-bound, task_slice()): cutting those short
- * only makes them block and wake more often.  The caller leaves batch
- * wakers out.
+ * latency-critical work.  A task that blocks by itself (not CPU-bound,
+ * task_slice()) is preempted only by latency-critical work and by a task
+ * an interrupt woke (@irq_woken: a timer loop, a device's waiter), which
+ * need not wait WS_PREEMPT_MIN_NS either: cutting such a task short for
+ * another task's wakeup (hackbench's pipes and sockets) only makes both
+ * block and wake more often.  The caller leaves batch wakers out.
  */
 #define WS_PREEMPT_MIN_NS	(1000ULL * 1000)
+#define WS_PREEMPT_IRQ_MIN_NS	(250ULL * 1000)
 
-static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class)
+static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 {
 	u32 i = cpu & (WS_MAX_CPUS - 1);
 	u32 running = cpu_running_class[i];
+	u64 min_ns = irq_woken ? WS_PREEMPT_IRQ_MIN_NS : WS_PREEMPT_MIN_NS;
 
 	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
-	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY) ||
-	    scx_bpf_now() - cpu_run_at[i] < WS_PREEMPT_MIN_NS)
+	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !irq_woken) ||
+	    scx_bpf_now() - cpu_run_at[i] < min_ns)
 		return;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_inc(WS_STAT_preempt_wakeup);
@@ -1557,7 +1601,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
 		stat_inc(WS_STAT_kick_idle);
 	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
-		preempt_on_wakeup(cpu, vtime, class);
+		preempt_on_wakeup(cpu, vtime, class, tctx && tctx->irq_woken);
 	}
 }
 

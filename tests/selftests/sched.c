@@ -284,19 +284,42 @@ static pid_t spawn_sleeper(int policy)
 }
 
 /*
- * One sleeper beside a busy loop per CPU for @ms: how many running tasks
- * woken tasks preempted meanwhile (@preempted), and the sleeper's runs
- * and waits for a CPU in the kernel's account (@ss).
+ * A task that blocks by itself: it runs 3 ms of CPU time, then sleeps
+ * 50 us, until killed.  Its runs end with it blocking, never with its
+ * slice, and each is longer than WS_PREEMPT_MIN_NS.
  */
-static int sleeper_beside_hogs(int policy, int ms, long long *preempted,
-			       struct ws_schedstat *ss)
+static pid_t spawn_blocker(int first, int last)
+{
+	struct timespec nap = { .tv_nsec = 50000 }, t0, t;
+	pid_t pid = fork();
+
+	(void)first;
+	(void)last;
+	if (pid)
+		return pid;
+	for (;;) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+		do
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec - t0.tv_nsec < 3000000);
+		nanosleep(&nap, NULL);
+	}
+}
+
+/*
+ * One sleeper beside a task per CPU from @spawn for @ms: how many running
+ * tasks woken tasks preempted meanwhile (@preempted), and the sleeper's
+ * runs and waits for a CPU in the kernel's account (@ss).
+ */
+static int sleeper_beside_hogs(pid_t (*spawn)(int first, int last), int policy, int ms,
+			       long long *preempted, struct ws_schedstat *ss)
 {
 	int nr = sysconf(_SC_NPROCESSORS_ONLN), i, ret = -1;
 	long long c0, c1;
 	pid_t hogs[64], sleeper;
 
 	for (i = 0; i < nr && i < 64; i++)
-		hogs[i] = ws_spawn_hog(0, nr - 1);
+		hogs[i] = spawn(0, nr - 1);
 	ws_sleep_ms(1000);
 	sleeper = spawn_sleeper(policy);
 	c0 = ws_status_count("preempt_wakeup");
@@ -327,14 +350,19 @@ static int sleeper_beside_hogs(int policy, int ms, long long *preempted,
  * sleeper as SCHED_BATCH (the batch class), which preempts nobody.  Other
  * wakers (the loader, kernel threads) count in both phases.
  */
-TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
+/*
+ * @spawn's tasks beside the sleeper; the SCHED_OTHER sleeper must wait
+ * less than 1/@factor as long per run as the SCHED_BATCH one.
+ */
+static void wakeup_preempts(struct __test_metadata *_metadata,
+			    pid_t (*spawn)(int first, int last), int factor)
 {
 	struct ws_schedstat other, batch;
 	long long p_other, p_batch;
 
-	ASSERT_EQ(0, sleeper_beside_hogs(SCHED_OTHER, 5000, &p_other, &other))
+	ASSERT_EQ(0, sleeper_beside_hogs(spawn, SCHED_OTHER, 5000, &p_other, &other))
 		TH_LOG("cannot run the SCHED_OTHER sleeper or read its counters");
-	ASSERT_EQ(0, sleeper_beside_hogs(SCHED_BATCH, 5000, &p_batch, &batch))
+	ASSERT_EQ(0, sleeper_beside_hogs(spawn, SCHED_BATCH, 5000, &p_batch, &batch))
 		TH_LOG("cannot run the SCHED_BATCH sleeper or read its counters");
 	ws_log("SCHED_OTHER sleeper: %lld runs, %.2f ms waited per run; %lld preemptions",
 	       other.slices, other.wait_ns / 1e6 / (other.slices ?: 1), p_other);
@@ -346,8 +374,26 @@ TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
 		TH_LOG("the batch sleeper preempted as much: %lld against %lld", p_batch, p_other);
 	/* what the preemption is for: the kernel's account of the waits */
 	ASSERT_TRUE(other.slices && batch.slices &&
-		    2 * other.wait_ns / other.slices < batch.wait_ns / batch.slices)
-		TH_LOG("the SCHED_OTHER sleeper did not wait less than half as long per run");
+		    factor * other.wait_ns / other.slices < batch.wait_ns / batch.slices)
+		TH_LOG("the SCHED_OTHER sleeper did not wait less than 1/%d as long per run",
+		       factor);
+}
+
+TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
+{
+	wakeup_preempts(_metadata, ws_spawn_hog, 2);
+}
+
+/*
+ * The same beside tasks that block by themselves (spawn_blocker()), which
+ * a task woken by another task does not preempt: the sleeper, which a
+ * timer wakes, does, as a timer loop beside hackbench must.  Its wait
+ * need only be shorter than the batch sleeper's, which waits until a
+ * blocker blocks, not for a slice.
+ */
+TEST_F_TIMEOUT(loader, sched_timer_wakeup_preempts_blockers, WS_TEST_TIMEOUT)
+{
+	wakeup_preempts(_metadata, spawn_blocker, 1);
 }
 
 /* sched_ext free, and nothing attached. */

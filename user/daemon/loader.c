@@ -11,6 +11,7 @@
  * must say more than the library's SCX_BUG_ON would.
  */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <scx/common.h>
 #include <fcntl.h>
@@ -88,6 +89,35 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
 }
 
 /*
+ * The preempt count's bits for a hard IRQ or an NMI, and the one for
+ * serving a softirq (bit 8 everywhere): the BPF side's woken_by_interrupt().
+ * On x86-64 since 7.x, where __preempt_count is an unsigned long and bits
+ * 16-23 count hard-IRQ disabling, the hard IRQ count is bits 24-27 and NMI
+ * bits 28-31; before, bits 16-19 and 20-23.  0 (unknown) elsewhere, and
+ * when the kernel's BTF cannot be read.
+ */
+static __u32 irq_ctx_mask(void)
+{
+#if defined(__x86_64__)
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *var;
+	__u32 mask = 0x00ff0100;
+	__s32 id;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, "__preempt_count", BTF_KIND_VAR);
+	var = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	if (var && btf__resolve_size(btf, var->type) == 8)
+		mask = 0xff000100;
+	btf__free(btf);
+	return mask;
+#else
+	return 0;
+#endif
+}
+
+/*
  * With -v: how many instructions the verifier walked for each program
  * (bpf_prog_info.verified_insns), the size of the state space a change to
  * a callback adds to, and what `make bench` reports beside its cost.
@@ -130,6 +160,7 @@ static int load_skel(struct ws_loader *ld, const struct ws_topology *topo,
 	skel->rodata->hot_limit_mc = thermal->limit_mc;
 	skel->rodata->hot_margin_mc = thermal->margin_mc;
 	skel->rodata->hot_hyst_mc = thermal->hyst_mc;
+	skel->rodata->irq_ctx_mask = irq_ctx_mask();
 	UEI_SET_SIZE(skel, wattsched_ops, uei);
 	return wattsched_bpf__load(skel);
 }
