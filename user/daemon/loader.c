@@ -93,25 +93,21 @@ static void fill_topology(struct wattsched_bpf *skel, const struct ws_topology *
  * serving a softirq (bit 8 everywhere): the BPF side's woken_by_interrupt().
  * On x86-64 since 7.x, where __preempt_count is an unsigned long and bits
  * 16-23 count hard-IRQ disabling, the hard IRQ count is bits 24-27 and NMI
- * bits 28-31; before, bits 16-19 and 20-23.  0 (unknown) elsewhere, and
- * when the kernel's BTF cannot be read.
+ * bits 28-31; before, bits 16-19 and 20-23.  0 (unknown) elsewhere.  The
+ * kernel's BTF is the one the sched_ext library keeps for SCX_ENUM_INIT.
  */
 static __u32 irq_ctx_mask(void)
 {
 #if defined(__x86_64__)
-	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_type *var;
-	__u32 mask = 0x00ff0100;
 	__s32 id;
 
-	if (!btf)
-		return 0;
-	id = btf__find_by_name_kind(btf, "__preempt_count", BTF_KIND_VAR);
-	var = id > 0 ? btf__type_by_id(btf, id) : NULL;
-	if (var && btf__resolve_size(btf, var->type) == 8)
-		mask = 0xff000100;
-	btf__free(btf);
-	return mask;
+	__COMPAT_load_vmlinux_btf();
+	id = btf__find_by_name_kind(__COMPAT_vmlinux_btf, "__preempt_count", BTF_KIND_VAR);
+	var = id > 0 ? btf__type_by_id(__COMPAT_vmlinux_btf, id) : NULL;
+	if (var && btf__resolve_size(__COMPAT_vmlinux_btf, var->type) == 8)
+		return 0xff000100;
+	return 0x00ff0100;
 #else
 	return 0;
 #endif
