@@ -343,16 +343,13 @@ static int sleeper_beside_hogs(pid_t (*spawn)(int first, int last), int policy, 
 }
 
 /*
- * Wakeup preemption: beside a busy loop per CPU, a task that sleeps 2 ms
- * at a time ends a busy loop's slice when it wakes, instead of waiting
- * for the slice to run out (counter preempt_wakeup), and waits for a CPU
- * less than half as long per run, in the kernel's account, as the same
- * sleeper as SCHED_BATCH (the batch class), which preempts nobody.  Other
- * wakers (the loader, kernel threads) count in both phases.
- */
-/*
- * @spawn's tasks beside the sleeper; the SCHED_OTHER sleeper must wait
- * less than 1/@factor as long per run as the SCHED_BATCH one.
+ * Wakeup preemption beside one of @spawn's tasks per CPU: a task that
+ * sleeps 2 ms at a time ends the running task's slice when it wakes (counter
+ * preempt_wakeup, for a quarter of its runs or more and over four times as
+ * often as the same sleeper as SCHED_BATCH, the batch class, which
+ * preempts nobody), and waits for a CPU less than 1/@factor as long per
+ * run, in the kernel's account, as that batch sleeper.  Other wakers (the
+ * loader, kernel threads, @spawn's tasks) count in both phases.
  */
 static void wakeup_preempts(struct __test_metadata *_metadata,
 			    pid_t (*spawn)(int first, int last), int factor)
@@ -379,6 +376,7 @@ static void wakeup_preempts(struct __test_metadata *_metadata,
 		       factor);
 }
 
+/* Beside a busy loop per CPU: instead of waiting for its slice to run out. */
 TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
 {
 	wakeup_preempts(_metadata, ws_spawn_hog, 2);
