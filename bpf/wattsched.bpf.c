@@ -115,8 +115,6 @@ __u64 vtime_now;
 __u64 cpu_vnow[WS_MAX_CPUS];
 /* When the task running on each CPU started (scx_bpf_now()). */
 __u64 cpu_run_at[WS_MAX_CPUS];
-/* 1 when a wakeup has kicked a CPU to preempt its task; running() clears it. */
-__u8 cpu_kicked[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
 /* Moves on every rebuild of the usable mask, whatever caused it. */
 __u32 usable_gen;
@@ -1561,12 +1559,10 @@ static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 	u32 running = cpu_running_class[i];
 	u64 min_ns = irq_woken ? WS_PREEMPT_IRQ_MIN_NS : WS_PREEMPT_MIN_NS;
 
-	if (!running || running == WS_CLASS_LATENCY + 1 || cpu_kicked[i] ||
-	    !vtime_before(vtime, cpu_vnow[i]) ||
+	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
 	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !irq_woken) ||
 	    scx_bpf_now() - cpu_run_at[i] < min_ns)
 		return;
-	cpu_kicked[i] = 1;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_inc(WS_STAT_preempt_wakeup);
 }
@@ -2137,7 +2133,6 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 		p->scx.slice = duty_slice(cpu, p->scx.slice);
 	tctx->started_at = scx_bpf_now();
 	cpu_run_at[cpu] = tctx->started_at;
-	cpu_kicked[cpu] = 0;
 	tctx->last_cpu = cpu;
 	cpu_set_running(cpu, tctx->class, tctx->dev_node == (s32)cpu_node(cpu));
 	set_perf(cpu, tctx->class);
