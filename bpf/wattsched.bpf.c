@@ -115,6 +115,12 @@ __u64 vtime_now;
 __u64 cpu_vnow[WS_MAX_CPUS];
 /* When the task running on each CPU started (scx_bpf_now()). */
 __u64 cpu_run_at[WS_MAX_CPUS];
+/*
+ * When each CPU was last kicked to preempt (preempt_on_wakeup()); a kick
+ * after cpu_run_at is pending still.  Zeroed when dispatch keeps the
+ * task (keep_prev()), which starts no new run.
+ */
+__u64 cpu_kicked_at[WS_MAX_CPUS];
 __u32 applied_gen = ~0U;
 /* Moves on every rebuild of the usable mask, whatever caused it. */
 __u32 usable_gen;
@@ -1558,13 +1564,25 @@ static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 	u32 i = cpu & (WS_MAX_CPUS - 1);
 	u32 running = cpu_running_class[i];
 	u64 min_ns = irq_woken ? WS_PREEMPT_IRQ_MIN_NS : WS_PREEMPT_MIN_NS;
+	u64 now = scx_bpf_now();
 
 	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
 	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !irq_woken) ||
-	    scx_bpf_now() - cpu_run_at[i] < min_ns)
+	    now - cpu_run_at[i] < min_ns)
 		return;
+	/*
+	 * Kicked again before it switched: the task running still reads as
+	 * preemptible until then.  The kick stays (the run that follows the
+	 * switch may be another task's than this wakee's), but it is counted
+	 * apart, so that preempt_wakeup counts preemptions.
+	 */
+	if (cpu_kicked_at[i] > cpu_run_at[i]) {
+		stat_inc(WS_STAT_preempt_rekick);
+	} else {
+		cpu_kicked_at[i] = now;
+		stat_inc(WS_STAT_preempt_wakeup);
+	}
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-	stat_inc(WS_STAT_preempt_wakeup);
 }
 
 /*
@@ -2046,6 +2064,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 	if (keep_prev(prev, cpu, usable, mine, shared)) {
 		prev->scx.slice = duty_slice(cpu, slice_ns);
+		cpu_kicked_at[cpu & (WS_MAX_CPUS - 1)] = 0;
 		return;
 	}
 	if (dispatch_own(cpu, llc, mine, shared)) {

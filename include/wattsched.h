@@ -192,6 +192,7 @@ struct ws_heat {
 	X(batch_rescued, "batch tasks run after waiting too long under the cap") \
 	X(preempt_batch, "batch tasks preempted by latency-critical wakeups") \
 	X(preempt_wakeup, "running tasks preempted by a woken task placed before them") \
+	X(preempt_rekick, "wakeups that kicked a CPU to preempt again before it switched") \
 	X(kick_idle,	"idle CPUs kicked to take queued work")			\
 	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
 	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
