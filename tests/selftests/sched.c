@@ -284,9 +284,13 @@ static pid_t spawn_sleeper(int policy)
 }
 
 /*
- * A task that blocks by itself: it runs 3 ms of CPU time, then sleeps
- * 50 us, until killed.  Its runs end with it blocking, never with its
- * slice, and each is longer than WS_PREEMPT_MIN_NS.
+ * A task that blocks by itself: it runs 8 ms of CPU time, then sleeps
+ * 50 us, until killed.  Each run is longer than WS_PREEMPT_MIN_NS and
+ * ends with it blocking before the blocker's slice (WS_BLOCKER_SLICES
+ * slices) runs out.  Long runs make a sleeper that waits for one to end
+ * wait several times the delay of a preempting kick under the emulator
+ * (about 1 ms): with 3 ms runs, the batch sleeper's wait was 1.5 ms and
+ * the preempting sleeper's 0.70-0.81 of it, a margin a slow run ate.
  */
 static pid_t spawn_blocker(int first, int last)
 {
@@ -301,7 +305,7 @@ static pid_t spawn_blocker(int first, int last)
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		do
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-		while ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec - t0.tv_nsec < 3000000);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec - t0.tv_nsec < 8000000);
 		nanosleep(&nap, NULL);
 	}
 }
@@ -385,13 +389,13 @@ TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
 /*
  * The same beside tasks that block by themselves (spawn_blocker()), which
  * a task woken by another task does not preempt: the sleeper, which a
- * timer wakes, does, as a timer loop beside hackbench must.  Its wait
- * need only be shorter than the batch sleeper's, which waits until a
- * blocker blocks, not for a slice.
+ * timer wakes, does, as a timer loop beside hackbench must.  The batch
+ * sleeper waits until a blocker blocks, not for a slice (4.2-4.6 ms per
+ * run against 0.25-0.32 of it for the preempting one, in three runs).
  */
 TEST_F_TIMEOUT(loader, sched_timer_wakeup_preempts_blockers, WS_TEST_TIMEOUT)
 {
-	wakeup_preempts(_metadata, spawn_blocker, 1);
+	wakeup_preempts(_metadata, spawn_blocker, 2);
 }
 
 /* sched_ext free, and nothing attached. */
