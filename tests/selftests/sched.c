@@ -390,12 +390,14 @@ TEST_F_TIMEOUT(loader, sched_wakeup_preempts, WS_TEST_TIMEOUT)
  * The same beside tasks that block by themselves (spawn_blocker()), which
  * a task woken by another task does not preempt: the sleeper, which a
  * timer wakes, does, as a timer loop beside hackbench must.  The batch
- * sleeper waits until a blocker blocks, not for a slice (4.2-4.6 ms per
- * run against 0.25-0.32 of it for the preempting one, in three runs).
+ * sleeper waits until a blocker blocks, not for a slice: 3.8-4.6 ms per
+ * run, against 0.25-0.39 of it for the preempting one in five runs, two
+ * of them in full CI runs, where the ratio was highest.  Shorter is what
+ * is asked: without the preemption the two waits are alike.
  */
 TEST_F_TIMEOUT(loader, sched_timer_wakeup_preempts_blockers, WS_TEST_TIMEOUT)
 {
-	wakeup_preempts(_metadata, spawn_blocker, 2);
+	wakeup_preempts(_metadata, spawn_blocker, 1);
 }
 
 /* sched_ext free, and nothing attached. */
