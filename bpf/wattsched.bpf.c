@@ -107,10 +107,17 @@ UEI_DEFINE(uei);
 /* An LLC index that names none: the search starts at the node. */
 #define NO_LLC			(~0U)
 
+/* The highest vtime any task started with: the batch queue's clock and a new task's vtime. */
 __u64 vtime_now;
 /*
+ * The highest vtime a task started with on a CPU of each LLC: the clock
+ * the LLC's queues, and its CPUs' own, place tasks against (llc_clock()).
+ */
+__u64 llc_vnow[WS_MAX_LLCS];
+/*
  * The vtime of the task that last started on each CPU: where keep_prev()
- * measures a waiter's lead from, and the clock of an empty queue.
+ * measures a waiter's lead from, and what preempt_on_wakeup() weighs a
+ * wakee against.
  */
 __u64 cpu_vnow[WS_MAX_CPUS];
 /* When the task running on each CPU started (scx_bpf_now()). */
@@ -404,14 +411,25 @@ static __always_inline bool cpu_valid(s32 cpu)
 	return cpu >= 0 && cpu < WS_MAX_CPUS;
 }
 
+/*
+ * The index is masked as well as checked, behind a barrier: clang can
+ * index with a copy of @cpu the check did not bound (queue_on_llc() with
+ * the CPU device_node_cpu() returned), which the verifier rejects.
+ */
 static __always_inline u32 cpu_llc(s32 cpu)
 {
-	return cpu_valid(cpu) ? cpu_topo[cpu].llc : 0;
+	u32 i = cpu & (WS_MAX_CPUS - 1);
+
+	barrier_var(i);
+	return cpu_valid(cpu) ? cpu_topo[i].llc : 0;
 }
 
 static __always_inline u32 cpu_node(s32 cpu)
 {
-	return cpu_valid(cpu) ? cpu_topo[cpu].node : 0;
+	u32 i = cpu & (WS_MAX_CPUS - 1);
+
+	barrier_var(i);
+	return cpu_valid(cpu) ? cpu_topo[i].node : 0;
 }
 
 static __always_inline u64 llc_dsq(u32 llc)
@@ -583,40 +601,19 @@ static __always_inline u64 cpu_clock(s32 cpu)
 }
 
 /*
- * The clock a task entering queue @dsq on @cpu is placed against: the
- * lowest vtime waiting there, or, with nothing waiting, that of the task
- * that last started on @cpu.  The lowest waiter, not the last task
- * started, so that a waker never queues behind every waiting task.
+ * The clock a task entering a queue of LLC @llc (the LLC queue, or the
+ * own queue of one of its CPUs) is placed against: the highest vtime a
+ * task started with there, as scx_simple's vtime_now, but one per LLC,
+ * because the clocks of different LLCs drift apart.  It never walks back.
+ * It once was the lowest vtime waiting in the queue: a sleeper, placed a
+ * slice before that head, became the head, so that each wakeup walked the
+ * clock back a slice, and under hackbench a stream of wakers kept tasks
+ * queued earlier waiting until the 2 s backstop (take_starved()) took
+ * them, a median 38 per run (docs/benchmarks.md).
  */
-static __always_inline u64 queue_clock(u64 dsq, s32 cpu)
+static __always_inline u64 llc_clock(u32 llc)
 {
-	/* two loads in two places: merged, they would fail verification */
-	u64 clock = cpu_clock(cpu);
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(dsq);
-
-	if (head)
-		clock = head->scx.dsq_vtime;
-	return clock;
-}
-
-/*
- * The clock a task entering @cpu's own queue is placed against: as
- * queue_clock(), but with that queue empty, the head of the CPU's LLC
- * queue, which dispatch_own() weighs it against.  The CPU's own clock
- * can be far from that one: it is the vtime of whatever last started
- * there, a new task's (the highest vtime anywhere) or one woken from
- * another LLC.
- */
-static __always_inline u64 own_queue_clock(s32 cpu)
-{
-	u64 clock = cpu_clock(cpu);
-	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
-
-	if (!head)
-		head = __COMPAT_scx_bpf_dsq_peek(llc_dsq(cpu_llc(cpu)));
-	if (head)
-		clock = head->scx.dsq_vtime;
-	return clock;
+	return llc_vnow[llc & (WS_MAX_LLCS - 1)];
 }
 
 /*
@@ -1419,7 +1416,7 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 	}
 	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
-				 place_vtime(p, own_queue_clock(cpu), last_cpu(tctx) != cpu),
+				 place_vtime(p, llc_clock(cpu_llc(cpu)), last_cpu(tctx) != cpu),
 				 enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -1445,7 +1442,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 	}
 	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
-				 place_vtime(p, queue_clock(WS_DSQ_BATCH, cpu), false), enq_flags);
+				 place_vtime(p, vtime_now, false), enq_flags);
 	stat_inc(WS_STAT_throttled);
 	if (!room)
 		return;
@@ -1606,7 +1603,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
 	stamp_queued(tctx);
-	vtime = place_vtime(p, queue_clock(llc_dsq(llc), cpu), last < 0 || cpu_llc(last) != llc);
+	vtime = place_vtime(p, llc_clock(llc), last < 0 || cpu_llc(last) != llc);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	llc_mark(llc);
 	stat_inc(WS_STAT_enq_llc);
@@ -1919,7 +1916,7 @@ static u32 requeue_queue(u64 dsq, const struct cpumask *usable, struct bpf_cpuma
 		if (cpu < 0)
 			continue;
 		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
-					   place_vtime(p, queue_clock(target, cpu), true));
+					   place_vtime(p, llc_clock(cpu_llc(cpu)), true));
 		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, target, 0)) {
 			if (target != cpu_dsq(cpu))
 				llc_mark(cpu_llc(cpu));
@@ -2141,8 +2138,13 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
-	if (cpu_valid(cpu))
+	if (cpu_valid(cpu)) {
+		u32 llc = cpu_llc(cpu) & (WS_MAX_LLCS - 1);
+
 		cpu_vnow[cpu] = p->scx.dsq_vtime;
+		if (vtime_before(llc_vnow[llc], p->scx.dsq_vtime))
+			llc_vnow[llc] = p->scx.dsq_vtime;
+	}
 	tctx = task_ctx(p);
 	if (!tctx || !cpu_valid(cpu))
 		return;
