@@ -412,24 +412,32 @@ static __always_inline bool cpu_valid(s32 cpu)
 }
 
 /*
- * The index is masked as well as checked, behind a barrier: clang can
- * index with a copy of @cpu the check did not bound (queue_on_llc() with
- * the CPU device_node_cpu() returned), which the verifier rejects.
+ * A CPU's slot in the per-CPU arrays, bounded for the verifier.  The mask
+ * comes after a barrier: where a check already bounded @cpu, clang drops
+ * the mask as redundant and may index with a copy of @cpu the check did
+ * not bound (queue_on_llc() with the CPU device_node_cpu() returned),
+ * which the verifier rejects.
  */
+static __always_inline u32 cpu_slot(s32 cpu)
+{
+	barrier_var(cpu);
+	return cpu & (WS_MAX_CPUS - 1);
+}
+
 static __always_inline u32 cpu_llc(s32 cpu)
 {
-	u32 i = cpu & (WS_MAX_CPUS - 1);
-
-	barrier_var(i);
-	return cpu_valid(cpu) ? cpu_topo[i].llc : 0;
+	return cpu_valid(cpu) ? cpu_topo[cpu_slot(cpu)].llc : 0;
 }
 
 static __always_inline u32 cpu_node(s32 cpu)
 {
-	u32 i = cpu & (WS_MAX_CPUS - 1);
+	return cpu_valid(cpu) ? cpu_topo[cpu_slot(cpu)].node : 0;
+}
 
-	barrier_var(i);
-	return cpu_valid(cpu) ? cpu_topo[i].node : 0;
+/* An LLC's slot in the per-LLC arrays, bounded for the verifier. */
+static __always_inline u32 llc_slot(u32 llc)
+{
+	return llc & (WS_MAX_LLCS - 1);
 }
 
 static __always_inline u64 llc_dsq(u32 llc)
@@ -492,28 +500,28 @@ static __always_inline s32 last_cpu(struct task_ctx *tctx)
 
 static __always_inline void cpu_set_running(s32 cpu, u32 class, bool home)
 {
-	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = class + 1;
-	cpu_running_home[cpu & (WS_MAX_CPUS - 1)] = home;
+	cpu_running_class[cpu_slot(cpu)] = class + 1;
+	cpu_running_home[cpu_slot(cpu)] = home;
 	if (class == WS_CLASS_BATCH)
 		__sync_fetch_and_add(&nr_batch_running, 1);
 }
 
 static __always_inline void cpu_clear_running(s32 cpu)
 {
-	if (cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1)
+	if (cpu_running_class[cpu_slot(cpu)] == WS_CLASS_BATCH + 1)
 		__sync_fetch_and_sub(&nr_batch_running, 1);
-	cpu_running_class[cpu & (WS_MAX_CPUS - 1)] = 0;
-	cpu_running_home[cpu & (WS_MAX_CPUS - 1)] = 0;
+	cpu_running_class[cpu_slot(cpu)] = 0;
+	cpu_running_home[cpu_slot(cpu)] = 0;
 }
 
 static __always_inline bool cpu_runs_batch(s32 cpu)
 {
-	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] == WS_CLASS_BATCH + 1;
+	return cpu_running_class[cpu_slot(cpu)] == WS_CLASS_BATCH + 1;
 }
 
 static __always_inline bool cpu_runs_any(s32 cpu)
 {
-	return cpu_running_class[cpu & (WS_MAX_CPUS - 1)] != 0;
+	return cpu_running_class[cpu_slot(cpu)] != 0;
 }
 
 /* ---- the partial CPU's share --------------------------------------------- */
@@ -521,7 +529,7 @@ static __always_inline bool cpu_runs_any(s32 cpu)
 /* What the partial CPU @cpu has run of our tasks in its window, up to @now. */
 static u64 duty_ran_by(s32 cpu, u64 now)
 {
-	u64 ran = duty_ran, at = cpu_run_at[cpu & (WS_MAX_CPUS - 1)];
+	u64 ran = duty_ran, at = cpu_run_at[cpu_slot(cpu)];
 
 	if (cpu_runs_any(cpu) && at < now)
 		ran += now - (at > duty_window_at ? at : duty_window_at);
@@ -597,7 +605,7 @@ static __always_inline u64 place_vtime(struct task_struct *p, u64 clock, bool mo
 
 static __always_inline u64 cpu_clock(s32 cpu)
 {
-	return cpu_vnow[cpu & (WS_MAX_CPUS - 1)];
+	return cpu_vnow[cpu_slot(cpu)];
 }
 
 /*
@@ -613,7 +621,7 @@ static __always_inline u64 cpu_clock(s32 cpu)
  */
 static __always_inline u64 llc_clock(u32 llc)
 {
-	return llc_vnow[llc & (WS_MAX_LLCS - 1)];
+	return llc_vnow[llc_slot(llc)];
 }
 
 /*
@@ -848,7 +856,7 @@ static void refresh_usable(void)
 		if (heat_keeps_out(c->avoid, h, cpu))
 			continue;
 		bpf_cpumask_set_cpu(cpu, spare);
-		l = cpu_llc(cpu) & (WS_MAX_LLCS - 1);
+		l = llc_slot(cpu_llc(cpu));
 		if (!llc_live[next & 1][l])
 			live++;
 		llc_live[next & 1][l] = 1;
@@ -1558,7 +1566,7 @@ static s32 device_node_cpu(s32 cpu, s32 dev_node, const struct cpumask *cand,
 
 static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 {
-	u32 i = cpu & (WS_MAX_CPUS - 1);
+	u32 i = cpu_slot(cpu);
 	u32 running = cpu_running_class[i];
 	u64 min_ns = irq_woken ? WS_PREEMPT_IRQ_MIN_NS : WS_PREEMPT_MIN_NS;
 	u64 now = scx_bpf_now();
@@ -1967,7 +1975,7 @@ static bool node_serves_bound(u32 node)
 
 	bpf_for(c, 0, nr_cpus) {
 		if (cpu_node(c) == node && cpu_usable(c) &&
-		    !cpu_running_home[c & (WS_MAX_CPUS - 1)])
+		    !cpu_running_home[cpu_slot(c)])
 			return true;
 	}
 	return false;
@@ -2061,7 +2069,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 	if (keep_prev(prev, cpu, usable, mine, shared)) {
 		prev->scx.slice = duty_slice(cpu, slice_ns);
-		cpu_kicked_at[cpu & (WS_MAX_CPUS - 1)] = 0;
+		cpu_kicked_at[cpu_slot(cpu)] = 0;
 		return;
 	}
 	if (dispatch_own(cpu, llc, mine, shared)) {
@@ -2139,7 +2147,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	if (vtime_before(vtime_now, p->scx.dsq_vtime))
 		vtime_now = p->scx.dsq_vtime;
 	if (cpu_valid(cpu)) {
-		u32 llc = cpu_llc(cpu) & (WS_MAX_LLCS - 1);
+		u32 llc = llc_slot(cpu_llc(cpu));
 
 		cpu_vnow[cpu] = p->scx.dsq_vtime;
 		if (vtime_before(llc_vnow[llc], p->scx.dsq_vtime))
@@ -2257,7 +2265,7 @@ static s32 create_dsqs(void)
 	u32 i;
 
 	bpf_for(i, 0, nr_llcs) {
-		ret = scx_bpf_create_dsq(llc_dsq(i), llc_node[i & (WS_MAX_LLCS - 1)]);
+		ret = scx_bpf_create_dsq(llc_dsq(i), llc_node[llc_slot(i)]);
 		if (ret) {
 			scx_bpf_error("failed to create DSQ for LLC %u: %d", i, ret);
 			return ret;
