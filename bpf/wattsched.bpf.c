@@ -321,7 +321,7 @@ struct task_ctx {
 	s32 dev_node;		/* device_node()'s last answer; -1 for none */
 	u32 class;		/* task_class()'s last answer */
 	bool cpu_bound;		/* its last run ended with it still runnable */
-	bool irq_woken;		/* its last wakeup came from an interrupt (select_cpu) */
+	bool irq_woken;		/* an interrupt woke it (select_cpu); cleared when it runs */
 };
 
 struct {
@@ -622,6 +622,22 @@ static __always_inline u64 cpu_clock(s32 cpu)
 static __always_inline u64 llc_clock(u32 llc)
 {
 	return llc_vnow[llc_slot(llc)];
+}
+
+/*
+ * The clock a task entering LLC @llc's queue is placed against.  A task an
+ * interrupt woke (a timer loop, a device's waiter) is placed against a
+ * clock one slice earlier, so that it banks up to two slices where other
+ * sleepers bank one and goes before the tasks a stream of wakeups
+ * (hackbench's pipes and sockets) keeps placing a slice behind the clock.
+ */
+static __always_inline u64 wakeup_clock(u32 llc, struct task_ctx *tctx, u64 enq_flags)
+{
+	u64 clock = llc_clock(llc);
+
+	if (tctx && tctx->irq_woken && (enq_flags & SCX_ENQ_WAKEUP))
+		clock -= slice_ns;
+	return clock;
 }
 
 /*
@@ -1611,7 +1627,8 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
 	stamp_queued(tctx);
-	vtime = place_vtime(p, llc_clock(llc), last < 0 || cpu_llc(last) != llc);
+	vtime = place_vtime(p, wakeup_clock(llc, tctx, enq_flags),
+			    last < 0 || cpu_llc(last) != llc);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
 	llc_mark(llc);
 	stat_inc(WS_STAT_enq_llc);
@@ -2163,6 +2180,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	tctx->started_at = scx_bpf_now();
 	cpu_run_at[cpu] = tctx->started_at;
 	tctx->last_cpu = cpu;
+	tctx->irq_woken = false;	/* a wakeup select_cpu() does not see is not one */
 	cpu_set_running(cpu, tctx->class, tctx->dev_node == (s32)cpu_node(cpu));
 	set_perf(cpu, tctx->class);
 }
