@@ -314,7 +314,6 @@ struct cgrp_rule_cache {
 
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
-	u64 queued_at;		/* when it last went into a queue of ours */
 	struct cgrp_rule_cache cls;	/* from ws_cgrp_class */
 	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
@@ -382,21 +381,30 @@ static __always_inline struct task_ctx *task_ctx(struct task_struct *p)
 }
 
 /*
- * Stamp when a task goes into a queue: dispatch_own() and the batch rescue
- * age it.  Callers pass the task's storage, looked up once per callback.
+ * The running kernel's HZ, which libbpf reads from its config; when that
+ * cannot be found, 100, the lowest: a wait then counts long, never short,
+ * and the backstops come early rather than late.
  */
-static __always_inline void stamp_queued(struct task_ctx *tctx)
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* The clock waits are counted on (waited()): jiffies. */
+static __always_inline u64 wait_now(void)
 {
-	if (tctx)
-		tctx->queued_at = scx_bpf_now();
+	return bpf_jiffies64();
 }
 
-/* How long the queued @p has waited; 0 when unknown. */
+/*
+ * How long the queued @p has waited, at @now (wait_now()), to a jiffy:
+ * since it last became runnable after running, which the kernel stamps for
+ * its own watchdog (p->scx.runnable_at), so no enqueue reads a clock for
+ * it.  A dequeue to move the task or change its properties does not
+ * restart the wait.
+ */
 static __always_inline u64 waited(struct task_struct *p, u64 now)
 {
-	struct task_ctx *tctx = task_ctx(p);
+	u64 at = READ_ONCE(p->scx.runnable_at);
 
-	return tctx && tctx->queued_at ? now - tctx->queued_at : 0;
+	return (s64)(now - at) > 0 ? (now - at) * (1000000000ULL / (CONFIG_HZ ?: 100)) : 0;
 }
 
 static __always_inline struct bpf_cpumask *slot_mask(void *map, u32 idx)
@@ -1438,7 +1446,6 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 		return;
 	}
-	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, cpu_dsq(cpu), slice_ns,
 				 place_vtime(p, llc_clock(cpu_llc(cpu)), last_cpu(tctx) != cpu),
 				 enq_flags);
@@ -1464,7 +1471,6 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 		insert_local(p, enq_flags);
 		return;
 	}
-	stamp_queued(tctx);
 	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
 				 place_vtime(p, vtime_now, false), enq_flags);
 	stat_inc(WS_STAT_throttled);
@@ -1626,7 +1632,6 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	}
 	cpu = device_node_cpu(cpu, dev_node, cand, tmp);
 	llc = cpu_llc(cpu);
-	stamp_queued(tctx);
 	vtime = place_vtime(p, wakeup_clock(llc, tctx, enq_flags),
 			    last < 0 || cpu_llc(last) != llc);
 	scx_bpf_dsq_insert_vtime(p, llc_dsq(llc), slice_ns, vtime, enq_flags);
@@ -1700,7 +1705,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static bool shared_first(struct task_struct *mine, struct task_struct *shared)
 {
-	u64 now = scx_bpf_now(), mine_w = waited(mine, now), shared_w = waited(shared, now);
+	u64 now = wait_now(), mine_w = waited(mine, now), shared_w = waited(shared, now);
 
 	if (mine_w < WS_MAX_WAIT_NS && shared_w < WS_MAX_WAIT_NS)
 		return vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime);
@@ -1835,7 +1840,7 @@ static bool take_starved(s32 cpu, u32 llc)
 
 	if (llc >= WS_MAX_LLCS || !llc_starving[llc] || cpu_hot(cpu))
 		return false;
-	now = scx_bpf_now();
+	now = wait_now();
 	/* this CPU's own queue can run nowhere else: its head, if it waited longer, first */
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
 	mine_w = mine ? waited(mine, now) : 0;
@@ -1855,12 +1860,7 @@ static bool take_starved(s32 cpu, u32 llc)
 /* The batch queue's @head, once it has waited WS_BATCH_MAX_WAIT_NS. */
 static bool take_overdue_batch(struct task_struct *head)
 {
-	struct task_ctx *tctx;
-
-	if (!head)
-		return false;
-	tctx = task_ctx(head);
-	if (!tctx || scx_bpf_now() - tctx->queued_at < WS_BATCH_MAX_WAIT_NS ||
+	if (!head || waited(head, wait_now()) < WS_BATCH_MAX_WAIT_NS ||
 	    !scx_bpf_dsq_move_to_local(WS_DSQ_BATCH, 0))
 		return false;
 	stat_inc(WS_STAT_batch_rescued);
@@ -2010,7 +2010,7 @@ static bool node_serves_bound(u32 node)
 static bool steal_remote(s32 cpu, u32 i)
 {
 	struct task_struct *p;
-	u64 now = scx_bpf_now();
+	u64 now = wait_now();
 	int serves = -1;
 
 	if (i >= WS_MAX_LLCS)
@@ -2342,7 +2342,7 @@ static int watch_fn(void *map, int *key, struct bpf_timer *timer)
 {
 	struct ws_budget *b = get_budget();
 	bool wake = b && b->gen != applied_gen;
-	u64 now = scx_bpf_now();
+	u64 now = wait_now();
 	u32 i;
 
 	/* 6.12's verifier wants the DSQ iterator inside a read-side section here */
