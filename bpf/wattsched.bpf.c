@@ -1413,6 +1413,19 @@ static __always_inline void insert_on(struct task_struct *p, s32 cpu, u64 enq_fl
 	scx_bpf_kick_cpu(cpu, kick_flags);
 }
 
+/*
+ * Wake the idle @cpu to take the task @p just queued.  Not when a wakeup
+ * queues @p on @cpu's own run queue: the kernel reschedules that CPU
+ * itself after the enqueue (wakeup_preempt(): our class is above idle's),
+ * and a kick from under that run queue's lock cannot take it, so it is
+ * bounced to an irq_work, an interrupt that finds nothing left to do.
+ */
+static __always_inline void kick_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
+{
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || cpu != scx_bpf_task_cpu(p))
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
 /* A CPU among the task's CPUs to queue it on when no usable CPU allows it. */
 static s32 fallback_cpu(struct task_struct *p)
 {
@@ -1450,7 +1463,7 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 				 place_vtime(p, llc_clock(cpu_llc(cpu)), last_cpu(tctx) != cpu),
 				 enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
-	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	kick_idle(p, cpu, enq_flags);
 }
 
 /*
@@ -1479,7 +1492,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 	/* Wake a CPU to take the head: an idle one, or this one, about to go idle. */
 	idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0)
-		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+		kick_idle(p, idle, enq_flags);
 	else if ((enq_flags & SCX_ENQ_LAST) && here)
 		scx_bpf_kick_cpu(cpu, 0);
 }
@@ -1643,7 +1656,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	if (idle < 0)
 		idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0) {
-		scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+		kick_idle(p, idle, enq_flags);
 		stat_inc(WS_STAT_kick_idle);
 	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
 		preempt_on_wakeup(cpu, vtime, class, tctx && tctx->irq_woken);
