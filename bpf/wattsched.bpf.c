@@ -162,6 +162,16 @@ __u8 llc_starving[WS_MAX_LLCS];
 struct {
 	__u32 may_hold;
 } __attribute__((aligned(64))) llc_hint[WS_MAX_LLCS];
+/*
+ * May the batch queue hold work?  Set by hold_batch() after each insert;
+ * set or cleared by watch_fn() from the queue's count, the only one to
+ * clear it.  dispatch peeks the batch queue only while it is set: the
+ * queue fills only under a cap, and a peek looks the queue up by its id
+ * (a hash lookup in the kernel, about 150 instructions, a seventh of a
+ * dispatch).  An insert that watch_fn()'s count missed (the kernel inserts
+ * after enqueue returns) sets it again at the next period, with a kick.
+ */
+bool batch_may_hold;
 __u32 usable_busy;
 __u32 usable_weight;
 /* The generation whose queued tasks have been re-placed (requeue_after_change()). */
@@ -1486,6 +1496,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 	}
 	scx_bpf_dsq_insert_vtime(p, WS_DSQ_BATCH, slice_ns,
 				 place_vtime(p, vtime_now, false), enq_flags);
+	WRITE_ONCE(batch_may_hold, true);
 	stat_inc(WS_STAT_throttled);
 	if (!room)
 		return;
@@ -2091,7 +2102,8 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 
 	/* each queue's head is looked at once; a CPU kept out takes only its own */
 	if (usable) {
-		batch = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
+		if (READ_ONCE(batch_may_hold))
+			batch = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
 		if (take_orphans() || take_overdue_batch(batch))
 			return;
 		shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
@@ -2349,14 +2361,19 @@ static s32 create_masks(void)
  * there is none; and a queue where a task has starved needs a CPU that
  * looks at it.  Either way every idle CPU is kicked, and its dispatch does
  * the rest (refresh_usable(), take_starved()).  The only writer of
- * llc_starving.
+ * llc_starving, and the only one to clear batch_may_hold.
  */
 static int watch_fn(void *map, int *key, struct bpf_timer *timer)
 {
 	struct ws_budget *b = get_budget();
-	bool wake = b && b->gen != applied_gen;
+	bool wake = b && b->gen != applied_gen, held;
 	u64 now = wait_now();
 	u32 i;
+
+	held = scx_bpf_dsq_nr_queued(WS_DSQ_BATCH) > 0;
+	if (held && !READ_ONCE(batch_may_hold))
+		wake = true;
+	WRITE_ONCE(batch_may_hold, held);
 
 	/* 6.12's verifier wants the DSQ iterator inside a read-side section here */
 	bpf_rcu_read_lock();
