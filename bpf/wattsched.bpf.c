@@ -243,22 +243,29 @@ struct {
 
 /*
  * Rules by cgroup id, for a cgroup and every cgroup below it: the priority
- * class, and the preferred NUMA node (device affinity).  In each, key
- * WS_CGRP_TOKEN holds the change token.
+ * class, and the preferred NUMA node (device affinity); the change token of
+ * each in ws_cgrp_token (include/wattsched.h).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WS_MAX_CGRP_RULES + 1);
+	__uint(max_entries, WS_MAX_CGRP_RULES);
 	__type(key, u64);
 	__type(value, u64);
 } ws_cgrp_class SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WS_MAX_CGRP_RULES + 1);
+	__uint(max_entries, WS_MAX_CGRP_RULES);
 	__type(key, u64);
 	__type(value, u64);
 } ws_dev_cgrp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WS_NR_RULE_MAPS);
+	__type(key, u32);
+	__type(value, u64);
+} ws_cgrp_token SEC(".maps");
 
 struct mask_slot {
 	struct bpf_cpumask __kptr *mask;
@@ -966,9 +973,9 @@ static __always_inline bool task_candidates(struct task_struct *p, const struct 
 
 /* ---- rules by cgroup: classes and device affinity ----------------------- */
 
-static __always_inline u64 cgrp_token(void *map)
+static __always_inline u64 cgrp_token(u32 rules)
 {
-	u64 key = WS_CGRP_TOKEN, *tok = bpf_map_lookup_elem(map, &key);
+	u64 *tok = bpf_map_lookup_elem(&ws_cgrp_token, &rules);
 
 	return tok ? *tok : 0;
 }
@@ -1026,14 +1033,14 @@ static __always_inline u64 task_cgroup_id(struct task_struct *p)
 }
 
 /*
- * @p's value in rule map @map (@limit for none), cached in @c: the
- * ancestors are walked again only when the task changed cgroup or the
- * map's token changed since the last walk.
+ * @p's value in rule map @map, which is @rules (enum ws_rule_map), @limit
+ * for none, cached in @c: the ancestors are walked again only when the
+ * task changed cgroup or the map's token changed since the last walk.
  */
-static __always_inline u64 task_cgrp_rule(struct task_struct *p, void *map,
+static __always_inline u64 task_cgrp_rule(struct task_struct *p, void *map, u32 rules,
 					  struct cgrp_rule_cache *c, u64 limit)
 {
-	u64 tok = cgrp_token(map), cgid = task_cgroup_id(p);
+	u64 tok = cgrp_token(rules), cgid = task_cgroup_id(p);
 
 	if (tok != c->token || cgid != c->cgrp_id) {
 		struct cgroup *cgrp = cgid ? bpf_cgroup_from_id(cgid) : NULL;
@@ -1062,7 +1069,7 @@ static u32 task_class(struct task_struct *p, struct task_ctx *tctx)
 
 	if (!tctx)
 		return WS_CLASS_NORMAL;
-	cls = task_cgrp_rule(p, &ws_cgrp_class, &tctx->cls, WS_NR_CLASSES);
+	cls = task_cgrp_rule(p, &ws_cgrp_class, WS_RULES_CLASS, &tctx->cls, WS_NR_CLASSES);
 	if (cls >= WS_NR_CLASSES)
 		cls = (p->policy == SCHED_BATCH || p->policy == SCHED_IDLE) ? WS_CLASS_BATCH :
 									     WS_CLASS_NORMAL;
@@ -1082,10 +1089,13 @@ static s32 device_node(struct task_struct *p, struct task_ctx *tctx)
 	s32 dev = -1;
 	u64 n;
 
-	if (node && *node >= 0 && *node < (s32)nr_nodes)
+	if (node && *node >= 0 && *node < (s32)nr_nodes) {
 		dev = *node;
-	else if (tctx && (n = task_cgrp_rule(p, &ws_dev_cgrp, &tctx->dev, nr_nodes)) < nr_nodes)
-		dev = n;
+	} else if (tctx) {
+		n = task_cgrp_rule(p, &ws_dev_cgrp, WS_RULES_DEV, &tctx->dev, nr_nodes);
+		if (n < nr_nodes)
+			dev = n;
+	}
 	if (tctx)
 		tctx->dev_node = dev;
 	return dev;

@@ -51,17 +51,25 @@ enum ws_class {
  * Priority class by cgroup: the "ws_cgrp_class" hash map, pinned at
  * WS_PIN_DIR/ws_cgrp_class, maps a cgroup id (the inode number of its
  * cgroup2 directory) to an enum ws_class for the cgroup and every cgroup
- * below it; the nearest ancestor with an entry wins.  Key WS_CGRP_TOKEN
- * (no cgroup has id 0) holds a change token: whoever changes an entry then
- * writes a new token (a fresh timestamp), and BPF re-reads a task's class
- * when the token differs from the one it last saw.
+ * below it; the nearest ancestor with an entry wins.
  *
  * Device affinity by cgroup: the "ws_dev_cgrp" hash map, pinned at
  * WS_PIN_DIR/ws_dev_cgrp, has the same layout, with a NUMA node as the
- * value and its own token under WS_CGRP_TOKEN.  A process's own binding
- * (the "ws_dev_tgid" map, u32 tgid -> s32 node) comes before its cgroup's.
+ * value.  A process's own binding (the "ws_dev_tgid" map, u32 tgid -> s32
+ * node) comes before its cgroup's.
+ *
+ * Each of the two has a change token in the "ws_cgrp_token" array (u64,
+ * indexed by enum ws_rule_map): whoever changes an entry then writes a new
+ * token (a fresh timestamp), and BPF re-reads a task's rule when the token
+ * differs from the one it last saw.  An array, not a key of the rule map:
+ * BPF reads the token at every enqueue, and an array's lookup is a few
+ * instructions where a hash map's is a hash.
  */
-#define WS_CGRP_TOKEN		0ULL
+enum ws_rule_map {
+	WS_RULES_CLASS		= 0,	/* ws_cgrp_class */
+	WS_RULES_DEV		= 1,	/* ws_dev_cgrp */
+	WS_NR_RULE_MAPS,
+};
 /* A value's low 32 bits are the class; this bit marks a rack document's rule. */
 #define WS_CGRP_FROM_RACK	(1ULL << 32)
 #define WS_MAX_CGRP_RULES	1024

@@ -81,11 +81,14 @@ static int create_maps(void)
 				    NULL);
 	maps.dev_tgid = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_dev_tgid", 4, 4, 4096, NULL);
 	maps.dev_cgrp = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_dev_cgrp", 8, 8,
-				       WS_MAX_CGRP_RULES + 1, NULL);
+				       WS_MAX_CGRP_RULES, NULL);
 	maps.cgrp_class = bpf_map_create(BPF_MAP_TYPE_HASH, "ws_cgrp_class", 8, 8,
-					 WS_MAX_CGRP_RULES + 1, NULL);
+					 WS_MAX_CGRP_RULES, NULL);
+	maps.cgrp_token = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ws_cgrp_token", 4, 8,
+					 WS_NR_RULE_MAPS, NULL);
 	return maps.ctl < 0 || maps.budget < 0 || maps.stats < 0 || maps.dev_tgid < 0 ||
-	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.bound < 0 || maps.heat < 0 ?
+	       maps.dev_cgrp < 0 || maps.cgrp_class < 0 || maps.cgrp_token < 0 ||
+	       maps.bound < 0 || maps.heat < 0 ?
 	       -errno : 0;
 }
 

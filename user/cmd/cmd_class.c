@@ -51,7 +51,7 @@ static int cmd_list(void)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (key == WS_CGRP_TOKEN || bpf_map_lookup_elem(fd, &key, &val))
+		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
 		path = ws_cgroup_path_of(key);
 		printf("%-20llu %-18s %-6s %s\n", (unsigned long long)key,

@@ -11,7 +11,7 @@
  * `add` and `del` ask the running daemon, which resolves the process, the
  * cgroup and the device's node and keeps the binding in the scheduler's
  * maps ws_dev_tgid (u32 tgid -> s32 node) and ws_dev_cgrp (u64 cgroup id ->
- * u64 node, with a change token); `list` reads those maps where they are
+ * u64 node); `list` reads those maps where they are
  * pinned.  The arguments' spelling is checked here, before anything is
  * sent, so a refused request changes nothing.
  */
@@ -192,7 +192,7 @@ static int cmp_u64(const void *a, const void *b)
 /* The cgroup table of `list`, printed only when some cgroup is bound. */
 static int list_cgroups(void)
 {
-	__u64 keys[WS_MAX_CGRP_RULES + 1], key, next, node;
+	__u64 keys[WS_MAX_CGRP_RULES], key, next, node;
 	unsigned int n = 0, shown = 0, i;
 	const char *path;
 	void *prev = NULL;
@@ -201,13 +201,12 @@ static int list_cgroups(void)
 	fd = open_map("device-affinity list", "ws_dev_cgrp");
 	if (fd < 0)
 		return 1;
-	while (n < WS_MAX_CGRP_RULES + 1 && !bpf_map_get_next_key(fd, prev, &next)) {
+	while (n < WS_MAX_CGRP_RULES && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (key != WS_CGRP_TOKEN)
-			keys[n++] = key;
+		keys[n++] = key;
 	}
-	if (errno != ENOENT && n < WS_MAX_CGRP_RULES + 1) {
+	if (errno != ENOENT && n < WS_MAX_CGRP_RULES) {
 		ws_err("device-affinity list: reading %s: %s", CGRP_MAP, strerror(errno));
 		close(fd);
 		return 1;

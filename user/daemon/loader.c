@@ -199,6 +199,7 @@ int ws_loader_load(struct ws_loader *ld, const struct ws_topology *topo,
 		.dev_tgid = bpf_map__fd(skel->maps.ws_dev_tgid),
 		.dev_cgrp = bpf_map__fd(skel->maps.ws_dev_cgrp),
 		.cgrp_class = bpf_map__fd(skel->maps.ws_cgrp_class),
+		.cgrp_token = bpf_map__fd(skel->maps.ws_cgrp_token),
 	};
 	return 0;
 }

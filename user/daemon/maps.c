@@ -25,16 +25,19 @@ int ws_maps_write_budget(const struct ws_maps *m, const struct ws_budget *b)
 	return bpf_map_update_elem(m->budget, &zero, b, BPF_F_LOCK) ? -errno : 0;
 }
 
-/* A token nobody has seen (the time now, never 0): BPF re-reads its rules. */
-static int write_token(int fd)
+/* A token nobody has seen (the time now, never 0): BPF re-reads rule map @rules. */
+static int write_token(const struct ws_maps *m, enum ws_rule_map rules)
 {
-	__u64 key = WS_CGRP_TOKEN, val = (__u64)(ws_mono_now() * 1e9) ?: 1;
+	__u64 val = (__u64)(ws_mono_now() * 1e9) ?: 1;
+	__u32 key = rules;
 
-	return write_elem(fd, &key, &val);
+	return write_elem(m->cgrp_token, &key, &val);
 }
 
-int ws_maps_cgrp_rule(int fd, __u64 id, long long rule)
+int ws_maps_cgrp_rule(const struct ws_maps *m, enum ws_rule_map rules, __u64 id,
+		      long long rule)
 {
+	int fd = rules == WS_RULES_DEV ? m->dev_cgrp : m->cgrp_class;
 	__u64 val = rule;
 	int ret;
 
@@ -42,7 +45,7 @@ int ws_maps_cgrp_rule(int fd, __u64 id, long long rule)
 		ret = bpf_map_delete_elem(fd, &id) ? -errno : 0;
 	else
 		ret = write_elem(fd, &id, &val);
-	return ret ?: write_token(fd);
+	return ret ?: write_token(m, rules);
 }
 
 int ws_maps_dev_tgid(const struct ws_maps *m, __u32 tgid, int node)
@@ -64,7 +67,7 @@ int ws_maps_cgrp_rules(int fd, struct ws_class_rule *out, size_t max, __u64 tag_
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (key == WS_CGRP_TOKEN || bpf_map_lookup_elem(fd, &key, &val) ||
+		if (bpf_map_lookup_elem(fd, &key, &val) ||
 		    (val & tag_mask) != tag)
 			continue;
 		if (n == max)
@@ -108,6 +111,6 @@ int ws_maps_rack_classes(const struct ws_maps *m, const struct ws_class_rule *ru
 	ret = swap_rules(m->cgrp_class, old, nr_old, rules, nr);
 	if (ret)
 		swap_rules(m->cgrp_class, rules, nr, old, nr_old);
-	write_token(m->cgrp_class);
+	write_token(m, WS_RULES_CLASS);
 	return ret;
 }

@@ -19,15 +19,20 @@ struct ws_maps {
 	int bound;		/* ws_bound: BPF's, read by the daemon */
 	int heat;		/* ws_heat: BPF's (the kfunc path), read by the daemon */
 	int dev_tgid;		/* ws_dev_tgid: u32 tgid -> s32 node */
-	int dev_cgrp;		/* ws_dev_cgrp: u64 cgroup id -> u64 node, with a change token */
-	int cgrp_class;		/* ws_cgrp_class: u64 cgroup id -> u64 class, with a change token */
+	int dev_cgrp;		/* ws_dev_cgrp: u64 cgroup id -> u64 node */
+	int cgrp_class;		/* ws_cgrp_class: u64 cgroup id -> u64 class */
+	int cgrp_token;		/* ws_cgrp_token: each rule map's change token */
 };
 
 int ws_maps_write_ctl(const struct ws_maps *m, const struct ws_ctl *ctl);
 int ws_maps_write_budget(const struct ws_maps *m, const struct ws_budget *b);
 
-/* Set (@rule >= 0) or delete (@rule < 0) cgroup @id's rule in @fd, then a new token. */
-int ws_maps_cgrp_rule(int fd, __u64 id, long long rule);
+/*
+ * Set (@rule >= 0) or delete (@rule < 0) cgroup @id's rule in rule map
+ * @rules (enum ws_rule_map), then a new token for it.
+ */
+int ws_maps_cgrp_rule(const struct ws_maps *m, enum ws_rule_map rules, __u64 id,
+		      long long rule);
 
 /* Bind process @tgid to @node, or with @node < 0 remove its binding. */
 int ws_maps_dev_tgid(const struct ws_maps *m, __u32 tgid, int node);

@@ -84,7 +84,8 @@ static int apply_class(struct ws_daemon *d, const struct ws_request *req, char *
 	ret = ws_cgroup_id(req->cgroup, &id, err, errlen);
 	if (ret)
 		return ret;
-	ret = ws_maps_cgrp_rule(d->maps->cgrp_class, id, req->clear ? -1 : (long long)req->cls);
+	ret = ws_maps_cgrp_rule(d->maps, WS_RULES_CLASS, id,
+				req->clear ? -1 : (long long)req->cls);
 	if (ret == -ENOENT && req->clear)
 		return ws_fail(err, errlen, ret, "%s has no class rule", req->cgroup);
 	if (ret)
@@ -126,7 +127,7 @@ static int devaff_cgroup(struct ws_daemon *d, const struct ws_request *req, int 
 	ret = ws_cgroup_id(req->cgroup, &id, err, errlen);
 	if (ret)
 		return ret;
-	ret = ws_maps_cgrp_rule(d->maps->dev_cgrp, id, node);
+	ret = ws_maps_cgrp_rule(d->maps, WS_RULES_DEV, id, node);
 	if (ret == -ENOENT)
 		return ws_fail(err, errlen, ret, "cgroup %s is not bound to a device", req->cgroup);
 	if (ret == -E2BIG)
