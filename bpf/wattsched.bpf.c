@@ -1433,17 +1433,33 @@ static __always_inline void insert_on(struct task_struct *p, s32 cpu, u64 enq_fl
 	scx_bpf_kick_cpu(cpu, kick_flags);
 }
 
+extern struct rq *scx_bpf_locked_rq(void) __ksym __weak;
+
 /*
- * Wake the idle @cpu to take the task @p just queued.  Not when a wakeup
- * queues @p on @cpu's own run queue: the kernel reschedules that CPU
- * itself after the enqueue (wakeup_preempt(): our class is above idle's),
- * and a kick from under that run queue's lock cannot take it, so it is
- * bounced to an irq_work, an interrupt that finds nothing left to do.
+ * Wake the idle @cpu to take a task just queued.  Not when a wakeup queues
+ * it on @cpu's own run queue, the one enqueue holds locked, while that CPU
+ * is not in dispatch: the kernel reschedules the CPU itself after the
+ * enqueue if it is idle (wakeup_preempt(): our class is above idle's), and
+ * a busy one dispatches before it idles; a kick from under that run
+ * queue's lock cannot look at the CPU, so it is bounced to an irq_work,
+ * an interrupt that finds nothing left to do.  In dispatch, the CPU may
+ * have dropped its lock to move a task from another CPU, the move may
+ * fail, and it would idle with nothing to tell it of the task (the case
+ * the kernel's can_skip_idle_kick() kicks for): kicked.  Kernels without
+ * scx_bpf_locked_rq() or SCX_RQ_IN_DISPATCH (6.12; the loader sets the
+ * flag's value from the kernel's BTF, 0 when absent) always kick.
  */
-static __always_inline void kick_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
+static __always_inline void kick_idle(s32 cpu, u64 enq_flags)
 {
-	if (!(enq_flags & SCX_ENQ_WAKEUP) || cpu != scx_bpf_task_cpu(p))
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	struct rq *rq;
+
+	if ((enq_flags & SCX_ENQ_WAKEUP) && SCX_RQ_IN_DISPATCH &&
+	    bpf_ksym_exists(scx_bpf_locked_rq)) {
+		rq = scx_bpf_locked_rq();
+		if (rq && rq->cpu == cpu && !(rq->scx.flags & SCX_RQ_IN_DISPATCH))
+			return;
+	}
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 /* A CPU among the task's CPUs to queue it on when no usable CPU allows it. */
@@ -1483,7 +1499,7 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
 				 place_vtime(p, llc_clock(cpu_llc(cpu)), last_cpu(tctx) != cpu),
 				 enq_flags);
 	stat_inc(WS_STAT_enq_pinned);
-	kick_idle(p, cpu, enq_flags);
+	kick_idle(cpu, enq_flags);
 }
 
 /*
@@ -1513,7 +1529,7 @@ static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
 	/* Wake a CPU to take the head: an idle one, or this one, about to go idle. */
 	idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0)
-		kick_idle(p, idle, enq_flags);
+		kick_idle(idle, enq_flags);
 	else if ((enq_flags & SCX_ENQ_LAST) && here)
 		scx_bpf_kick_cpu(cpu, 0);
 }
@@ -1677,7 +1693,7 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	if (idle < 0)
 		idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0) {
-		kick_idle(p, idle, enq_flags);
+		kick_idle(idle, enq_flags);
 		stat_inc(WS_STAT_kick_idle);
 	} else if ((enq_flags & SCX_ENQ_WAKEUP) && class != WS_CLASS_BATCH) {
 		preempt_on_wakeup(cpu, vtime, class, tctx && tctx->irq_woken);
