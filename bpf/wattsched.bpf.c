@@ -1508,8 +1508,8 @@ static void enqueue_on_own_cpu(struct task_struct *p, u64 enq_flags)
  * cycle's CPUs run batch work (or when it waited too long).  The last task
  * of its CPU runs on while no other batch task waits.
  */
-static void hold_batch(struct task_struct *p, struct task_ctx *tctx,
-		       const struct cpumask *cand, struct ws_ctl *ctl, u64 enq_flags)
+static void hold_batch(struct task_struct *p, const struct cpumask *cand,
+		       struct ws_ctl *ctl, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p), idle;
 	bool room = nr_batch_running < batch_limit(ctl);
@@ -1722,7 +1722,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx = task_ctx(p);
 	class = task_class(p, tctx);
 	if (class == WS_CLASS_BATCH && tctx && budget_capped()) {
-		hold_batch(p, tctx, cand, ctl, enq_flags);
+		hold_batch(p, cand, ctl, enq_flags);
 		return;
 	}
 	dev_node = device_node(p, tctx);
