@@ -331,6 +331,7 @@ struct cgrp_rule_cache {
 
 struct task_ctx {
 	u64 started_at;		/* when it last started running */
+	u64 exec_at;		/* its se.sum_exec_runtime then */
 	struct cgrp_rule_cache cls;	/* from ws_cgrp_class */
 	struct cgrp_rule_cache dev;	/* from ws_dev_cgrp */
 	s32 last_cpu;		/* where it last ran; -1 before it first ran */
@@ -2229,6 +2230,7 @@ void BPF_STRUCT_OPS(wattsched_running, struct task_struct *p)
 	if (unlikely(cpu == (s32)duty_cpu))
 		p->scx.slice = duty_slice(cpu, p->scx.slice);
 	tctx->started_at = scx_bpf_now();
+	tctx->exec_at = p->se.sum_exec_runtime;
 	cpu_run_at[cpu] = tctx->started_at;
 	tctx->last_cpu = cpu;
 	tctx->irq_woken = false;	/* a wakeup select_cpu() does not see is not one */
@@ -2271,10 +2273,11 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 	if (!tctx || !tctx->started_at)
 		return;
 	tctx->cpu_bound = runnable;
-	used = scx_bpf_now() - tctx->started_at;
+	/* the kernel brought the run time up to date before calling us */
+	used = p->se.sum_exec_runtime - tctx->exec_at;
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
 	if (unlikely(cpu == (s32)duty_cpu))
-		duty_ran += used;
+		duty_ran += scx_bpf_now() - tctx->started_at;
 	if (p->nr_cpus_allowed < nr_cpus && !(p->flags & PF_KTHREAD))
 		count_bound(p, cpu, used);
 }
