@@ -1794,6 +1794,17 @@ static __always_inline bool head_wins(struct task_struct *head, u64 vtime, u64 s
 }
 
 /*
+ * What @p has run since running() started it, as the kernel accounts it:
+ * the kernel brings se.sum_exec_runtime up to date before it calls
+ * dispatch (for the task it is switching from) and stopping, so no clock
+ * is read for it.
+ */
+static __always_inline u64 ran_since_start(struct task_struct *p, struct task_ctx *tctx)
+{
+	return p->se.sum_exec_runtime - tctx->exec_at;
+}
+
+/*
  * The kernel asks for work before it queues @prev again, so the queues hold
  * every runnable task but the one whose slice just ran out.  Keep @prev
  * while it is still first in vtime order among what this CPU would take
@@ -1820,7 +1831,7 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, bool usable,
 		return false;
 	/* what stopping() will charge it */
 	vtime = prev->scx.dsq_vtime +
-		scale_by_task_weight_inverse(prev, scx_bpf_now() - tctx->started_at);
+		scale_by_task_weight_inverse(prev, ran_since_start(prev, tctx));
 	/* running() set this CPU's clock to prev's vtime when it started */
 	start = cpu_clock(cpu);
 	if (head_wins(mine, vtime, start, &waiting) || head_wins(shared, vtime, start, &waiting))
@@ -2273,8 +2284,7 @@ void BPF_STRUCT_OPS(wattsched_stopping, struct task_struct *p, bool runnable)
 	if (!tctx || !tctx->started_at)
 		return;
 	tctx->cpu_bound = runnable;
-	/* the kernel brought the run time up to date before calling us */
-	used = p->se.sum_exec_runtime - tctx->exec_at;
+	used = ran_since_start(p, tctx);
 	p->scx.dsq_vtime += scale_by_task_weight_inverse(p, used);
 	if (unlikely(cpu == (s32)duty_cpu))
 		duty_ran += scx_bpf_now() - tctx->started_at;
