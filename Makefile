@@ -240,7 +240,7 @@ help:
 	@echo '  test-unit  host unit tests only'
 	@echo '  test-vm    VM tests only'
 	@echo '  demo       boot a VM: module, scheduler, workload, stats, detach'
-	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max, one VM boot'
+	@echo '  bench      EEVDF vs wattsched vs scx_simple, cap vs cpu.max (one VM boot), device locality (a second)'
 	@echo '  bench-thermal  hot-core reaction time, text path vs kfunc path, one VM boot'
 	@echo '  bench-cap  power cap step response (settle, overshoot, error, a PNG), one VM boot'
 	@echo '  soak       SOAK_MIN minutes (default 60) of load, cap steps, hotplug, module and'
