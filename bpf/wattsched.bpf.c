@@ -1765,18 +1765,23 @@ static bool shared_first(struct task_struct *mine, struct task_struct *shared)
 }
 
 /*
- * Move the head that goes first of the per-CPU and LLC queues to this CPU.
- * @mine and @shared are their heads as dispatch peeked them (@shared NULL
- * for a CPU that may not take new work): an empty queue is not asked.
+ * Move the head that goes first of the per-CPU and LLC queues to this CPU;
+ * a CPU that may not take new work (!@usable) takes only from its own.
+ * @mine is the per-CPU queue's head as dispatch peeked it: an empty queue
+ * is not asked.  @shared is the LLC queue's head, peeked only when @mine
+ * is there to compare with it (or keep_prev() needed it): with @mine empty
+ * the LLC queue is asked straight away, a move that finds nothing costing
+ * what a peek does.
  */
-static bool dispatch_own(s32 cpu, u32 llc, struct task_struct *mine,
+static bool dispatch_own(s32 cpu, u32 llc, bool usable, struct task_struct *mine,
 			 struct task_struct *shared)
 {
-	if (!shared)
+	if (!usable)
 		return mine && scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0);
 	if (!mine)
 		return scx_bpf_dsq_move_to_local(llc_dsq(llc), 0);
-	if (shared_first(mine, shared) && scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
+	if (shared && shared_first(mine, shared) &&
+	    scx_bpf_dsq_move_to_local(llc_dsq(llc), 0))
 		return true;
 	if (scx_bpf_dsq_move_to_local(cpu_dsq(cpu), 0))
 		return true;
@@ -1811,7 +1816,8 @@ static __always_inline u64 ran_since_start(struct task_struct *p, struct task_ct
  * from its own queues; otherwise two tasks sharing a CPU would simply
  * alternate slices, whatever their weights.  Only when a queue is non-empty
  * (empty queues go on to stealing, then SCX_ENQ_LAST); @mine and @shared
- * are the queues' heads, as for dispatch_own().
+ * are the queues' heads, as dispatch peeked them for a queued @prev
+ * (@shared NULL for a CPU that may not take new work).
  */
 static bool keep_prev(struct task_struct *prev, s32 cpu, bool usable,
 		      struct task_struct *mine, struct task_struct *shared)
@@ -2127,7 +2133,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 llc = cpu_llc(cpu), node = cpu_node(cpu);
 	struct task_struct *batch = NULL, *mine, *shared = NULL;
-	bool usable, prev_batch;
+	bool usable, prev_queued, prev_batch;
 
 	refresh_usable();
 	requeue_after_change();
@@ -2136,7 +2142,8 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	/* the partial CPU with its share spent takes no more, as if out already */
 	usable = cpu_usable(cpu) && duty_rest(cpu);
 	/* a batch task whose slice ran out, still counted as running */
-	prev_batch = prev && (prev->scx.flags & SCX_TASK_QUEUED) && cpu_runs_batch(cpu);
+	prev_queued = prev && (prev->scx.flags & SCX_TASK_QUEUED);
+	prev_batch = prev_queued && cpu_runs_batch(cpu);
 
 	/* each queue's head is looked at once; a CPU kept out takes only its own */
 	if (usable) {
@@ -2144,15 +2151,17 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 			batch = __COMPAT_scx_bpf_dsq_peek(WS_DSQ_BATCH);
 		if (take_orphans() || take_overdue_batch(batch))
 			return;
-		shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
 	}
 	mine = __COMPAT_scx_bpf_dsq_peek(cpu_dsq(cpu));
+	/* the LLC queue's head, when something is compared with it */
+	if (usable && (mine || prev_queued))
+		shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
 	if (keep_prev(prev, cpu, usable, mine, shared)) {
 		prev->scx.slice = duty_slice(cpu, slice_ns);
 		cpu_kicked_at[cpu_slot(cpu)] = 0;
 		return;
 	}
-	if (dispatch_own(cpu, llc, mine, shared)) {
+	if (dispatch_own(cpu, llc, usable, mine, shared)) {
 		stat_inc(WS_STAT_disp_local);
 		return;
 	}
