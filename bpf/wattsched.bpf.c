@@ -1642,11 +1642,14 @@ static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 	u32 i = cpu_slot(cpu);
 	u32 running = cpu_running_class[i];
 	u64 min_ns = irq_woken ? WS_PREEMPT_IRQ_MIN_NS : WS_PREEMPT_MIN_NS;
-	u64 now = scx_bpf_now();
+	u64 now;
 
 	if (!running || running == WS_CLASS_LATENCY + 1 || !vtime_before(vtime, cpu_vnow[i]) ||
-	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !irq_woken) ||
-	    now - cpu_run_at[i] < min_ns)
+	    (!cpu_running_bound[i] && class != WS_CLASS_LATENCY && !irq_woken))
+		return;
+	/* the clock is read only for a wakeup that passed the tests above */
+	now = scx_bpf_now();
+	if (now - cpu_run_at[i] < min_ns)
 		return;
 	/*
 	 * Kicked again before it switched: the task running still reads as
