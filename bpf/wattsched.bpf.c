@@ -1667,10 +1667,27 @@ static void preempt_on_wakeup(s32 cpu, u64 vtime, u32 class, bool irq_woken)
 }
 
 /*
+ * Did select_cpu() search this wakeup's candidates for an idle CPU?  Then
+ * it found none (it would have put @p there, and enqueue would not run),
+ * and enqueue does not search again, as scx_lavd and scx_bpfland do not:
+ * under hackbench on 4 vCPUs that second search found an idle CPU in
+ * fewer than 1 in 200 enqueues (docs/benchmarks.md).  select_cpu() returns
+ * without a search only for tasks that enqueue sends elsewhere (one
+ * allowed CPU, no usable candidate, no control block).  A kernel without
+ * SCX_ENQ_CPU_SELECTED (6.12) calls select_cpu() for every wakeup of a
+ * task with more than one allowed CPU.
+ */
+static __always_inline bool idle_searched(u64 enq_flags)
+{
+	return (enq_flags & SCX_ENQ_WAKEUP) && __COMPAT_is_enq_cpu_selected(enq_flags);
+}
+
+/*
  * Queue @p on the LLC queue of its CPU @cpu (or of a candidate, when @cpu
  * may not take new work; of one on its device's node, when it is bound to
  * a device), then wake an idle candidate to take it, on its device's node
- * first: the kick is what keeps the scheduler work-conserving.
+ * first: the kick is what keeps the scheduler work-conserving.  A wakeup
+ * that select_cpu() searched for has none to wake (idle_searched()).
  */
 static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 			 const struct cpumask *cand, struct bpf_cpumask *tmp, s32 dev_node,
@@ -1692,10 +1709,12 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	llc_mark(llc);
 	stat_inc(WS_STAT_enq_llc);
 
-	if (dev_node >= 0)
-		idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), false);
-	if (idle < 0)
-		idle = scx_bpf_pick_idle_cpu(cand, 0);
+	if (!idle_searched(enq_flags)) {
+		if (dev_node >= 0)
+			idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), false);
+		if (idle < 0)
+			idle = scx_bpf_pick_idle_cpu(cand, 0);
+	}
 	if (idle >= 0) {
 		kick_idle(idle, enq_flags);
 		stat_inc(WS_STAT_kick_idle);
