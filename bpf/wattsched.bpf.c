@@ -479,10 +479,12 @@ static __always_inline u64 cpu_dsq(s32 cpu)
 /*
  * The per-LLC "may hold work" hint.  Set after every insert into the LLC
  * queue, cleared only by a CPU that found the queue empty and that looks
- * again after clearing it (llc_found_empty()): an insert it did not see is
- * ordered before its clear, so the insert's set comes after the clear.  A
- * hint set on an empty queue costs one move that finds nothing; the
- * watchdog sets it again for any queue it finds holding work (watch_fn()).
+ * again after clearing it (llc_found_empty()).  An insert from enqueue is
+ * committed by the kernel after enqueue returns, after its set: a clear in
+ * between leaves that task behind a clear hint until the watchdog sets it
+ * again for any queue it finds holding work (watch_fn()).  So only steal()
+ * reads the hint, for other LLCs' queues; a CPU always asks its own.  A
+ * hint set on an empty queue costs one move that finds nothing.
  */
 static __always_inline void llc_mark(u32 llc)
 {
@@ -1838,8 +1840,9 @@ static __always_inline u64 ran_since_start(struct task_struct *p, struct task_ct
  * from its own queues; otherwise two tasks sharing a CPU would simply
  * alternate slices, whatever their weights.  Only when a queue is non-empty
  * (empty queues go on to stealing, then SCX_ENQ_LAST); @mine and @shared
- * are the queues' heads, as dispatch peeked them for a queued @prev
- * (@shared NULL for a CPU that may not take new work).
+ * are the queues' heads, as dispatch peeked them (@shared NULL for a CPU
+ * that may not take new work).  Dispatch calls it only for a @prev still
+ * queued (SCX_TASK_QUEUED: its slice ran out, it did not block).
  */
 static bool keep_prev(struct task_struct *prev, s32 cpu, bool usable,
 		      struct task_struct *mine, struct task_struct *shared)
@@ -1848,8 +1851,6 @@ static bool keep_prev(struct task_struct *prev, s32 cpu, bool usable,
 	bool waiting = false;
 	u64 vtime, start;
 
-	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
-		return false;
 	if (!usable && !is_pcpu_task(prev))
 		return false;	/* it has to move off a capped or hot CPU */
 	if (cpu_runs_batch(cpu) && budget_capped())
@@ -2178,7 +2179,7 @@ void BPF_STRUCT_OPS(wattsched_dispatch, s32 cpu, struct task_struct *prev)
 	/* the LLC queue's head, when something is compared with it */
 	if (usable && (mine || prev_queued))
 		shared = __COMPAT_scx_bpf_dsq_peek(llc_dsq(llc));
-	if (keep_prev(prev, cpu, usable, mine, shared)) {
+	if (prev_queued && keep_prev(prev, cpu, usable, mine, shared)) {
 		prev->scx.slice = duty_slice(cpu, slice_ns);
 		cpu_kicked_at[cpu_slot(cpu)] = 0;
 		return;
