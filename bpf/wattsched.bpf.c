@@ -1436,7 +1436,12 @@ static __always_inline void insert_on(struct task_struct *p, s32 cpu, u64 enq_fl
 	scx_bpf_kick_cpu(cpu, kick_flags);
 }
 
-extern struct rq *scx_bpf_locked_rq(void) __ksym __weak;
+/*
+ * common.bpf.h declares scx_bpf_locked_rq() strong, which libbpf then
+ * requires, and 6.12 lacks it: a weak flavour of our own (libbpf drops
+ * the ___ suffix when it looks the kfunc up), as compat.bpf.h does.
+ */
+extern struct rq *scx_bpf_locked_rq___ws(void) __ksym __weak;
 
 /*
  * Wake the idle @cpu to take a task just queued.  Not when a wakeup queues
@@ -1457,8 +1462,8 @@ static __always_inline void kick_idle(s32 cpu, u64 enq_flags)
 	struct rq *rq;
 
 	if ((enq_flags & SCX_ENQ_WAKEUP) && SCX_RQ_IN_DISPATCH &&
-	    bpf_ksym_exists(scx_bpf_locked_rq)) {
-		rq = scx_bpf_locked_rq();
+	    bpf_ksym_exists(scx_bpf_locked_rq___ws)) {
+		rq = scx_bpf_locked_rq___ws();
 		if (rq && rq->cpu == cpu && !(rq->scx.flags & SCX_RQ_IN_DISPATCH))
 			return;
 	}
