@@ -46,8 +46,8 @@ FIXTURE_TEARDOWN(restart)
 {
 	ws_sh("echo 1 > " CPU1 " 2>/dev/null; true");
 	ws_loader_down(&ld, SIGINT);
-	ws_sh("rmdir " CG " 2>/dev/null; grep -E 'restor|restart|command line|ended' " LOG
-	      " | tail -n 8 | sed 's/^/# loader: /'");
+	ws_sh("rmdir " CG " 2>/dev/null");
+	ws_sh_log("grep -E 'restor|restart|command line|ended' " LOG " | tail -n 8 | sed 's/^/loader: /'");
 }
 
 static int get(char *buf, size_t len)
@@ -62,7 +62,7 @@ static bool reattached(const char *after)
 
 	while (ws_now_ms() < end) {
 		if (ws_sh("grep -c 'restarting after the kernel' " LOG " | grep -qx '%s'", after) == 0 &&
-		    ws_loader_wait_attached(1000))
+		    ws_loader_wait_attached(0, 1000))
 			return true;
 		ws_sleep_ms(500);
 	}

@@ -80,7 +80,7 @@ TEST_F_TIMEOUT(loader, sched_stress_20s, WS_TEST_TIMEOUT)
 	rc = ws_sh("stress-ng --cpu 4 --fork 2 --switch 2 --pipe 2 --timeout 20 "
 		   "--metrics-brief >/tmp/stress.log 2>&1");
 	if (rc)
-		ws_sh("tail -n 20 /tmp/stress.log | sed 's/^/# /'");
+		ws_sh_log("tail -n 20 /tmp/stress.log");
 	ASSERT_TRUE(rc == 0) TH_LOG("stress-ng exited %d", rc);
 	ASSERT_TRUE(kill(l->pid, 0) == 0) TH_LOG("loader died during the load");
 	ASSERT_TRUE(ws_scx_state(st, sizeof(st)) > 0 && !strcmp(st, "enabled"))
@@ -174,7 +174,7 @@ TEST_F_TIMEOUT(closed_pipe, sched_stdout_closed_pipe, WS_TEST_TIMEOUT)
 	struct ws_loader *l = &self->ld;
 	int i, status;
 
-	ASSERT_TRUE(ws_loader_wait_attached(15000))
+	ASSERT_TRUE(ws_loader_wait_attached(l->pid, 15000))
 		TH_LOG("did not attach with stdout a closed pipe "
 		    "(loader %s)", waitpid(l->pid, &status, WNOHANG) ? "gone" : "alive");
 	for (i = 0; i < 2; i++)
@@ -237,7 +237,7 @@ TEST_F_TIMEOUT(loader, sched_kernel_exit_reported, WS_TEST_TIMEOUT)
 		TH_LOG("loader exit status %#x, want exit 1", status);
 	ASSERT_TRUE(ws_sh("grep -q 'the kernel ended the scheduler: .*[Ss]ys[Rr]q' " LOG) == 0)
 		TH_LOG("loader did not print the kernel's reason");
-	ws_sh("grep 'ended the scheduler' " LOG " | sed 's/^/# /'");
+	ws_sh_log("grep 'ended the scheduler' " LOG);
 }
 
 /*

@@ -87,7 +87,7 @@ FIXTURE_TEARDOWN(stall)
 		kmod_loaded = false;
 	}
 	ws_loader_down(&self->ld, SIGINT);
-	ws_sh("grep -E 'cap|pinned|thermal|ended|error' " LOG " | tail -n 12 | sed 's/^/# loader: /'");
+	ws_sh_log("grep -E 'cap|pinned|thermal|ended|error' " LOG " | tail -n 12 | sed 's/^/loader: /'");
 }
 
 /* One request on the control socket, without a CLI exec (seconds under load). */

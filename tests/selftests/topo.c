@@ -1161,7 +1161,7 @@ TEST_F_TIMEOUT(devaff_run, topo_run_device_affinity, WS_TEST_TIMEOUT)
 	snprintf(args, sizeof(args), "run --interval 0 --device-affinity %d=%s "
 		 "--device-affinity /sys/fs/cgroup/ws-dev=%s", live, t->nic, t->nic);
 	tc.ld.pid = ws_loader_start(LOG, args);
-	ASSERT_TRUE(tc.ld.pid > 0 && ws_loader_wait_attached(60000))
+	ASSERT_TRUE(tc.ld.pid > 0 && ws_loader_wait_attached(tc.ld.pid, 60000))
 		TH_LOG("loader did not attach");
 	ASSERT_TRUE(devaff_list(out, sizeof(out)) == 0) TH_LOG("list failed: %s", out);
 	snprintf(want, sizeof(want), "\n%-8d %d\n", live, t->nic_node);

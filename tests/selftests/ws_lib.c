@@ -126,6 +126,20 @@ int ws_sh_out(char *buf, size_t len, const char *fmt, ...)
 	return ret;
 }
 
+int ws_sh_log(const char *fmt, ...)
+{
+	char out[4000] = "";
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vsh(out, sizeof(out), fmt, ap);
+	va_end(ap);
+	if (out[0])
+		ws_log("%s", out);
+	return ret;
+}
+
 int ws_read(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
@@ -290,7 +304,15 @@ pid_t ws_loader_start(const char *logfile, const char *args)
 	return pid;
 }
 
-bool ws_loader_wait_attached(int timeout_ms)
+/* Has child @pid exited?  Not reaped: its caller's waitpid() still gets the status. */
+static bool child_gone(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
+}
+
+bool ws_loader_wait_attached(pid_t pid, int timeout_ms)
 {
 	long long end = ws_now_ms() + timeout_ms;
 	char ops[128], st[64];
@@ -301,10 +323,13 @@ bool ws_loader_wait_attached(int timeout_ms)
 		    !strcmp(ops, "wattsched") && ws_scx_state(st, sizeof(st)) >= 0 &&
 		    !strcmp(st, "enabled"))
 			return true;
+		if (pid > 0 && child_gone(pid))
+			return false;
 		ws_sleep_ms(50);
 	} while (ws_now_ms() < end);
 	return false;
 }
+
 
 int ws_loader_stop(pid_t pid, int sig, int timeout_ms)
 {
@@ -575,11 +600,11 @@ enum ws_up ws_loader_up(struct ws_loader *ld, const char *log, const char *args,
 	snprintf(ld->log, sizeof(ld->log), "%s", log);
 	ld->dmesg_mark = ws_dmesg_mark();
 	ld->pid = ws_loader_start(log, args);
-	if (ld->pid > 0 && ws_loader_wait_attached(WS_ATTACH_MS))
+	if (ld->pid > 0 && ws_loader_wait_attached(ld->pid, WS_ATTACH_MS))
 		return WS_UP;
-	ws_log("`wattsched %s` did not attach within %d s; the end of its output:",
-	       args, WS_ATTACH_MS / 1000);
-	ws_sh("tail -n 30 %s | sed 's/^/# /'", log);
+	ws_log("`wattsched %s` did not attach (%s); the end of its output:", args,
+	       ld->pid > 0 && child_gone(ld->pid) ? "it exited" : "not within the time allowed");
+	ws_sh_log("tail -n 30 %s", log);
 	ws_loader_stop(ld->pid, SIGKILL, 5000);
 	ld->pid = 0;
 	ws_scx_wait_state("disabled", 10000);

@@ -42,6 +42,8 @@ int ws_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, capturing up to len-1 bytes of stdout into buf. */
 int ws_sh_out(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Same, logging up to 4 KB of its stdout as TAP comments (ws_sh() drops it). */
+int ws_sh_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read a small file into buf with trailing newlines stripped; <0 on error. */
 int ws_read(const char *path, char *buf, size_t len);
@@ -78,10 +80,12 @@ bool ws_scx_wait_state(const char *want, int timeout_ms);
 /*
  * Start `wattsched ARGS...` in the background with stdout/stderr to logfile;
  * returns its pid (or -1).  ws_loader_wait_attached() waits until root/ops
- * names wattsched.
+ * names wattsched, and gives up early when the loader @pid has exited
+ * (0: no loader to watch).
  */
 pid_t ws_loader_start(const char *logfile, const char *args);
-bool ws_loader_wait_attached(int timeout_ms);
+bool ws_loader_wait_attached(pid_t pid, int timeout_ms);
+
 /* Send sig and reap; returns the exit status as from waitpid, or -1. */
 int ws_loader_stop(pid_t pid, int sig, int timeout_ms);
 
