@@ -1455,8 +1455,14 @@ extern struct rq *scx_bpf_locked_rq___ws(void) __ksym __weak;
  * fail, and it would idle with nothing to tell it of the task (the case
  * the kernel's can_skip_idle_kick() kicks for): kicked.  Kernels without
  * scx_bpf_locked_rq() or SCX_RQ_IN_DISPATCH (6.12; the loader sets the
- * flag's value from the kernel's BTF, 0 when absent) always kick.
+ * flag's value from the kernel's BTF, 0 when absent) always kick, and so
+ * does a build against 7.2's library, which does not name the flag.
  */
+#ifndef SCX_RQ_IN_DISPATCH
+/* a sched_ext library before 7.3's (7.2's) has no such flag: always kick */
+#define SCX_RQ_IN_DISPATCH	0
+#endif
+
 static __always_inline void kick_idle(s32 cpu, u64 enq_flags)
 {
 	struct rq *rq;
