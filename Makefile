@@ -217,6 +217,8 @@ soak: deps
 check: deps
 	$(Q)$(SRC)/scripts/check-layout
 	$(Q)$(SRC)/scripts/checkpatch
+	$(Q)$(MAKE) --no-print-directory bpf
+	$(Q)$(SRC)/scripts/check-kfuncs $(O)/bpf/wattsched.bpf.o
 
 clean:
 	$(Q)rm -rf $(O)/bpf/vmlinux.h $(O)/bpf/*.o $(O)/bpf/*.skel.h $(O)/bpf/*.tmp \
@@ -247,7 +249,8 @@ help:
 	@echo '             loader restarts in the numa VM; fails on a stall, an exit or a warning'
 	@echo '  deb        Debian packages wattsched and wattsched-telemetry-dkms (debhelper, dh-dkms) in O/deb/'
 	@echo '  test-deb   build them and install them in a systemd VM: DKMS, the unit, purge (~15 min)'
-	@echo '  check      the layout of user/ and bpf/ (scripts/check-layout), checkpatch on the module'
+	@echo '  check      the layout of user/ and bpf/ (scripts/check-layout), checkpatch on the module,'
+	@echo '             the kfuncs the BPF object requires against 6.12 (scripts/check-kfuncs)'
 	@echo '  install    install the CLI, man page, completion, systemd unit, configs (DESTDIR=, PREFIX=)'
 	@echo '  clean      remove build outputs'
 	@echo 'Variables: V=1 shows commands; O=DIR builds out of tree;'
