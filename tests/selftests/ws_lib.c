@@ -330,7 +330,6 @@ bool ws_loader_wait_attached(pid_t pid, int timeout_ms)
 	return false;
 }
 
-
 int ws_loader_stop(pid_t pid, int sig, int timeout_ms)
 {
 	long long end = ws_now_ms() + timeout_ms;
