@@ -85,7 +85,6 @@ bool ws_scx_wait_state(const char *want, int timeout_ms);
  */
 pid_t ws_loader_start(const char *logfile, const char *args);
 bool ws_loader_wait_attached(pid_t pid, int timeout_ms);
-
 /* Send sig and reap; returns the exit status as from waitpid, or -1. */
 int ws_loader_stop(pid_t pid, int sig, int timeout_ms);
 
