@@ -1453,24 +1453,26 @@ extern struct rq *scx_bpf_locked_rq___ws(void) __ksym __weak;
  * an interrupt that finds nothing left to do.  In dispatch, the CPU may
  * have dropped its lock to move a task from another CPU, the move may
  * fail, and it would idle with nothing to tell it of the task (the case
- * the kernel's can_skip_idle_kick() kicks for): kicked.  Kernels without
- * scx_bpf_locked_rq() or SCX_RQ_IN_DISPATCH (6.12; the loader sets the
- * flag's value from the kernel's BTF, 0 when absent) always kick, and so
- * does a build against 7.2's library, which does not name the flag.
+ * the kernel's can_skip_idle_kick() kicks for): kicked.  7.3 calls that
+ * flag SCX_RQ_IN_DISPATCH, 7.2 (same bit) SCX_RQ_IN_BALANCE; the loader
+ * sets each from the kernel's BTF, 0 where the kernel lacks the name, so
+ * one test serves both.  7.2's library names only SCX_RQ_IN_BALANCE.
+ * 6.12 has no scx_bpf_locked_rq(): it always kicks.
  */
-#ifndef SCX_RQ_IN_DISPATCH
-/* a sched_ext library before 7.3's (7.2's) has no such flag: always kick */
-#define SCX_RQ_IN_DISPATCH	0
+#ifdef SCX_RQ_IN_DISPATCH
+#define WS_RQ_IN_DISPATCH	(SCX_RQ_IN_DISPATCH | SCX_RQ_IN_BALANCE)
+#else
+#define WS_RQ_IN_DISPATCH	SCX_RQ_IN_BALANCE
 #endif
 
 static __always_inline void kick_idle(s32 cpu, u64 enq_flags)
 {
 	struct rq *rq;
 
-	if ((enq_flags & SCX_ENQ_WAKEUP) && SCX_RQ_IN_DISPATCH &&
+	if ((enq_flags & SCX_ENQ_WAKEUP) && WS_RQ_IN_DISPATCH &&
 	    bpf_ksym_exists(scx_bpf_locked_rq___ws)) {
 		rq = scx_bpf_locked_rq___ws();
-		if (rq && rq->cpu == cpu && !(rq->scx.flags & SCX_RQ_IN_DISPATCH))
+		if (rq && rq->cpu == cpu && !(rq->scx.flags & WS_RQ_IN_DISPATCH))
 			return;
 	}
 	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
