@@ -1698,11 +1698,36 @@ static __always_inline bool idle_searched(u64 enq_flags)
 }
 
 /*
+ * An idle candidate, claimed, to take a task just queued on @llc's queue
+ * (of @node): in @llc first, where the CPU dispatches it from its own LLC's
+ * queue, then in the node's other LLCs, then anywhere; outside @llc the CPU
+ * reaches it only by steal(), a move to a cold cache.  -1 when none is idle.
+ * A task bound to a device is queued on the device's node when a candidate
+ * is there (device_node_cpu()), so this searches that node first.
+ */
+static s32 idle_to_kick(const struct cpumask *cand, struct bpf_cpumask *tmp, u32 llc,
+			u32 node)
+{
+	s32 idle = -1;
+
+	if (nr_llcs > 1)
+		idle = pick_idle_in(tmp, cand, slot_mask(&llc_masks, llc), false);
+	if (idle < 0 && nr_nodes > 1 && node_nr_llcs[node & (WS_MAX_NODES - 1)] > 1)
+		idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, node), false);
+	if (idle < 0)
+		idle = scx_bpf_pick_idle_cpu(cand, 0);
+	if (idle >= 0 && nr_llcs > 1 && cpu_llc(idle) != llc)
+		stat_inc(WS_STAT_kick_far);
+	return idle;
+}
+
+/*
  * Queue @p on the LLC queue of its CPU @cpu (or of a candidate, when @cpu
  * may not take new work; of one on its device's node, when it is bound to
- * a device), then wake an idle candidate to take it, on its device's node
- * first: the kick is what keeps the scheduler work-conserving.  A wakeup
- * that select_cpu() searched for has none to wake (idle_searched()).
+ * a device), then wake an idle candidate to take it, nearest that queue
+ * first (idle_to_kick()): the kick is what keeps the scheduler
+ * work-conserving.  A wakeup that select_cpu() searched for has none to
+ * wake (idle_searched()).
  */
 static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 			 const struct cpumask *cand, struct bpf_cpumask *tmp, s32 dev_node,
@@ -1724,12 +1749,8 @@ static void queue_on_llc(struct task_struct *p, s32 cpu, struct task_ctx *tctx,
 	llc_mark(llc);
 	stat_inc(WS_STAT_enq_llc);
 
-	if (!idle_searched(enq_flags)) {
-		if (dev_node >= 0)
-			idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), false);
-		if (idle < 0)
-			idle = scx_bpf_pick_idle_cpu(cand, 0);
-	}
+	if (!idle_searched(enq_flags))
+		idle = idle_to_kick(cand, tmp, llc, cpu_node(cpu));
 	if (idle >= 0) {
 		kick_idle(idle, enq_flags);
 		stat_inc(WS_STAT_kick_idle);

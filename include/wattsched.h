@@ -202,6 +202,7 @@ struct ws_heat {
 	X(preempt_wakeup, "running tasks preempted by a woken task placed before them") \
 	X(preempt_rekick, "wakeups that kicked a CPU to preempt again before it switched") \
 	X(kick_idle,	"idle CPUs kicked to take queued work")			\
+	X(kick_far,	"of those, CPUs in another LLC than the queue's, none idle in it") \
 	X(requeued,	"queued tasks moved to a CPU they may run on after the usable CPUs changed") \
 	X(heat_rebuilds, "usable-CPU rebuilds caused by the telemetry module's readings (kfunc path)") \
 	X(tick_moves,	"running tasks cut short at a tick because their CPU left the usable set") \
