@@ -305,19 +305,6 @@ TEST_F_TIMEOUT(policy, performance_spreads, WS_TEST_TIMEOUT)
 		    samples - apart, samples);
 }
 
-/* Move @tid to @cpu (affinity to it alone), or back to every CPU (@cpu < 0). */
-static int pin(pid_t tid, int cpu)
-{
-	cpu_set_t set;
-	int c;
-
-	CPU_ZERO(&set);
-	for (c = 0; c < nr_cpus; c++)
-		if (cpu < 0 || c == cpu)
-			CPU_SET(c, &set);
-	return sched_setaffinity(tid, sizeof(set), &set);
-}
-
 /* A switch through the control socket: the loader answers after the budget is written. */
 static int switch_to(const char *policy)
 {
@@ -350,10 +337,12 @@ TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(start_hogs(2, hog)) TH_LOG("2 stress-ng hogs did not start");
 	for (cycle = 0; cycle < 10; cycle++) {
 		ASSERT_TRUE(switch_to("balanced") == 0) TH_LOG("balanced refused");
-		ASSERT_TRUE(pin(hog[0], a_cpu) == 0 && pin(hog[1], b_cpu) == 0)
+		ASSERT_TRUE(ws_allow_cpus(hog[0], a_cpu, a_cpu) == 0 &&
+			    ws_allow_cpus(hog[1], b_cpu, b_cpu) == 0)
 			TH_LOG("sched_setaffinity");
 		ws_sleep_ms(300);
-		ASSERT_TRUE(pin(hog[0], -1) == 0 && pin(hog[1], -1) == 0)
+		ASSERT_TRUE(ws_allow_cpus(hog[0], 0, nr_cpus - 1) == 0 &&
+			    ws_allow_cpus(hog[1], 0, nr_cpus - 1) == 0)
 			TH_LOG("sched_setaffinity");
 		ws_sleep_ms(300);
 		ASSERT_TRUE(!ws_read_pstat(hog[0], &a) && !ws_read_pstat(hog[1], &b))

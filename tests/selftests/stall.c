@@ -245,18 +245,6 @@ TEST_F_TIMEOUT(stall, stall_light_task_bounded, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(longest < 5000) TH_LOG("the nice 19 hog waited %lld ms between runs", longest);
 }
 
-/* Let @pid run on CPUs @first..@last. */
-static int widen(pid_t pid, int first, int last)
-{
-	cpu_set_t set;
-	int cpu;
-
-	CPU_ZERO(&set);
-	for (cpu = first; cpu <= last; cpu++)
-		CPU_SET(cpu, &set);
-	return sched_setaffinity(pid, sizeof(set), &set);
-}
-
 /*
  * A task bound to cpu3 whose virtual time comes from a clock far ahead of
  * its LLC queue's.  Virtual time is per queue: cpu3 alone with a nice-19
@@ -286,7 +274,8 @@ TEST_F_TIMEOUT(stall, stall_pinned_clock_ahead, WS_TEST_TIMEOUT)
 	ws_sleep_ms(500);
 	kill(heavy, SIGKILL);
 	for (i = 0; i < 5; i++)
-		ASSERT_EQ(0, widen(hogs[i], 0, 3)) TH_LOG("cannot widen hog %d to cpus 0-3", hogs[i]);
+		ASSERT_EQ(0, ws_allow_cpus(hogs[i], 0, 3))
+			TH_LOG("cannot widen hog %d to cpus 0-3", hogs[i]);
 	ws_sleep_ms(500);
 	ASSERT_EQ(0, ws_read_schedstat(bound, &s0)) TH_LOG("cannot read task %d", bound);
 	ws_sleep_ms(4000);

@@ -951,20 +951,10 @@ TEST_F_TIMEOUT(topo, topo_pinned_affinity, WS_TEST_TIMEOUT)
 	}
 }
 
-/* Allow the two @pids @cpu only, or every CPU for @cpu < 0; errno on failure. */
-static int allow_cpus(const pid_t *pids, int cpu, int nr_cpus)
+/* Let the two @pids run on CPUs @first..@last only; -1 and errno on failure. */
+static int allow_cpus(const pid_t *pids, int first, int last)
 {
-	cpu_set_t set;
-	int i;
-
-	CPU_ZERO(&set);
-	for (i = 0; i < nr_cpus; i++)
-		if (cpu < 0 || i == cpu)
-			CPU_SET(i, &set);
-	for (i = 0; i < 2; i++)
-		if (sched_setaffinity(pids[i], sizeof(set), &set))
-			return -1;
-	return 0;
+	return ws_allow_cpus(pids[0], first, last) || ws_allow_cpus(pids[1], first, last) ? -1 : 0;
 }
 
 /* The two @pids' /proc/<pid>/stat into @ps; -1 when one is gone. */
@@ -1046,14 +1036,14 @@ TEST_F_TIMEOUT(topo, topo_requeue_kicks_own_llc, WS_TEST_TIMEOUT)
 	ASSERT_TRUE(kicks >= 0 && far >= 0 && steals >= 0 && ipis >= 0)
 		TH_LOG("cannot read the counters (status --json) or /proc/interrupts");
 	for (r = 0; r < 20; r++) {
-		ASSERT_TRUE(!allow_cpus(pids, 0, t->nr_cpus))
+		ASSERT_TRUE(!allow_cpus(pids, 0, 0))
 			TH_LOG("sched_setaffinity(cpu0): %s", strerror(errno));
 		ws_sleep_ms(200);
 		ASSERT_TRUE(!read_pstats(pids, ps)) TH_LOG("a hog is gone");
 		/* a hog not yet moved to cpu0 is not queued behind the other */
 		if (ps[0].cpu != 0 || ps[1].cpu != 0)
 			continue;
-		ASSERT_TRUE(!allow_cpus(pids, -1, t->nr_cpus))
+		ASSERT_TRUE(!allow_cpus(pids, 0, t->nr_cpus - 1))
 			TH_LOG("sched_setaffinity(all): %s", strerror(errno));
 		ws_sleep_ms(300);
 		rounds++;

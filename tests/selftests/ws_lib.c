@@ -387,6 +387,17 @@ static int read_cpustats(struct ws_cpustat *st, int max_cpus)
 	return n;
 }
 
+int ws_allow_cpus(pid_t pid, int first, int last)
+{
+	cpu_set_t set;
+	int cpu;
+
+	CPU_ZERO(&set);
+	for (cpu = first; cpu <= last; cpu++)
+		CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
 int ws_read_pstat(pid_t pid, struct ws_pstat *ps)
 {
 	char path[64], buf[1024], *p, *tok, *save;

@@ -124,6 +124,9 @@ int ws_inject_temp(int cpu, int mc);
  */
 int ws_sampler_fifo(bool on);
 
+/* Let @pid run on CPUs @first..@last only (sched_setaffinity); -1 and errno on failure. */
+int ws_allow_cpus(pid_t pid, int first, int last);
+
 /* Fields of /proc/<pid>/stat after the command name. */
 struct ws_pstat {
 	char state;
