@@ -1301,32 +1301,50 @@ static s32 pick_near_device(const struct cpumask *cand, struct bpf_cpumask *tmp,
 	return -1;
 }
 
+/*
+ * An idle CPU of @cand near @llc, claimed: in @llc (NO_LLC: skipped), then in
+ * the rest of @node when the node has other LLCs; -1 when neither has one.
+ * *@in_llc (when not NULL) tells which.  The search for a waking task and
+ * the kick for a queued one both start so; what each does next, and counts,
+ * is its own.
+ */
+static __always_inline s32 pick_idle_near(const struct cpumask *cand, struct bpf_cpumask *tmp,
+					  u32 llc, u32 node, bool core_first, bool *in_llc)
+{
+	s32 cpu;
+
+	if (in_llc)
+		*in_llc = true;
+	if (llc != NO_LLC) {
+		/* one LLC is every CPU */
+		cpu = nr_llcs == 1 ? pick_idle(cand, core_first) :
+			pick_idle_in(tmp, cand, slot_mask(&llc_masks, llc), core_first);
+		if (cpu >= 0)
+			return cpu;
+	}
+	if (in_llc)
+		*in_llc = false;
+	/* A node of one LLC was searched with its LLC. */
+	if (llc != NO_LLC && node_nr_llcs[node & (WS_MAX_NODES - 1)] <= 1)
+		return -1;
+	return pick_idle_in(tmp, cand, slot_mask(&node_masks, node), core_first);
+}
+
 /* An idle CPU in @cand by the search @s, claimed; -1 when there is none. */
 static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cpumask *tmp,
 			 const struct search *s)
 {
+	bool in_llc;
 	s32 cpu;
 
 	if (s->prev_first && scx_bpf_test_and_clear_cpu_idle(prev_cpu)) {
 		stat_inc(WS_STAT_idle_llc);
 		return found(prev_cpu, s);
 	}
-	if (s->llc != NO_LLC) {
-		/* one LLC is every CPU */
-		cpu = nr_llcs == 1 ? pick_idle(cand, s->core_first) :
-			pick_idle_in(tmp, cand, slot_mask(&llc_masks, s->llc), s->core_first);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_llc);
-			return found(cpu, s);
-		}
-	}
-	/* A node of one LLC was searched with its LLC. */
-	if (s->llc == NO_LLC || node_nr_llcs[s->node & (WS_MAX_NODES - 1)] > 1) {
-		cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, s->node), s->core_first);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_node);
-			return found(cpu, s);
-		}
+	cpu = pick_idle_near(cand, tmp, s->llc, s->node, s->core_first, &in_llc);
+	if (cpu >= 0) {
+		stat_inc(in_llc ? WS_STAT_idle_llc : WS_STAT_idle_node);
+		return found(cpu, s);
 	}
 	if (s->dev_node >= 0) {
 		stat_inc(WS_STAT_dev_fallback);
@@ -1708,13 +1726,11 @@ static __always_inline bool idle_searched(u64 enq_flags)
 static s32 idle_to_kick(const struct cpumask *cand, struct bpf_cpumask *tmp, u32 llc,
 			u32 node)
 {
-	s32 idle = -1;
+	s32 idle;
 
-	if (nr_llcs > 1)
-		idle = pick_idle_in(tmp, cand, slot_mask(&llc_masks, llc), false);
-	if (idle < 0 && nr_nodes > 1 && node_nr_llcs[node & (WS_MAX_NODES - 1)] > 1)
-		idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, node), false);
-	if (idle < 0)
+	idle = pick_idle_near(cand, tmp, llc, node, false, NULL);
+	/* One node is every CPU, searched already. */
+	if (idle < 0 && nr_nodes > 1)
 		idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0 && nr_llcs > 1 && cpu_llc(idle) != llc)
 		stat_inc(WS_STAT_kick_far);
