@@ -1171,57 +1171,65 @@ static s32 batch_victim(const struct cpumask *cand, s32 from)
 
 /* ---- finding an idle CPU ------------------------------------------------ */
 
-/* Pick an idle CPU in @cand, a whole idle core first when @core_first; -1 if none. */
-static s32 pick_idle(const struct cpumask *cand, bool core_first)
+/* What a search for an idle CPU takes. */
+enum idle_want {
+	IDLE_CPU,		/* any idle CPU */
+	IDLE_CORE_FIRST,	/* a whole idle core, else any idle CPU */
+	IDLE_CORE,		/* a whole idle core only */
+};
+
+/* Pick an idle CPU in @cand as @want says, claimed; -1 if none. */
+static s32 pick_idle(const struct cpumask *cand, enum idle_want want)
 {
 	s32 cpu;
 
-	if (core_first) {
-		cpu = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
-		if (cpu >= 0) {
-			stat_inc(WS_STAT_idle_core);
-			return cpu;
-		}
+	if (want == IDLE_CPU)
+		return scx_bpf_pick_idle_cpu(cand, 0);
+	cpu = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
+	if (want == IDLE_CORE)
+		return cpu;
+	if (cpu >= 0) {
+		stat_inc(WS_STAT_idle_core);
+		return cpu;
 	}
 	return scx_bpf_pick_idle_cpu(cand, 0);
 }
 
 /* As pick_idle(), in @cand & @dom (@tmp holds that). */
 static s32 pick_idle_in(struct bpf_cpumask *tmp, const struct cpumask *cand,
-			struct bpf_cpumask *dom, bool core_first)
+			struct bpf_cpumask *dom, enum idle_want want)
 {
 	if (!dom)
 		return -1;
 	bpf_cpumask_and(tmp, cand, cast_mask(dom));
-	return pick_idle(cast_mask(tmp), core_first);
+	return pick_idle(cast_mask(tmp), want);
 }
 
 /*
- * Does a search for an idle CPU take whole idle cores before idle SMT
- * siblings?  Not under powersave, which packs onto siblings, and not where
- * no core has two threads: there every idle CPU is a whole idle core.
+ * What a search for a task's idle CPU takes: whole idle cores before idle
+ * SMT siblings, except under powersave, which packs onto siblings, and
+ * where no core has two threads: there every idle CPU is a whole idle core.
  */
-static __always_inline bool cores_first(const struct ws_ctl *ctl)
+static __always_inline enum idle_want task_idle_want(const struct ws_ctl *ctl)
 {
-	return has_smt && ctl->policy != WS_POLICY_POWERSAVE;
+	return has_smt && ctl->policy != WS_POLICY_POWERSAVE ? IDLE_CORE_FIRST : IDLE_CPU;
 }
 
-/* Is another SMT thread of @cpu's core running something? */
-static bool sibling_busy(s32 cpu)
+/*
+ * Is another SMT thread of @cpu's core running one of our tasks?  By our
+ * own record (running() to stopping()), not the idle mask, which marks a
+ * CPU idle only once it has found nothing else to run: a sibling whose
+ * task has just moved away still reads busy there, and its twin would
+ * move away too.
+ */
+static __always_inline bool sibling_busy(s32 cpu)
 {
-	const struct cpumask *idle;
 	s32 sib;
-	bool busy;
 
 	if (!cpu_valid(cpu))
 		return false;
 	sib = smt_sibling[cpu];
-	if (!cpu_valid(sib))
-		return false;
-	idle = scx_bpf_get_idle_cpumask();
-	busy = !bpf_cpumask_test_cpu(sib, idle);
-	scx_bpf_put_idle_cpumask(idle);
-	return busy;
+	return cpu_valid(sib) && cpu_runs_any(sib);
 }
 
 /* Where the search for an idle CPU starts, and how it goes. */
@@ -1230,7 +1238,7 @@ struct search {
 	u32 node;		/* the node searched next */
 	s32 dev_node;		/* the node of the task's device; -1 for none */
 	bool prev_first;	/* try the previous CPU before anything else */
-	bool core_first;	/* whole idle cores before idle SMT siblings */
+	enum idle_want want;	/* whole idle cores before idle SMT siblings, or not */
 };
 
 /*
@@ -1250,7 +1258,7 @@ static void search_start(struct task_struct *p, struct task_ctx *tctx, s32 prev_
 
 	s->llc = cpu_llc(prev_cpu);
 	s->node = cpu_node(prev_cpu);
-	s->core_first = cores_first(ctl);
+	s->want = task_idle_want(ctl);
 	if (wake_flags & SCX_WAKE_SYNC) {
 		waker = bpf_get_smp_processor_id();
 		if (cpu_llc(waker) != s->llc && bpf_cpumask_test_cpu(waker, cand)) {
@@ -1291,8 +1299,7 @@ static s32 pick_near_device(const struct cpumask *cand, struct bpf_cpumask *tmp,
 	bpf_for(k, 0, nr_node_near[node]) {
 		if (k >= WS_MAX_NODES)
 			break;
-		cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, node_near[node][k]),
-				   s->core_first);
+		cpu = pick_idle_in(tmp, cand, slot_mask(&node_masks, node_near[node][k]), s->want);
 		if (cpu >= 0) {
 			stat_inc(WS_STAT_idle_node);
 			return cpu;
@@ -1309,7 +1316,7 @@ static s32 pick_near_device(const struct cpumask *cand, struct bpf_cpumask *tmp,
  * is its own.
  */
 static __always_inline s32 pick_idle_near(const struct cpumask *cand, struct bpf_cpumask *tmp,
-					  u32 llc, u32 node, bool core_first, bool *in_llc)
+					  u32 llc, u32 node, enum idle_want want, bool *in_llc)
 {
 	s32 cpu;
 
@@ -1317,8 +1324,8 @@ static __always_inline s32 pick_idle_near(const struct cpumask *cand, struct bpf
 		*in_llc = true;
 	if (llc != NO_LLC) {
 		/* one LLC is every CPU */
-		cpu = nr_llcs == 1 ? pick_idle(cand, core_first) :
-			pick_idle_in(tmp, cand, slot_mask(&llc_masks, llc), core_first);
+		cpu = nr_llcs == 1 ? pick_idle(cand, want) :
+			pick_idle_in(tmp, cand, slot_mask(&llc_masks, llc), want);
 		if (cpu >= 0)
 			return cpu;
 	}
@@ -1327,7 +1334,19 @@ static __always_inline s32 pick_idle_near(const struct cpumask *cand, struct bpf
 	/* A node of one LLC was searched with its LLC. */
 	if (llc != NO_LLC && node_nr_llcs[node & (WS_MAX_NODES - 1)] <= 1)
 		return -1;
-	return pick_idle_in(tmp, cand, slot_mask(&node_masks, node), core_first);
+	return pick_idle_in(tmp, cand, slot_mask(&node_masks, node), want);
+}
+
+/* As pick_idle_near(), then anywhere: the nearest idle CPU to @llc. */
+static __always_inline s32 pick_idle_nearest(const struct cpumask *cand, struct bpf_cpumask *tmp,
+					     u32 llc, u32 node, enum idle_want want)
+{
+	s32 cpu = pick_idle_near(cand, tmp, llc, node, want, NULL);
+
+	/* One node is every CPU, searched already. */
+	if (cpu < 0 && nr_nodes > 1)
+		cpu = pick_idle(cand, want);
+	return cpu;
 }
 
 /* An idle CPU in @cand by the search @s, claimed; -1 when there is none. */
@@ -1341,7 +1360,7 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 		stat_inc(WS_STAT_idle_llc);
 		return found(prev_cpu, s);
 	}
-	cpu = pick_idle_near(cand, tmp, s->llc, s->node, s->core_first, &in_llc);
+	cpu = pick_idle_near(cand, tmp, s->llc, s->node, s->want, &in_llc);
 	if (cpu >= 0) {
 		stat_inc(in_llc ? WS_STAT_idle_llc : WS_STAT_idle_node);
 		return found(cpu, s);
@@ -1355,7 +1374,7 @@ static s32 pick_idle_cpu(s32 prev_cpu, const struct cpumask *cand, struct bpf_cp
 	/* One node is every CPU, searched already. */
 	if (nr_nodes == 1)
 		return -1;
-	cpu = pick_idle(cand, s->core_first);
+	cpu = pick_idle(cand, s->want);
 	if (cpu < 0)
 		return -1;
 	stat_inc(WS_STAT_idle_any);
@@ -1583,7 +1602,7 @@ static bool move_to_device_node(struct task_struct *p, s32 cpu, s32 dev_node,
 	if (dev_node < 0 ||
 	    (cpu_node(cpu) == (u32)dev_node && bpf_cpumask_test_cpu(cpu, cand)))
 		return false;
-	idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), cores_first(ctl));
+	idle = pick_idle_in(tmp, cand, slot_mask(&node_masks, dev_node), task_idle_want(ctl));
 	if (idle < 0) {
 		stat_inc(WS_STAT_dev_fallback);
 		return false;
@@ -1598,15 +1617,17 @@ static bool move_to_device_node(struct task_struct *p, s32 cpu, s32 dev_node,
  * The last runnable task of a usable CPU @cpu whose slice ran out runs on there.
  * Under performance, beside a busy SMT sibling, it moves to a fully idle
  * core instead, so that tasks placed before a switch to performance spread
- * too; only to a whole idle core, so that no task is ever moved back.
+ * too; only to a whole idle core, so that no task is ever moved back; the
+ * nearest one, in @cpu's LLC first, so that it keeps its cache.
  */
-static void run_on_or_spread(struct task_struct *p, s32 cpu, const struct cpumask *cand,
-			     struct ws_ctl *ctl, u64 enq_flags)
+static __always_inline void run_on_or_spread(struct task_struct *p, s32 cpu,
+					     const struct cpumask *cand, struct bpf_cpumask *tmp,
+					     struct ws_ctl *ctl, u64 enq_flags)
 {
 	s32 idle;
 
 	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(cpu)) {
-		idle = scx_bpf_pick_idle_cpu(cand, SCX_PICK_IDLE_CORE);
+		idle = pick_idle_nearest(cand, tmp, cpu_llc(cpu), cpu_node(cpu), IDLE_CORE);
 		if (idle >= 0) {
 			insert_on(p, idle, enq_flags, SCX_KICK_IDLE);
 			stat_inc(WS_STAT_spread_core);
@@ -1726,12 +1747,8 @@ static __always_inline bool idle_searched(u64 enq_flags)
 static s32 idle_to_kick(const struct cpumask *cand, struct bpf_cpumask *tmp, u32 llc,
 			u32 node)
 {
-	s32 idle;
+	s32 idle = pick_idle_nearest(cand, tmp, llc, node, IDLE_CPU);
 
-	idle = pick_idle_near(cand, tmp, llc, node, false, NULL);
-	/* One node is every CPU, searched already. */
-	if (idle < 0 && nr_nodes > 1)
-		idle = scx_bpf_pick_idle_cpu(cand, 0);
 	if (idle >= 0 && nr_llcs > 1 && cpu_llc(idle) != llc)
 		stat_inc(WS_STAT_kick_far);
 	return idle;
@@ -1809,7 +1826,7 @@ void BPF_STRUCT_OPS(wattsched_enqueue, struct task_struct *p, u64 enq_flags)
 	 * out; not on the partial CPU with its share spent (it queues)
 	 */
 	if ((enq_flags & SCX_ENQ_LAST) && bpf_cpumask_test_cpu(cpu, cand) && duty_rest(cpu)) {
-		run_on_or_spread(p, cpu, cand, ctl, enq_flags);
+		run_on_or_spread(p, cpu, cand, tmp, ctl, enq_flags);
 		return;
 	}
 	if (class == WS_CLASS_LATENCY && (enq_flags & SCX_ENQ_WAKEUP) &&
