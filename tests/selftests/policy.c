@@ -319,13 +319,16 @@ static int switch_to(const char *policy)
  * SMT siblings of one core of the second LLC (affinity to one CPU each,
  * then back to all; balanced leaves running tasks where they are).  100 ms
  * after a switch to performance they must run on different physical
- * cores; 100 ms after the next switch, to powersave, both must run inside
- * the compacted set, as the loader reports it.
+ * cores, in at least 8 of 10 cycles both still in that LLC, whose other
+ * core is idle (the spread takes the nearest idle core; another task that
+ * runs there a moment can send it further); 100 ms after the next
+ * switch, to powersave, both must run inside the compacted set, as the
+ * loader reports it.
  */
 TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
 {
 	pid_t hog[MAX_THREADS];
-	int cycle, a_cpu = -1, b_cpu = -1, n_active;
+	int cycle, a_cpu = -1, b_cpu = -1, n_active, spread = 0, in_llc = 0;
 	bool active[WS_MAX_TEST_CPUS];
 	struct ws_pstat a, b;
 
@@ -362,6 +365,9 @@ TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
 		ASSERT_TRUE(cpu_core[a.cpu] != cpu_core[b.cpu])
 			TH_LOG("cycle %d: 100 ms after the switch to performance both hogs share core %d",
 			    cycle, cpu_core[a.cpu]);
+		spread++;
+		if (cpu_llc[a.cpu] == cpu_llc[a_cpu] && cpu_llc[b.cpu] == cpu_llc[a_cpu])
+			in_llc++;
 
 		ASSERT_TRUE(switch_to("powersave") == 0) TH_LOG("powersave refused");
 		ws_sleep_ms(100);
@@ -377,6 +383,12 @@ TEST_F_TIMEOUT(policy, policy_switch_placement, WS_TEST_TIMEOUT)
 			    "cpu%d, outside the %d compacted CPUs", cycle, a.cpu, b.cpu, n_active);
 	}
 	stop_hogs();
+	ws_log("%d of %d spreads kept both hogs in LLC %d", in_llc, spread, cpu_llc[a_cpu]);
+	ASSERT_TRUE(spread >= 5) TH_LOG("the hogs were set up on one core in only %d of 10 cycles",
+		    spread);
+	ASSERT_TRUE(in_llc * 10 >= spread * 8)
+		TH_LOG("performance spread a hog out of LLC %d, which had an idle core, in %d of %d cycles",
+		    cpu_llc[a_cpu], spread - in_llc, spread);
 }
 
 /*
