@@ -1311,9 +1311,9 @@ static s32 pick_near_device(const struct cpumask *cand, struct bpf_cpumask *tmp,
 /*
  * An idle CPU of @cand near @llc, claimed: in @llc (NO_LLC: skipped), then in
  * the rest of @node when the node has other LLCs; -1 when neither has one.
- * *@in_llc (when not NULL) tells which.  The search for a waking task and
- * the kick for a queued one both start so; what each does next, and counts,
- * is its own.
+ * *@in_llc (when not NULL) tells which.  The search for a waking task, the
+ * kick for a queued one and the performance spread all start so; what each
+ * does next, and counts, is its own.
  */
 static __always_inline s32 pick_idle_near(const struct cpumask *cand, struct bpf_cpumask *tmp,
 					  u32 llc, u32 node, enum idle_want want, bool *in_llc)
