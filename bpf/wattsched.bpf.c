@@ -552,6 +552,12 @@ static __always_inline bool cpu_runs_any(s32 cpu)
 	return cpu_running_class[cpu_slot(cpu)] != 0;
 }
 
+/* Is @cpu running a CPU-bound task of ours (task_slice())? */
+static __always_inline bool cpu_runs_hog(s32 cpu)
+{
+	return cpu_runs_any(cpu) && cpu_running_bound[cpu_slot(cpu)];
+}
+
 /* ---- the partial CPU's share --------------------------------------------- */
 
 /* What the partial CPU @cpu has run of our tasks in its window, up to @now. */
@@ -1216,20 +1222,23 @@ static __always_inline enum idle_want task_idle_want(const struct ws_ctl *ctl)
 }
 
 /*
- * Is another SMT thread of @cpu's core running one of our tasks?  By our
+ * Is another SMT thread of @cpu's core running a CPU-bound task of ours
+ * (one whose last run ended with it still runnable, task_slice())?  A task
+ * that blocks by itself (a shell, the loader answering a switch) leaves
+ * the core soon: moving away from it costs the cache for nothing.  By our
  * own record (running() to stopping()), not the idle mask, which marks a
  * CPU idle only once it has found nothing else to run: a sibling whose
  * task has just moved away still reads busy there, and its twin would
  * move away too.
  */
-static __always_inline bool sibling_busy(s32 cpu)
+static __always_inline bool sibling_runs_hog(s32 cpu)
 {
 	s32 sib;
 
 	if (!cpu_valid(cpu))
 		return false;
 	sib = smt_sibling[cpu];
-	return cpu_valid(sib) && cpu_runs_any(sib);
+	return cpu_valid(sib) && cpu_runs_hog(sib);
 }
 
 /* Where the search for an idle CPU starts, and how it goes. */
@@ -1615,10 +1624,11 @@ static bool move_to_device_node(struct task_struct *p, s32 cpu, s32 dev_node,
 
 /*
  * The last runnable task of a usable CPU @cpu whose slice ran out runs on there.
- * Under performance, beside a busy SMT sibling, it moves to a fully idle
- * core instead, so that tasks placed before a switch to performance spread
- * too; only to a whole idle core, so that no task is ever moved back; the
- * nearest one, in @cpu's LLC first, so that it keeps its cache.
+ * Under performance, beside an SMT sibling running a CPU-bound task, it
+ * moves to a fully idle core instead, so that tasks placed before a switch
+ * to performance spread too; only to a whole idle core, so that no task is
+ * ever moved back; the nearest one, in @cpu's LLC first, so that it keeps
+ * its cache.
  */
 static __always_inline void run_on_or_spread(struct task_struct *p, s32 cpu,
 					     const struct cpumask *cand, struct bpf_cpumask *tmp,
@@ -1626,7 +1636,7 @@ static __always_inline void run_on_or_spread(struct task_struct *p, s32 cpu,
 {
 	s32 idle;
 
-	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_busy(cpu)) {
+	if (ctl->policy == WS_POLICY_PERFORMANCE && sibling_runs_hog(cpu)) {
 		idle = pick_idle_nearest(cand, tmp, cpu_llc(cpu), cpu_node(cpu), IDLE_CORE);
 		if (idle >= 0) {
 			insert_on(p, idle, enq_flags, SCX_KICK_IDLE);
