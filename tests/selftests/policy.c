@@ -322,7 +322,10 @@ static int switch_to(const char *policy)
  * cores, in more than half of the cycles both still in that LLC, whose
  * other core is idle: the spread takes the nearest whole idle core, where
  * a pick among all of them would keep 1 in 3 (in CI runs 4 of 26 cycles
- * sent a hog to the other node, why is not known); 100 ms after the next
+ * sent a hog to the other node: counted around each switch, a hog queued
+ * when its CPU had other work, which another node's idle CPU stole, or a
+ * spread while a task of the loader's or the test's kept the LLC's other
+ * core from reading whole idle); 100 ms after the next
  * switch, to powersave, both must run inside the compacted set, as the
  * loader reports it.
  */
